@@ -1,0 +1,17 @@
+/* The client side of the socket, shared by the hook and hookctl: connect, one call, a deadline for all. */
+#pragma once
+
+#include "proto.h"
+
+/* $HOOKD_SOCKET if set, else the compiled-in default. */
+const char *client_socket_path(void);
+
+/* Monotonic clock in milliseconds. */
+unsigned long long now_ms(void);
+
+/* Connect to path. -ENOENT / -ECONNREFUSED when the daemon is not there. */
+int client_connect(const char *path, int *ret_fd);
+
+/* Send method(params) and wait for the reply until timeout_ms from now. params is taken.
+ * -ETIMEDOUT if the daemon does not answer in time, -ECONNRESET if it closed the connection. */
+int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct hookd_reply *ret);
