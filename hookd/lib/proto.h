@@ -109,7 +109,7 @@ struct msg_reader {
 /* Read what the fd has. 0 on progress, -EAGAIN if nothing now, 0 with *eof on orderly EOF, -EMSGSIZE when a
  * message would exceed HOOKD_MSG_MAX, other -errno on error. */
 int msg_reader_fill(struct msg_reader *r, int fd, bool *eof);
-/* Next complete message: 1 and *msg/*len (len excludes the NUL; valid until the next fill), or 0. */
+/* Next complete message: 1 with msg and len set (len excludes the NUL; valid until the next fill), or 0. */
 int msg_reader_next(struct msg_reader *r, const char **msg, size_t *len);
 /* True when bytes of an unfinished message are buffered (EOF now means a truncated message). */
 bool msg_reader_partial(const struct msg_reader *r);

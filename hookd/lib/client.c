@@ -1,0 +1,98 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hookd-config.h"
+#include "client.h"
+#include "util.h"
+
+const char *client_socket_path(void)
+{
+	const char *p = getenv("HOOKD_SOCKET");
+
+	return p && *p ? p : HOOKD_SOCKET_PATH;
+}
+
+unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
+}
+
+int client_connect(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix connect either completes or fails at once; EAGAIN means the backlog is full: a busy daemon. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EAGAIN && errno != EINPROGRESS)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct hookd_reply *ret)
+{
+	unsigned long long deadline = now_ms() + timeout_ms;
+	struct msg_reader reader = { 0 };
+	json_object *req;
+	int r;
+
+	req = proto_request_new(method, params);
+	if (!req)
+		return -ENOMEM;
+	r = proto_write(fd, req, deadline);
+	json_object_put(req);
+	if (r == -EPIPE)
+		r = -ECONNRESET;
+	if (r < 0)
+		return r;
+
+	for (;;) {
+		const char *msg, *why;
+		size_t len;
+		bool eof;
+
+		if (msg_reader_next(&reader, &msg, &len) > 0) {
+			r = proto_parse_reply(msg, len, ret, &why);
+			msg_reader_done(&reader);
+			return r < 0 ? -EBADMSG : 0;
+		}
+		r = msg_reader_fill(&reader, fd, &eof);
+		if (r == -EAGAIN || r == -EINTR) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			unsigned long long now = now_ms();
+
+			if (now >= deadline) {
+				r = -ETIMEDOUT;
+				break;
+			}
+			if (poll(&pfd, 1, (int)(deadline - now)) < 0 && errno != EINTR) {
+				r = -errno;
+				break;
+			}
+			continue;
+		}
+		if (r < 0)
+			break;
+		if (eof) {
+			r = -ECONNRESET;
+			break;
+		}
+	}
+	msg_reader_done(&reader);
+	return r;
+}
