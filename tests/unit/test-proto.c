@@ -1,0 +1,342 @@
+/* The wire protocol: encode/decode, validation and limits, over a real socketpair(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "proto.h"
+#include "util.h"
+
+#define CHECK(cond)                                                                              \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+			exit(1);                                                                 \
+		}                                                                                \
+	} while (0)
+
+static int parse_event(const char *json, struct hookd_request *req, struct hook_event *ev, const char **why)
+{
+	int r = proto_parse_request(json, strlen(json), req, why);
+
+	if (r < 0)
+		return r;
+	return proto_event_from_params(req->params, ev, why);
+}
+
+static void test_ops(void)
+{
+	CHECK(hook_op_from_string("prepare") == HOOK_OP_PREPARE);
+	CHECK(hook_op_from_string("reconnect") == HOOK_OP_RECONNECT);
+	CHECK(hook_op_from_string("Prepare") == -EINVAL);
+	CHECK(hook_op_from_string("") == -EINVAL);
+	CHECK(hook_op_from_string(NULL) == -EINVAL);
+	for (int i = 0; i < _HOOK_OP_MAX; i++)
+		CHECK(hook_op_from_string(hook_op_to_string((enum hook_op)i)) == i);
+	CHECK(hook_op_can_fail(HOOK_OP_PREPARE));
+	CHECK(hook_op_can_fail(HOOK_OP_STARTED));
+	CHECK(!hook_op_can_fail(HOOK_OP_RELEASE));
+	CHECK(!hook_op_can_fail(HOOK_OP_STOPPED));
+}
+
+static void test_event_roundtrip(void)
+{
+	const char *xml = "<domain type='qemu'><name>win10</name></domain>";
+	struct hookd_request req = { 0 };
+	struct hook_event ev;
+	const char *why = NULL;
+	json_object *msg;
+	const char *s;
+
+	msg = proto_request_new(HOOKD_METHOD_EVENT,
+				proto_event_params_new("win10", "prepare", "begin", "-", xml, strlen(xml)));
+	CHECK(msg);
+	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+	CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
+	CHECK(streq(req.method, HOOKD_METHOD_EVENT));
+	CHECK(proto_event_from_params(req.params, &ev, &why) == 0);
+	CHECK(streq(ev.vm, "win10"));
+	CHECK(ev.op == HOOK_OP_PREPARE);
+	CHECK(streq(ev.subop, "begin"));
+	CHECK(streq(ev.extra, "-"));
+	CHECK(ev.xml_len == strlen(xml) && streq(ev.xml, xml));
+	hookd_request_done(&req);
+	json_object_put(msg);
+}
+
+static void test_event_validation(void)
+{
+	static const struct {
+		const char *json;
+		const char *why_contains;
+	} bad[] = {
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"../etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "start with" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"x/../etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "'/'" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"..\",\"op\":\"prepare\",\"subop\":\"begin\"}}", ".." },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"a/b\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "'/'" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "empty" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"op\":\"prepare\",\"subop\":\"begin\"}}", "vm" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":7,\"op\":\"prepare\",\"subop\":\"begin\"}}", "vm" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"explode\",\"subop\":\"begin\"}}", "op" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\"}}", "subop" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"a\\nb\"}}", "subop" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":5}}", "xml" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\\u0000x\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":\"a\\u0000b\"}}", "NUL" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct hookd_request req = { 0 };
+		struct hook_event ev;
+		const char *why = NULL;
+		int r = parse_event(bad[i].json, &req, &ev, &why);
+
+		if (r == 0 || !why || !strstr(why, bad[i].why_contains)) {
+			fprintf(stderr, "case %zu accepted or wrong reason: r=%d why=%s\n", i, r, why ? why : "(null)");
+			exit(1);
+		}
+		hookd_request_done(&req);
+	}
+}
+
+static void test_malformed_requests(void)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"42",
+		"\"string\"",
+		"{",
+		"{\"method\":}",
+		"{\"parameters\":{}}",
+		"{\"method\":7}",
+		"{\"method\":\"\"}",
+		"{\"method\":\"io.hookd.Status\",\"parameters\":[]}",
+		"{\"method\":\"io.hookd.Status\"} trailing",
+		"{\"method\":\"io.hookd.Status\"}{\"method\":\"x\"}",
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct hookd_request req = { 0 };
+		const char *why = NULL;
+
+		if (proto_parse_request(bad[i], strlen(bad[i]), &req, &why) != -EBADMSG || !why) {
+			fprintf(stderr, "malformed request %zu accepted: %s\n", i, bad[i]);
+			exit(1);
+		}
+	}
+	/* A NUL hidden inside the declared length is refused, not cut short. */
+	{
+		const char msg[] = "{\"method\":\"a\"}\0{}";
+		struct hookd_request req = { 0 };
+		const char *why = NULL;
+
+		CHECK(proto_parse_request(msg, sizeof(msg) - 1, &req, &why) == -EBADMSG);
+	}
+	/* Missing parameters become an empty object. */
+	{
+		const char *msg = "{\"method\":\"io.hookd.Status\"}";
+		struct hookd_request req = { 0 };
+		const char *why = NULL;
+
+		CHECK(proto_parse_request(msg, strlen(msg), &req, &why) == 0);
+		CHECK(json_object_is_type(req.params, json_type_object));
+		hookd_request_done(&req);
+	}
+}
+
+static void test_xml_limit(void)
+{
+	size_t n = HOOKD_XML_MAX + 1;
+	_cleanup_free_ char *xml = malloc(n + 1);
+	struct hookd_request req = { 0 };
+	struct hook_event ev;
+	const char *why = NULL, *s;
+	json_object *msg;
+
+	CHECK(xml);
+	memset(xml, 'x', n);
+	xml[n] = '\0';
+	msg = proto_request_new(HOOKD_METHOD_EVENT, proto_event_params_new("w", "prepare", "begin", "-", xml, n));
+	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+	CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
+	CHECK(proto_event_from_params(req.params, &ev, &why) == -EINVAL);
+	CHECK(strstr(why, "xml"));
+	hookd_request_done(&req);
+	json_object_put(msg);
+}
+
+static void test_reply(void)
+{
+	struct hookd_reply rep = { 0 };
+	const char *why, *s;
+	json_object *e;
+
+	e = proto_error_new(HOOKD_ERROR_REFUSED, "VM %s: %s", "win10", "0000:0a:00.0 is in use");
+	s = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+	CHECK(proto_parse_reply(s, strlen(s), &rep, &why) == 0);
+	CHECK(streq(rep.error, HOOKD_ERROR_REFUSED));
+	CHECK(streq(rep.message, "VM win10: 0000:0a:00.0 is in use"));
+	hookd_reply_done(&rep);
+	json_object_put(e);
+
+	e = proto_reply_new(NULL);
+	s = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+	CHECK(proto_parse_reply(s, strlen(s), &rep, &why) == 0);
+	CHECK(rep.error == NULL && rep.message == NULL);
+	hookd_reply_done(&rep);
+	json_object_put(e);
+
+	CHECK(proto_parse_reply("{\"error\":3}", 11, &rep, &why) == -EBADMSG);
+}
+
+/* The reader splits a byte stream at NULs, however the bytes arrive. */
+static void test_reader_framing(void)
+{
+	int sv[2];
+	struct msg_reader rd = { 0 };
+	const char stream[] = "{\"a\":1}\0{\"b\":2}\0{\"c\"";
+	const char *msg;
+	size_t len;
+	bool eof;
+	int got = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	/* Byte by byte, to catch any assumption that a read returns a whole message. */
+	for (size_t i = 0; i < sizeof(stream) - 1; i++) {
+		CHECK(write(sv[1], stream + i, 1) == 1);
+		CHECK(msg_reader_fill(&rd, sv[0], &eof) == 0 && !eof);
+		while (msg_reader_next(&rd, &msg, &len) > 0) {
+			got++;
+			CHECK(len == 7);
+			CHECK(memcmp(msg, got == 1 ? "{\"a\":1}" : "{\"b\":2}", 7) == 0);
+		}
+	}
+	CHECK(got == 2);
+	CHECK(msg_reader_partial(&rd));
+	CHECK(msg_reader_fill(&rd, sv[0], &eof) == -EAGAIN);
+	close(sv[1]);
+	CHECK(msg_reader_fill(&rd, sv[0], &eof) == 0 && eof);
+	/* EOF with buffered bytes: a truncated message. */
+	CHECK(msg_reader_partial(&rd));
+	msg_reader_done(&rd);
+	close(sv[0]);
+}
+
+struct flood {
+	int fd;
+	size_t bytes;
+};
+
+static void *flood_writer(void *p)
+{
+	struct flood *f = p;
+	char buf[65536];
+	size_t sent = 0;
+
+	memset(buf, 'x', sizeof(buf));
+	while (sent < f->bytes) {
+		ssize_t n = write(f->fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* A message that never ends is refused at the limit, not buffered forever. */
+static void test_reader_oversize(void)
+{
+	struct msg_reader rd = { 0 };
+	struct flood f;
+	pthread_t t;
+	int sv[2], r = 0;
+	bool eof = false;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	f = (struct flood){ .fd = sv[1], .bytes = HOOKD_MSG_MAX + 65536 };
+	CHECK(pthread_create(&t, NULL, flood_writer, &f) == 0);
+	while (r == 0 && !eof)
+		r = msg_reader_fill(&rd, sv[0], &eof);
+	CHECK(r == -EMSGSIZE);
+	CHECK(rd.cap <= HOOKD_MSG_MAX);
+	close(sv[0]);
+	pthread_join(t, NULL);
+	msg_reader_done(&rd);
+}
+
+struct echo_server {
+	int fd;
+	const char *reply; /* NULL: close without answering */
+};
+
+static void *echo_server(void *p)
+{
+	struct echo_server *s = p;
+	char buf[4096];
+
+	(void)!read(s->fd, buf, sizeof(buf));
+	if (s->reply)
+		(void)!write(s->fd, s->reply, strlen(s->reply) + 1);
+	close(s->fd);
+	return NULL;
+}
+
+static void test_client_call(void)
+{
+	struct echo_server srv;
+	struct hookd_reply rep = { 0 };
+	pthread_t t;
+	int sv[2];
+
+	/* A real answer. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	srv = (struct echo_server){ .fd = sv[1], .reply = "{\"parameters\":{\"ok\":true}}" };
+	CHECK(pthread_create(&t, NULL, echo_server, &srv) == 0);
+	CHECK(client_call(sv[0], HOOKD_METHOD_STATUS, NULL, 5000, &rep) == 0);
+	CHECK(rep.error == NULL);
+	hookd_reply_done(&rep);
+	pthread_join(t, NULL);
+	close(sv[0]);
+
+	/* The peer hangs up without a reply. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	srv = (struct echo_server){ .fd = sv[1], .reply = NULL };
+	CHECK(pthread_create(&t, NULL, echo_server, &srv) == 0);
+	CHECK(client_call(sv[0], HOOKD_METHOD_STATUS, NULL, 5000, &rep) == -ECONNRESET);
+	pthread_join(t, NULL);
+	close(sv[0]);
+
+	/* The peer never answers: the deadline holds. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+	CHECK(client_call(sv[0], HOOKD_METHOD_STATUS, NULL, 100, &rep) == -ETIMEDOUT);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* Nobody listening at a path. */
+	{
+		int fd = -1;
+		CHECK(client_connect("/nonexistent/hookd.sock", &fd) == -ENOENT);
+	}
+}
+
+int main(void)
+{
+	test_ops();
+	test_event_roundtrip();
+	test_event_validation();
+	test_malformed_requests();
+	test_xml_limit();
+	test_reply();
+	test_reader_framing();
+	test_reader_oversize();
+	test_client_call();
+	printf("test-proto: all checks passed\n");
+	return 0;
+}
