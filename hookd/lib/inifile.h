@@ -1,0 +1,38 @@
+/* Private to config.c: inih driven line by line, so that every event carries its line number and every problem
+ * (not only inih's first) is reported as "label:line: message".
+ *
+ * Debian 12's libinih (r55) is built without INI_HANDLER_LINENO and without INI_CALL_HANDLER_ON_NEW_SECTION, so
+ * its handler knows neither the line nor when a section starts. We feed inih through our own reader, which sees
+ * each raw line just before inih parses it. The syntax itself stays inih's: we only watch which lines inih
+ * accepted. Behaviour of that build that users meet (pinned by tests/unit/test-config.c):
+ *   - "key = value" (also "key: value"); whitespace around both is stripped.
+ *   - ';' and '#' start a comment at the start of a line; after a value only ';' preceded by whitespace does
+ *     ("a ; note" -> "a", "a;b" stays "a;b", "a # note" stays "a # note").
+ *   - an indented line after a key continues that key (Python configparser style); inih r55 does not strip
+ *     comments from such lines, this module does, so "  nvidia ; note" reads as "nvidia" with every inih.
+ *   - a line longer than INI_MAX_LINE - 3 (197) characters would be split by inih; we refuse it instead. */
+#pragma once
+
+#include <stddef.h>
+
+#include "diag.h"
+
+enum ini_event {
+	INI_EVENT_SECTION,       /* "[name]": key and value are NULL */
+	INI_EVENT_KEY,           /* "key = value" */
+	INI_EVENT_CONTINUATION,  /* an indented line: value continues key, the last key seen */
+};
+
+/* section is NULL before the first section header. Returns 0, or -ENOMEM to stop collecting. Problems with the
+ * meaning of a line go to the diag by the callee. */
+typedef int (*ini_event_fn)(void *user, enum ini_event event, const char *section, const char *key,
+			    const char *value, unsigned line);
+
+/* Walk TEXT; syntax problems are added to DIAG as "label:line: ...". Returns 0 (even with syntax problems: the
+ * number of problems added is in *n_problems) or -ENOMEM. */
+int ini_walk_string(const char *text, const char *label, ini_event_fn fn, void *user, struct diag *diag,
+		    unsigned *n_problems);
+
+/* Read a whole regular file into a NUL-terminated string. -EFBIG when larger than max bytes, -EBADMSG when it
+ * contains a NUL byte (it is not text), -EISDIR/-EINVAL for directories and other non-regular files. */
+int read_text_file(const char *path, size_t max, char **ret);
