@@ -1,0 +1,373 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+static const struct {
+	const char *name;
+	bool needs_root;
+} methods[] = {
+	{ HOOKD_METHOD_EVENT, true },   { HOOKD_METHOD_PREPARE, true }, { HOOKD_METHOD_RELEASE, true },
+	{ HOOKD_METHOD_RELOAD, true },  { HOOKD_METHOD_STATUS, false }, { HOOKD_METHOD_CHECK, false },
+};
+
+struct client {
+	struct client *next; /* owned by server.clients */
+	struct server *server;
+	uint64_t id;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	sd_event_source *io;
+	struct msg_reader reader;
+	bool busy;        /* a request is with the handler; its reply has not been queued yet */
+	bool close_after; /* a protocol error: close once the reply is written */
+	bool eof;
+	bool dispatching; /* inside the handler call: a reply is queued, not written */
+	char *out;        /* serialized replies not yet written */
+	size_t out_len;
+	size_t out_off;
+};
+
+struct server {
+	sd_event *event;
+	int listen_fd;
+	sd_event_source *listen_io;
+	struct client *clients;
+	unsigned n_clients;
+	uint64_t next_id;
+	server_request_fn handler;
+	void *userdata;
+};
+
+bool server_method_needs_root(const char *method)
+{
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (streq(method, methods[i].name))
+			return methods[i].needs_root;
+	return true;
+}
+
+static bool method_known(const char *method)
+{
+	for (size_t i = 0; i < ELEMENTSOF(methods); i++)
+		if (streq(method, methods[i].name))
+			return true;
+	return false;
+}
+
+static void client_destroy(struct client *c)
+{
+	struct server *s = c->server;
+
+	for (struct client **p = &s->clients; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	s->n_clients--;
+	sd_event_source_disable_unref(c->io);
+	close(c->fd);
+	msg_reader_done(&c->reader);
+	free(c->out);
+	free(c);
+}
+
+static struct client *client_find(struct server *s, uint64_t id)
+{
+	for (struct client *c = s->clients; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* What to wait for next: writable while output is pending, readable when idle, nothing while busy. */
+static void client_update_events(struct client *c)
+{
+	uint32_t ev = 0;
+
+	if (c->out_len > c->out_off)
+		ev = EPOLLOUT;
+	else if (!c->busy && !c->close_after && !c->eof)
+		ev = EPOLLIN;
+	sd_event_source_set_io_events(c->io, ev);
+}
+
+static int client_queue(struct client *c, json_object *reply)
+{
+	const char *s;
+	size_t len;
+	char *grown;
+
+	s = json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	if (!s)
+		return -ENOMEM;
+	if (c->out_off > 0 && c->out_off == c->out_len) {
+		c->out_len = c->out_off = 0;
+	}
+	grown = realloc(c->out, c->out_len + len + 1);
+	if (!grown)
+		return -ENOMEM;
+	c->out = grown;
+	memcpy(c->out + c->out_len, s, len + 1); /* with the NUL that frames it */
+	c->out_len += len + 1;
+	return 0;
+}
+
+/* Answer directly from the server (errors that never reach the handler). */
+static void client_error(struct client *c, bool close_after, const char *error, const char *message)
+{
+	json_object *reply = proto_error_new(error, "%s", message);
+
+	if (!reply || client_queue(c, reply) < 0)
+		c->close_after = true;
+	json_object_put(reply);
+	if (close_after)
+		c->close_after = true;
+}
+
+/* Write what is pending. Returns <0 when the client must go. */
+static int client_flush(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->close_after || (c->eof && !c->busy))
+		return -ECONNRESET;
+	return 0;
+}
+
+static void client_dispatch(struct client *c, const char *msg, size_t len)
+{
+	struct hookd_request req = { 0 };
+	const char *why = NULL;
+
+	if (proto_parse_request(msg, len, &req, &why) < 0) {
+		char text[512];
+
+		log_warning("client pid %d uid %u: malformed request: %s", (int)c->pid, (unsigned)c->uid,
+			    why ? why : "unknown");
+		snprintf(text, sizeof(text), "malformed request: %s", why ? why : "unknown");
+		client_error(c, true, HOOKD_ERROR_PROTOCOL, text);
+		return;
+	}
+	if (!method_known(req.method)) {
+		char text[512];
+
+		snprintf(text, sizeof(text), "unknown method %s", req.method);
+		client_error(c, false, HOOKD_ERROR_METHOD, text);
+		hookd_request_done(&req);
+		return;
+	}
+	if (server_method_needs_root(req.method) && c->uid != 0) {
+		json_object *reply = proto_error_new(HOOKD_ERROR_PERMISSION, "%s needs root; the caller is uid %u",
+						     req.method, (unsigned)c->uid);
+
+		log_warning("refused %s from pid %d uid %u: not root", req.method, (int)c->pid, (unsigned)c->uid);
+		if (!reply || client_queue(c, reply) < 0)
+			c->close_after = true;
+		json_object_put(reply);
+		hookd_request_done(&req);
+		return;
+	}
+	c->busy = true;
+	/* A reply given from inside the handler is only queued (see server_reply): c stays valid here. */
+	c->dispatching = true;
+	c->server->handler(c->server->userdata, c->id, c->uid, &req);
+	c->dispatching = false;
+}
+
+/* Hand out complete messages while the client is not waiting for a reply. <0: the client must go. */
+static int client_process(struct client *c)
+{
+	const char *msg;
+	size_t len;
+
+	while (!c->busy && !c->close_after && msg_reader_next(&c->reader, &msg, &len) > 0)
+		client_dispatch(c, msg, len);
+	if (c->eof && !c->busy && !c->close_after && msg_reader_partial(&c->reader)) {
+		log_warning("client pid %d: connection closed inside a message", (int)c->pid);
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+static int client_read(struct client *c)
+{
+	/* Bounded, so one fast writer cannot starve the others. */
+	for (int rounds = 0; rounds < 64 && !c->busy && !c->close_after && !c->eof; rounds++) {
+		int r = msg_reader_fill(&c->reader, c->fd, &c->eof);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r == -EMSGSIZE) {
+			log_warning("client pid %d uid %u: message larger than %u bytes", (int)c->pid,
+				    (unsigned)c->uid, HOOKD_MSG_MAX);
+			client_error(c, true, HOOKD_ERROR_PROTOCOL, "message larger than the 4 MiB limit");
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		r = client_process(c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int client_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct client *c = userdata;
+	int r = 0;
+
+	if (revents & EPOLLIN)
+		r = client_read(c);
+	else if (revents & (EPOLLHUP | EPOLLERR) && c->out_off >= c->out_len)
+		/* Gone while its request is with the handler: the reply will be dropped. */
+		r = -ECONNRESET;
+	if (r >= 0)
+		r = client_flush(c);
+	if (r < 0) {
+		client_destroy(c);
+		return 0;
+	}
+	client_update_events(c);
+	return 0;
+}
+
+static int server_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct client *c;
+		int cfd, r;
+
+		cfd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warning("accept: %s", strerror(errno));
+			return 0;
+		}
+		if (s->n_clients >= SERVER_MAX_CLIENTS) {
+			log_warning("too many clients (%u): closing a new connection", s->n_clients);
+			close(cfd);
+			continue;
+		}
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warning("SO_PEERCRED: %s", strerror(errno));
+			close(cfd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(cfd);
+			return 0;
+		}
+		c->server = s;
+		c->id = ++s->next_id;
+		c->fd = cfd;
+		c->uid = cred.uid;
+		c->pid = cred.pid;
+		r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, client_io, c);
+		if (r < 0) {
+			close(cfd);
+			free(c);
+			log_warning("cannot watch a client: %s", strerror(-r));
+			return 0;
+		}
+		c->next = s->clients;
+		s->clients = c;
+		s->n_clients++;
+	}
+}
+
+int server_new(sd_event *event, int listen_fd, server_request_fn handler, void *userdata, struct server **ret)
+{
+	struct server *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s) {
+		close(listen_fd);
+		return -ENOMEM;
+	}
+	s->event = sd_event_ref(event);
+	s->listen_fd = listen_fd;
+	s->handler = handler;
+	s->userdata = userdata;
+	r = sd_event_add_io(event, &s->listen_io, listen_fd, EPOLLIN, server_accept, s);
+	if (r < 0) {
+		server_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+void server_stop_accepting(struct server *s)
+{
+	s->listen_io = sd_event_source_disable_unref(s->listen_io);
+}
+
+unsigned server_n_clients(const struct server *s)
+{
+	return s->n_clients;
+}
+
+int server_reply(struct server *s, uint64_t client_id, json_object *reply)
+{
+	struct client *c = client_find(s, client_id);
+	int r;
+
+	if (!c) {
+		json_object_put(reply);
+		return -ENOENT;
+	}
+	r = client_queue(c, reply);
+	json_object_put(reply);
+	c->busy = false;
+	if (r < 0)
+		c->close_after = true;
+	if (c->dispatching)
+		return 0;
+	/* A later reply: write it now and serve what the client already sent after its request. */
+	r = client_process(c);
+	if (r >= 0)
+		r = client_flush(c);
+	if (r < 0) {
+		client_destroy(c);
+		return 0;
+	}
+	client_update_events(c);
+	return 0;
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	while (s->clients)
+		client_destroy(s->clients);
+	sd_event_source_disable_unref(s->listen_io);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	sd_event_unref(s->event);
+	free(s);
+}

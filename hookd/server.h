@@ -1,0 +1,33 @@
+/* The daemon's socket: accepts clients, reads NUL-framed requests, checks the peer's credentials against the
+ * method, and hands each request to a handler that answers it later with server_reply().
+ * One request per client is outstanding at a time: the next one is read after its reply was queued. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "proto.h"
+
+/* Most clients at once; more are accepted and closed at once (logged), so a flood cannot exhaust fds. */
+#define SERVER_MAX_CLIENTS 1024u
+
+struct server;
+
+/* Called for each authorized request with a known method. The handler owns req (hookd_request_done) and must
+ * call server_reply(client_id, ...) exactly once, now or later. */
+typedef void (*server_request_fn)(void *userdata, uint64_t client_id, uid_t uid, struct hookd_request *req);
+
+/* listen_fd is taken (closed by server_free). */
+int server_new(sd_event *event, int listen_fd, server_request_fn handler, void *userdata, struct server **ret);
+void server_free(struct server *s);
+
+/* Queue reply (taken) for the client. -ENOENT when that client has gone (the reply is dropped). */
+int server_reply(struct server *s, uint64_t client_id, json_object *reply);
+
+/* Stop accepting new connections (shutdown); clients already connected are still answered. */
+void server_stop_accepting(struct server *s);
+unsigned server_n_clients(const struct server *s);
+
+/* True for the methods only uid 0 may call. */
+bool server_method_needs_root(const char *method);
