@@ -1,0 +1,186 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "util.h"
+#include "vmfile.h"
+#include "vmname.h"
+
+int vmfile_path(const struct hookctl *ctx, const char *vm, char **ret)
+{
+	const char *why;
+
+	if (vm_name_validate(vm, &why) < 0) {
+		hookctl_error("invalid VM name '%s': %s.", vm, why);
+		return -EINVAL;
+	}
+	if (asprintf(ret, "%s/vms/%s.ini", ctx->conf_dir, vm) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int hookctl_read_file(const char *path, size_t max, char **ret)
+{
+	_cleanup_fclose_ FILE *owned = NULL;
+	_cleanup_free_ char *buf = NULL;
+	FILE *f;
+	size_t len;
+
+	if (streq(path, "-"))
+		f = stdin;
+	else {
+		owned = fopen(path, "re");
+		if (!owned)
+			return -errno;
+		f = owned;
+	}
+	buf = malloc(max + 2);
+	if (!buf)
+		return -ENOMEM;
+	len = fread(buf, 1, max + 1, f);
+	if (ferror(f))
+		return -EIO;
+	if (len > max)
+		return -EFBIG;
+	if (memchr(buf, '\0', len))
+		return -EBADMSG; /* a binary file is not a configuration */
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int vmfile_read(const struct hookctl *ctx, const char *vm, char **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	r = vmfile_path(ctx, vm, &path);
+	if (r < 0)
+		return r;
+	return hookctl_read_file(path, HOOKD_VM_CONFIG_MAX, ret);
+}
+
+int vmfile_validate(const char *vm, const char *text, struct diag *diag)
+{
+	_cleanup_free_ char *label = NULL;
+	struct vm_config *c = NULL;
+	int r;
+
+	if (strlen(text) > HOOKD_VM_CONFIG_MAX) {
+		diag_add(diag, "vms/%s.ini: larger than %u bytes", vm, HOOKD_VM_CONFIG_MAX);
+		return -EINVAL;
+	}
+	if (asprintf(&label, "vms/%s.ini", vm) < 0)
+		return -ENOMEM;
+	r = vm_config_parse_string(vm, text, label, &c, diag);
+	vm_config_free(c);
+	if (r < 0 && diag->n == 0)
+		diag_add(diag, "%s: %s", label, strerror(-r));
+	return r;
+}
+
+void vmfile_print_diag(const struct diag *diag)
+{
+	for (size_t i = 0; i < diag->n; i++)
+		fprintf(stderr, "%s\n", diag->lines[i]);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int vmfile_install(const struct hookctl *ctx, const char *vm, const char *text, bool replace)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = vmfile_path(ctx, vm, &path);
+	if (r < 0)
+		return r;
+	if (asprintf(&dir, "%s/vms", ctx->conf_dir) < 0 || asprintf(&tmp, "%s/.%s.ini.XXXXXX", dir, vm) < 0)
+		return -ENOMEM;
+	/* The configuration directory itself must exist (the package makes it); vms/ we may create. */
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (!replace && access(path, F_OK) == 0)
+		return -EEXIST;
+
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, text, strlen(text));
+	if (r >= 0 && fchmod(fd, 0644) < 0)
+		r = -errno;
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r >= 0) {
+		/* Without replace, link() refuses atomically if someone created the file meanwhile. */
+		if (replace)
+			r = rename(tmp, path) < 0 ? -errno : 0;
+		else
+			r = link(tmp, path) < 0 ? -errno : 0;
+	}
+	if (r < 0 || !replace)
+		unlink(tmp);
+	if (r < 0)
+		return r;
+	return fsync_dir(dir);
+}
+
+int vmfile_commit(const struct hookctl *ctx, const char *vm, const char *text, bool replace)
+{
+	_cleanup_free_ char *path = NULL;
+	struct diag diag = { 0 };
+	int r;
+
+	r = vmfile_path(ctx, vm, &path);
+	if (r < 0)
+		return r;
+	r = vmfile_validate(vm, text, &diag);
+	if (r < 0) {
+		vmfile_print_diag(&diag);
+		diag_clear(&diag);
+		hookctl_error("%s is not valid; nothing written.", path);
+		return r;
+	}
+	r = vmfile_install(ctx, vm, text, replace);
+	if (r == -EEXIST) {
+		hookctl_error("%s exists; use --force to overwrite it.", path);
+		return r;
+	}
+	if (r < 0) {
+		hookctl_error("cannot write %s: %s", path, strerror(-r));
+		return r;
+	}
+	hookctl_note("Wrote %s.", path);
+	daemon_request_reload(ctx);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* A VM's configuration file on disk: CONF_DIR/vms/<vm>.ini. Reading, validating with the real parser, and
+ * installing atomically (temp file in the same directory, fsync, rename, fsync of the directory). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "hookctl.h"
+
+/* CONF_DIR/vms/<vm>.ini. A bad VM name prints why and returns -EINVAL. */
+int vmfile_path(const struct hookctl *ctx, const char *vm, char **ret);
+/* The file's text (NUL-terminated). -ENOENT when the VM has no file, -EFBIG over HOOKD_VM_CONFIG_MAX. */
+int vmfile_read(const struct hookctl *ctx, const char *vm, char **ret);
+/* Read any file (or "-" for stdin) up to max bytes. */
+int hookctl_read_file(const char *path, size_t max, char **ret);
+/* Parse text with the daemon's own parser. -EINVAL with every problem in diag. */
+int vmfile_validate(const char *vm, const char *text, struct diag *diag);
+/* Print every diagnostic line on stderr. */
+void vmfile_print_diag(const struct diag *diag);
+/* Install text as VM's file. replace=false refuses an existing file with -EEXIST. Creates vms/ if missing. */
+int vmfile_install(const struct hookctl *ctx, const char *vm, const char *text, bool replace);
+/* Validate, install (replace as given) and ask hookd to reload; prints what happened. */
+int vmfile_commit(const struct hookctl *ctx, const char *vm, const char *text, bool replace);
