@@ -14,6 +14,7 @@ struct engine_options {
 	const char *run_dir;            /* journals live in RUN_DIR/state/ */
 	unsigned sysfs_timeout_ms;      /* deadline for one blocking sysfs write */
 	unsigned operation_timeout_ms;  /* deadline for one whole prepare or release */
+	const char *proc_root;          /* "/proc" when NULL; tests fake mountinfo and swaps */
 };
 
 struct engine;

@@ -1,0 +1,860 @@
+/* The engine decides; topology reads, pci writes, modules loads and unloads, journal remembers.
+ * prepare = resolve -> check (under the journal lock, with the claims of other VMs) -> journal -> apply;
+ * any failure undoes what the journal says was done. release = the same undo, from the journal. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "console.h"
+#include "engine.h"
+#include "journal.h"
+#include "log.h"
+#include "modules.h"
+#include "pci.h"
+#include "plan.h"
+#include "topology.h"
+#include "util.h"
+#include "vmname.h"
+
+struct engine {
+	char *sysfs_root;
+	char *proc_root;
+	char *run_dir;
+	unsigned sysfs_timeout_ms;
+	unsigned operation_timeout_ms;
+	struct topology topo;
+	/* Module loads and unloads act on the running kernel, so they only happen when sysfs_root is the real
+	 * /sys; against a fixture tree they are skipped. */
+	bool real_kernel;
+	pthread_mutex_t kmod_lock;  /* a kmod context is not thread-safe */
+	struct modules *modules;    /* created on first use */
+};
+
+/* One prepare or release in progress. */
+struct operation {
+	struct engine *e;
+	struct plan *plan;
+	const char *op;           /* "prepare" / "release", for logs */
+	uint64_t deadline_ms;
+	char *first_error;        /* the line prepare reports */
+	struct diag failures;     /* every failure, for release */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void operation_clear(struct operation *o)
+{
+	free(o->first_error);
+	diag_clear(&o->failures);
+}
+
+/* Record a failure once as "VM x: WHAT: reason"; the first one is what prepare reports. */
+static void op_fail(struct operation *o, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void op_fail(struct operation *o, const char *what, const char *fmt, ...)
+{
+	_cleanup_free_ char *reason = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&reason, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		reason = NULL;
+	diag_add(&o->failures, "VM %s: %s%s%s", o->plan->vm, what ? what : "", what ? ": " : "",
+		 reason ? reason : "out of memory");
+	log_ctx(LOG_ERR, o->plan->vm, o->op, NULL, "%s%s%s", what ? what : "", what ? ": " : "", reason ? reason : "");
+	if (!o->first_error)
+		o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
+}
+
+/* The deadline of one write: the sysfs timeout, cut short by what is left of the whole operation. */
+static unsigned op_write_timeout(const struct operation *o)
+{
+	uint64_t now = now_ms();
+
+	if (now >= o->deadline_ms)
+		return 0;
+	return (unsigned)(o->deadline_ms - now < o->e->sysfs_timeout_ms ? o->deadline_ms - now : o->e->sysfs_timeout_ms);
+}
+
+/* HOOKD_FAULT=fail-at:PATTERN or crash-at:PATTERN (fnmatch over step names such as "unbind:0000:02:00.0"),
+ * honoured only in builds made with -Dfault-injection=true. */
+static int fault_point(const char *step)
+{
+#ifdef HOOKD_FAULT_INJECTION
+	const char *f = getenv("HOOKD_FAULT");
+
+	if (!f)
+		return 0;
+	if (startswith(f, "crash-at:") && fnmatch(f + strlen("crash-at:"), step, 0) == 0)
+		raise(SIGKILL);
+	if (startswith(f, "fail-at:") && fnmatch(f + strlen("fail-at:"), step, 0) == 0)
+		return -ECANCELED;
+#endif
+	(void)step;
+	return 0;
+}
+
+static int step_fault(const char *action, const char *target)
+{
+	char step[256];
+
+	snprintf(step, sizeof(step), "%s:%s", action, target);
+	return fault_point(step);
+}
+
+static int save(struct operation *o)
+{
+	int r = journal_save(o->e->run_dir, o->plan);
+
+	if (r < 0)
+		op_fail(o, NULL, "cannot write the journal under %s/state: %s", o->e->run_dir, strerror(-r));
+	return r;
+}
+
+static int engine_modules(struct engine *e, struct modules **ret)
+{
+	int r = 0;
+
+	if (!e->modules)
+		r = modules_new(&e->modules);
+	*ret = e->modules;
+	return r;
+}
+
+/* Run FN on the kmod context under the lock. */
+static int with_kmod(struct engine *e, int (*fn)(struct modules *m, const char *name), const char *name)
+{
+	struct modules *m;
+	int r;
+
+	if (!e->real_kernel)
+		return 0;
+	pthread_mutex_lock(&e->kmod_lock);
+	r = engine_modules(e, &m);
+	if (r >= 0)
+		r = fn(m, name);
+	pthread_mutex_unlock(&e->kmod_lock);
+	return r;
+}
+
+static int load_if_absent(struct modules *m, const char *name)
+{
+	return modules_is_loaded(m, name) ? 0 : modules_load(m, name);
+}
+
+/* ---- checks ---- */
+
+/* Replace the plan's module list by the live ones, in unload order; problems go to DIAG. */
+static int plan_modules(struct engine *e, struct plan *p, struct diag *diag)
+{
+	size_t n = p->n_modules, n_order = 0;
+	_cleanup_free_ struct module_info *infos = calloc(n + 1, sizeof(*infos));
+	_cleanup_free_ size_t *order = calloc(n + 1, sizeof(size_t));
+	struct plan_module *live = NULL;
+	struct modules *m;
+	int r;
+
+	if (!infos || !order)
+		return -ENOMEM;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&e->kmod_lock);
+	r = engine_modules(e, &m);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = modules_inspect(m, p->modules[i].name, &infos[i]);
+	pthread_mutex_unlock(&e->kmod_lock);
+	if (r >= 0)
+		r = modules_unload_order(p->vm, infos, n, order, &n_order, diag);
+	if (r >= 0 && !(live = calloc(n_order + 1, sizeof(*live))))
+		r = -ENOMEM;
+	if (r >= 0) {
+		/* Absent and built-in modules drop out: there is nothing to unload or reload. */
+		for (size_t i = 0; i < n_order; i++)
+			live[i].name = TAKE_PTR(infos[order[i]].name);
+		for (size_t i = 0; i < n; i++)
+			free(p->modules[i].name);
+		free(p->modules);
+		p->modules = live;
+		p->n_modules = n_order;
+	}
+	for (size_t i = 0; i < n; i++)
+		module_info_clear(&infos[i]);
+	return r == -EBUSY ? 0 : r;
+}
+
+/* Is ADDRESS claimed by another VM's journal? Devices of a VM that is preparing, prepared or releasing are
+ * all claimed; after a failed prepare only those not yet given back. */
+static int check_claims(struct engine *e, const struct plan *p, struct diag *diag)
+{
+	_cleanup_strv_free_ char **vms = NULL;
+	int r;
+
+	r = journal_list(e->run_dir, &vms);
+	if (r < 0)
+		return r;
+	for (char **vm = vms; *vm; vm++) {
+		_cleanup_(plan_freep) struct plan *other = NULL;
+
+		if (streq(*vm, p->vm) || journal_load(e->run_dir, *vm, &other) < 0)
+			continue;
+		for (size_t i = 0; i < other->n_devices; i++) {
+			const struct plan_device *od = &other->devices[i];
+			const struct plan_device *d = plan_find_device(p, od->address);
+			char label[96];
+
+			if (!d || od->step == DEVICE_RESTORED)
+				continue;
+			if (other->phase == PHASE_FAILED && od->step == DEVICE_PLANNED)
+				continue;
+			diag_add(diag, "VM %s: %s: the device belongs to VM %s, which hookd has %s", p->vm,
+				 plan_device_label(d, label), other->vm, plan_phase_to_string(other->phase));
+		}
+	}
+	return 0;
+}
+
+/* Is the VM's own journal still holding something? Then it must be released before a new prepare. */
+static int check_own_journal(struct engine *e, const struct plan *p, struct diag *diag)
+{
+	_cleanup_(plan_freep) struct plan *old = NULL;
+	bool busy = false;
+	int r;
+
+	r = journal_load(e->run_dir, p->vm, &old);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		diag_add(diag, "VM %s: its journal under %s/state cannot be read (%s); run hookctl release first",
+			 p->vm, e->run_dir, strerror(-r));
+		return 0;
+	}
+	for (size_t i = 0; i < old->n_devices; i++)
+		busy |= old->devices[i].step != DEVICE_PLANNED && old->devices[i].step != DEVICE_RESTORED;
+	for (size_t i = 0; i < old->n_modules; i++)
+		busy |= old->modules[i].step == MODULE_UNLOADING || old->modules[i].step == MODULE_UNLOADED;
+	busy |= old->console == CONSOLE_RELEASING;
+	busy |= old->phase == PHASE_PREPARED || old->phase == PHASE_PREPARING;
+	if (busy)
+		diag_add(diag, "VM %s: it is already %s; release it first", p->vm, plan_phase_to_string(old->phase));
+	return 0;
+}
+
+/* The one path from configuration to a checked plan: prepare and the dry run both take it. The caller
+ * holds the journal lock so claims cannot change underneath. */
+static int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
+			      struct diag *diag)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	int r;
+
+	r = plan_resolve(&e->topo, vm, xml, &p, diag);
+	if (r < 0 && r != -EINVAL)
+		return r;
+	if (!p) /* resolution problems only: nothing more to check */
+		return -EINVAL;
+	r = check_own_journal(e, p, diag);
+	if (r >= 0)
+		r = check_claims(e, p, diag);
+	if (r >= 0 && p->n_devices > 0) {
+		r = plan_check_devices(&e->topo, p, diag);
+		r = r == -EBUSY ? 0 : r;
+	}
+	if (r >= 0)
+		r = plan_modules(e, p, diag);
+	if (r >= 0 && p->release_console) {
+		strv_free(p->vtconsoles);
+		p->vtconsoles = NULL;
+		r = topology_bound_fb_vtconsoles(&e->topo, &p->vtconsoles);
+		if (r >= 0) {
+			strv_free(p->firmware_fbs);
+			p->firmware_fbs = NULL;
+			r = topology_bound_firmware_fbs(&e->topo, &p->firmware_fbs);
+		}
+	}
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(p);
+	return diag->n > 0 ? -EBUSY : 0;
+}
+
+/* ---- apply ---- */
+
+static bool driver_is(const char *driver, const char *want)
+{
+	return streq_ptr(driver, want);
+}
+
+static int move_device(struct operation *o, struct plan_device *d)
+{
+	const char *root = o->e->sysfs_root;
+	_cleanup_free_ char *driver = NULL;
+	char label[96];
+	int r;
+
+	plan_device_label(d, label);
+	if (driver_is(d->original_driver, "vfio-pci"))
+		return 0; /* already there before we came: nothing to move, nothing to give back */
+	d->step = DEVICE_MOVING;
+	r = save(o);
+	if (r < 0)
+		return r;
+	if ((r = step_fault("override", d->address)) < 0 ||
+	    (r = pci_set_driver_override(root, d->address, "vfio-pci", op_write_timeout(o))) < 0) {
+		op_fail(o, label, "cannot set driver_override: %s", strerror(-r));
+		return r;
+	}
+	if (d->reset_method && ((r = step_fault("reset-method", d->address)) < 0 ||
+				(r = pci_set_reset_method(root, d->address, d->reset_method, op_write_timeout(o))) < 0)) {
+		op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, strerror(-r));
+		return r;
+	}
+	r = topology_driver(&o->e->topo, d->address, &driver);
+	if (r >= 0 && driver && !streq(driver, "vfio-pci")) {
+		r = step_fault("unbind", d->address);
+		if (r >= 0)
+			r = pci_unbind(root, d->address, op_write_timeout(o));
+		if (r == -ETIMEDOUT) {
+			d->step = DEVICE_STUCK;
+			(void)save(o);
+			op_fail(o, label, "the kernel did not finish unbinding it from %s within %u ms", driver,
+				o->e->sysfs_timeout_ms);
+			return r;
+		}
+		if (r < 0) {
+			op_fail(o, label, "cannot unbind it from %s: %s", driver, strerror(-r));
+			return r;
+		}
+		free(driver);
+		driver = NULL;
+	}
+	if (!driver) {
+		r = step_fault("probe", d->address);
+		if (r >= 0)
+			r = pci_probe(root, d->address, op_write_timeout(o));
+		if (r < 0) {
+			op_fail(o, label, "binding it to vfio-pci failed: %s",
+				r == -ETIMEDOUT ? "the kernel did not finish probing in time" : strerror(-r));
+			return r;
+		}
+	}
+	free(driver);
+	driver = NULL;
+	r = topology_driver(&o->e->topo, d->address, &driver);
+	if (r >= 0)
+		r = step_fault("verify", d->address);
+	if (r < 0 || !driver_is(driver, "vfio-pci")) {
+		op_fail(o, label, "it did not bind to vfio-pci (driver now: %s)", driver ? driver : "none");
+		return r < 0 ? r : -EIO;
+	}
+	d->step = DEVICE_ON_VFIO;
+	log_ctx(LOG_INFO, o->plan->vm, o->op, d->address, "moved from %s to vfio-pci",
+		d->original_driver ? d->original_driver : "no driver");
+	return 0;
+}
+
+static int apply(struct operation *o)
+{
+	struct plan *p = o->plan;
+	int r;
+
+	if (p->release_console && (p->vtconsoles[0] || p->firmware_fbs[0])) {
+		_cleanup_free_ char *error = NULL;
+
+		p->console = CONSOLE_RELEASING;
+		r = save(o);
+		if (r < 0)
+			return r;
+		r = fault_point("console-release");
+		if (r >= 0)
+			r = console_release(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), &error);
+		if (r < 0) {
+			op_fail(o, "release-console", "%s", error ? error : strerror(-r));
+			return r;
+		}
+	}
+	for (size_t i = 0; i < p->n_modules; i++) {
+		p->modules[i].step = MODULE_UNLOADING;
+		r = save(o);
+		if (r < 0)
+			return r;
+		r = step_fault("module-unload", p->modules[i].name);
+		if (r >= 0)
+			r = with_kmod(o->e, modules_unload, p->modules[i].name);
+		if (r < 0) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "module %s", p->modules[i].name);
+			op_fail(o, what, "cannot unload it: %s", r == -EBUSY ? "it is in use" : strerror(-r));
+			return r;
+		}
+		p->modules[i].step = MODULE_UNLOADED;
+	}
+	r = fault_point("vfio-load");
+	if (r >= 0)
+		r = with_kmod(o->e, modules_load, "vfio-pci");
+	if (r < 0) {
+		op_fail(o, "module vfio-pci", "cannot load it: %s", r == -EPERM ? "it is blacklisted" : strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < p->n_devices; i++) {
+		r = move_device(o, &p->devices[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- undo (rollback and release) ---- */
+
+/* Converge one device on its original driver with driver_override cleared, whatever step it reached. */
+static int restore_device(struct operation *o, struct plan_device *d)
+{
+	const char *root = o->e->sysfs_root;
+	_cleanup_free_ char *driver = NULL;
+	char label[96];
+	int r;
+
+	plan_device_label(d, label);
+	if (!topology_device_exists(&o->e->topo, d->address)) {
+		op_fail(o, label, "the device is gone from the bus (rescan with echo 1 > /sys/bus/pci/rescan)");
+		return -ENODEV;
+	}
+	r = topology_driver(&o->e->topo, d->address, &driver);
+	if (r >= 0 && driver && !driver_is(driver, d->original_driver)) {
+		r = step_fault("release-unbind", d->address);
+		if (r >= 0)
+			r = pci_unbind(root, d->address, op_write_timeout(o));
+		if (r == -ETIMEDOUT) {
+			d->step = DEVICE_STUCK;
+			op_fail(o, label, "the kernel did not finish unbinding it from %s within %u ms", driver,
+				o->e->sysfs_timeout_ms);
+			return r;
+		}
+	}
+	if (r >= 0 && (r = step_fault("release-override", d->address)) >= 0)
+		r = pci_set_driver_override(root, d->address, NULL, op_write_timeout(o));
+	if (r >= 0 && d->reset_method)
+		(void)pci_set_reset_method(root, d->address, "default", op_write_timeout(o));
+	if (r < 0) {
+		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", strerror(-r));
+		return r;
+	}
+	if (d->original_driver) {
+		/* Loading the module may bind the device by itself; probe only if it did not. */
+		if (d->original_module && (r = with_kmod(o->e, load_if_absent, d->original_module)) < 0)
+			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
+				strerror(-r));
+		free(driver);
+		driver = NULL;
+		(void)topology_driver(&o->e->topo, d->address, &driver);
+		if (!driver_is(driver, d->original_driver)) {
+			r = step_fault("release-probe", d->address);
+			if (r >= 0)
+				r = pci_probe(root, d->address, op_write_timeout(o));
+			if (r < 0)
+				op_fail(o, label, "probing it failed: %s", strerror(-r));
+		}
+	}
+	free(driver);
+	driver = NULL;
+	(void)topology_driver(&o->e->topo, d->address, &driver);
+	if (!driver_is(driver, d->original_driver)) {
+		op_fail(o, label, "it did not return to %s (driver now: %s)",
+			d->original_driver ? d->original_driver : "no driver", driver ? driver : "none");
+		return -EIO;
+	}
+	d->step = DEVICE_RESTORED;
+	log_ctx(LOG_INFO, o->plan->vm, o->op, d->address, "returned to %s",
+		d->original_driver ? d->original_driver : "no driver");
+	return 0;
+}
+
+/* Undo everything the plan says was done, in reverse: devices, then modules, then the console. Every step
+ * is tried; returns the first error. */
+static int undo(struct operation *o)
+{
+	struct plan *p = o->plan;
+	int first = 0, r;
+
+	for (size_t i = p->n_devices; i-- > 0;) {
+		struct plan_device *d = &p->devices[i];
+
+		if (d->step == DEVICE_PLANNED || d->step == DEVICE_RESTORED)
+			continue;
+		r = restore_device(o, d);
+		first = first ? first : r;
+	}
+	for (size_t i = p->n_modules; i-- > 0;) {
+		struct plan_module *m = &p->modules[i];
+
+		if (m->step != MODULE_UNLOADING && m->step != MODULE_UNLOADED)
+			continue;
+		r = step_fault("module-reload", m->name);
+		if (r >= 0)
+			r = with_kmod(o->e, load_if_absent, m->name);
+		if (r < 0) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "module %s", m->name);
+			op_fail(o, what, "cannot load it again: %s", strerror(-r));
+			first = first ? first : r;
+			continue;
+		}
+		m->step = MODULE_RELOADED;
+	}
+	if (p->console == CONSOLE_RELEASING) {
+		_cleanup_free_ char *prefix = NULL;
+
+		if (asprintf(&prefix, "VM %s: release-console: ", p->vm) < 0)
+			return -ENOMEM;
+		r = fault_point("console-restore");
+		if (r >= 0)
+			r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
+					    &o->failures);
+		if (r < 0) {
+			if (!o->first_error && o->failures.n)
+				o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
+			first = first ? first : r;
+		} else
+			p->console = CONSOLE_RESTORED;
+	}
+	return first;
+}
+
+/* ---- the public calls ---- */
+
+int engine_new(const struct engine_options *opts, struct engine **ret)
+{
+	struct engine *e;
+	char resolved[PATH_MAX];
+
+	if (!opts || !opts->sysfs_root || !opts->run_dir)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->sysfs_root = strdup(opts->sysfs_root);
+	e->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
+	e->run_dir = strdup(opts->run_dir);
+	if (!e->sysfs_root || !e->proc_root || !e->run_dir) {
+		engine_free(e);
+		return -ENOMEM;
+	}
+	e->sysfs_timeout_ms = opts->sysfs_timeout_ms ? opts->sysfs_timeout_ms : 10000;
+	e->operation_timeout_ms = opts->operation_timeout_ms ? opts->operation_timeout_ms : 60000;
+	e->topo = (struct topology){ .sysfs_root = e->sysfs_root, .proc_root = e->proc_root };
+	e->real_kernel = realpath(e->sysfs_root, resolved) && streq(resolved, "/sys");
+	pthread_mutex_init(&e->kmod_lock, NULL);
+	*ret = e;
+	return 0;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	modules_free(e->modules);
+	pthread_mutex_destroy(&e->kmod_lock);
+	free(e->sysfs_root);
+	free(e->proc_root);
+	free(e->run_dir);
+	free(e);
+}
+
+int engine_recover(struct engine *e)
+{
+	_cleanup_strv_free_ char **vms = NULL;
+	int r;
+
+	r = journal_init(e->run_dir);
+	if (r < 0)
+		return r;
+	r = journal_list(e->run_dir, &vms);
+	if (r < 0)
+		return r;
+	for (char **vm = vms; *vm; vm++) {
+		_cleanup_(plan_freep) struct plan *p = NULL;
+
+		r = journal_load(e->run_dir, *vm, &p);
+		if (r < 0) {
+			log_ctx(LOG_ERR, *vm, "recover", NULL, "its journal cannot be read: %s", strerror(-r));
+			continue;
+		}
+		if (p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING) {
+			/* The process died part-way: say so, and let the next release undo what was done. */
+			log_ctx(LOG_WARNING, *vm, "recover", NULL, "an interrupted %s was found; release will undo it",
+				p->phase == PHASE_PREPARING ? "prepare" : "release");
+			p->phase = PHASE_FAILED;
+			if (!p->error)
+				p->error = strdup("interrupted: hookd stopped part-way");
+			r = journal_save(e->run_dir, p);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void operation_start(struct operation *o, struct engine *e, struct plan *p, const char *op)
+{
+	*o = (struct operation){ .e = e, .plan = p, .op = op, .deadline_ms = now_ms() + e->operation_timeout_ms };
+}
+
+int engine_prepare(struct engine *e, const struct vm_config *vm, const char *domain_xml, char **ret_message)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_close_ int lock = -1;
+	struct diag problems = { 0 };
+	struct operation o;
+	const char *why;
+	int r;
+
+	*ret_message = NULL;
+	if (vm_name_validate(vm->name, &why) < 0) {
+		if (asprintf(ret_message, "VM name is not usable: %s", why) < 0)
+			*ret_message = NULL;
+		return -EINVAL;
+	}
+	r = journal_init(e->run_dir);
+	if (r >= 0)
+		r = lock = journal_lock(e->run_dir);
+	if (r >= 0)
+		r = build_checked_plan(e, vm, domain_xml, &p, &problems);
+	if (r >= 0) {
+		p->phase = PHASE_PREPARING;
+		r = journal_save(e->run_dir, p); /* the claim, recorded before the lock goes */
+	}
+	closep(&lock);
+	lock = -1;
+	if (r < 0) {
+		if (problems.n)
+			*ret_message = strdup(problems.lines[0]);
+		else if (asprintf(ret_message, "VM %s: %s", vm->name, strerror(-r)) < 0)
+			*ret_message = NULL;
+		diag_clear(&problems);
+		return r;
+	}
+
+	operation_start(&o, e, p, "prepare");
+	r = apply(&o);
+	if (r < 0) {
+		(void)undo(&o);
+		p->phase = PHASE_FAILED;
+		p->error = o.first_error ? strdup(o.first_error) : NULL;
+		(void)journal_save(e->run_dir, p);
+		*ret_message = TAKE_PTR(o.first_error);
+		operation_clear(&o);
+		return r;
+	}
+	p->phase = PHASE_PREPARED;
+	r = save(&o);
+	if (r < 0) {
+		*ret_message = TAKE_PTR(o.first_error);
+		operation_clear(&o);
+		return r;
+	}
+	operation_clear(&o);
+	log_ctx(LOG_INFO, vm->name, "prepare", NULL, "%zu device(s) on vfio-pci", p->n_devices);
+	return 0;
+}
+
+int engine_release(struct engine *e, const char *vm_name, char **ret_message)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	struct operation o;
+	const char *why;
+	int r;
+
+	*ret_message = NULL;
+	if (vm_name_validate(vm_name, &why) < 0) {
+		if (asprintf(ret_message, "VM name is not usable: %s", why) < 0)
+			*ret_message = NULL;
+		return -EINVAL;
+	}
+	r = journal_load(e->run_dir, vm_name, &p);
+	if (r == -ENOENT)
+		return 0; /* nothing was done: nothing to undo */
+	if (r < 0) {
+		if (asprintf(ret_message, "VM %s: its journal cannot be read: %s", vm_name, strerror(-r)) < 0)
+			*ret_message = NULL;
+		return r;
+	}
+	operation_start(&o, e, p, "release");
+	p->phase = PHASE_RELEASING;
+	r = save(&o);
+	if (r >= 0)
+		r = undo(&o);
+	if (r < 0 || o.failures.n) {
+		/* Keep the journal: the next release tries what is left. */
+		free(p->error);
+		p->error = o.first_error ? strdup(o.first_error) : NULL;
+		(void)journal_save(e->run_dir, p);
+		*ret_message = diag_join(&o.failures, "; ");
+		operation_clear(&o);
+		return r < 0 ? r : -EIO;
+	}
+	operation_clear(&o);
+	r = journal_remove(e->run_dir, vm_name);
+	if (r >= 0)
+		log_ctx(LOG_INFO, vm_name, "release", NULL, "every device is back on its host driver");
+	return r;
+}
+
+int engine_check(struct engine *e, const struct vm_config *vm, const char *domain_xml, json_object **ret)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_close_ int lock = -1;
+	struct diag problems = { 0 };
+	json_object *o, *list;
+	int r;
+
+	/* The lock only guards reading other VMs' claims; nothing is written. */
+	if (access(e->run_dir, F_OK) == 0 && journal_init(e->run_dir) >= 0)
+		lock = journal_lock(e->run_dir);
+	r = build_checked_plan(e, vm, domain_xml, &p, &problems);
+	if (r < 0 && r != -EBUSY && r != -EINVAL) {
+		diag_clear(&problems);
+		return r;
+	}
+	o = json_object_new_object();
+	list = json_object_new_array();
+	for (size_t i = 0; i < problems.n; i++)
+		json_object_array_add(list, json_object_new_string(problems.lines[i]));
+	json_object_object_add(o, "vm", json_object_new_string(vm->name));
+	json_object_object_add(o, "ok", json_object_new_boolean(problems.n == 0));
+	json_object_object_add(o, "problems", list);
+	json_object_object_add(o, "plan", p ? plan_to_json(p) : NULL);
+	diag_clear(&problems);
+	*ret = o;
+	return 0;
+}
+
+static const char *device_state(const struct plan_device *d, const char *driver, bool override)
+{
+	if (d->step == DEVICE_STUCK)
+		return "stuck";
+	if (driver_is(driver, "vfio-pci"))
+		return "on-vfio";
+	if (driver_is(driver, d->original_driver) && !override)
+		return "on-host";
+	return "moving";
+}
+
+static json_object *vm_status(struct engine *e, const struct plan *p)
+{
+	json_object *vm = json_object_new_object(), *devices = json_object_new_array(),
+		    *modules = json_object_new_array();
+	size_t on_vfio = 0, on_host = 0, stuck = 0;
+	const char *state;
+
+	for (size_t i = 0; i < p->n_devices; i++) {
+		const struct plan_device *d = &p->devices[i];
+		json_object *j = json_object_new_object();
+		struct pci_function f;
+		const char *s;
+		bool present = topology_function(&e->topo, d->address, &f) >= 0;
+
+		s = present ? device_state(d, f.driver, f.driver_override) : "missing";
+		on_vfio += streq(s, "on-vfio");
+		on_host += streq(s, "on-host");
+		stuck += streq(s, "stuck");
+		json_object_object_add(j, "address", json_object_new_string(d->address));
+		json_object_object_add(j, "name", json_object_new_string(d->name));
+		json_object_object_add(j, "driver", present && f.driver ? json_object_new_string(f.driver) : NULL);
+		json_object_object_add(j, "driver_override",
+				       present && f.driver_override ? json_object_new_string(f.driver_override) : NULL);
+		json_object_object_add(j, "original_driver",
+				       d->original_driver ? json_object_new_string(d->original_driver) : NULL);
+		json_object_object_add(j, "iommu_group", json_object_new_int(d->iommu_group));
+		json_object_object_add(j, "state", json_object_new_string(s));
+		json_object_object_add(j, "journal_step", json_object_new_string(device_step_to_string(d->step)));
+		json_object_array_add(devices, j);
+		if (present)
+			pci_function_clear(&f);
+	}
+	for (size_t i = 0; i < p->n_modules; i++)
+		if (p->modules[i].step == MODULE_UNLOADING || p->modules[i].step == MODULE_UNLOADED)
+			json_object_array_add(modules, json_object_new_string(p->modules[i].name));
+
+	if (stuck)
+		state = "stuck";
+	else if (p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING)
+		state = plan_phase_to_string(p->phase);
+	else if (p->phase == PHASE_PREPARED && on_vfio == p->n_devices)
+		state = "prepared";
+	else if (on_host == p->n_devices && json_object_array_length(modules) == 0 && p->console != CONSOLE_RELEASING)
+		state = "on-host";
+	else
+		state = "partial";
+	json_object_object_add(vm, "name", json_object_new_string(p->vm));
+	json_object_object_add(vm, "state", json_object_new_string(state));
+	json_object_object_add(vm, "devices", devices);
+	json_object_object_add(vm, "modules_unloaded", modules);
+	json_object_object_add(vm, "console_released", json_object_new_boolean(p->console == CONSOLE_RELEASING));
+	json_object_object_add(vm, "error", p->error ? json_object_new_string(p->error) : NULL);
+	return vm;
+}
+
+int engine_status(struct engine *e, const char *vm_name, json_object **ret)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	json_object *o, *vms;
+	int r;
+
+	if (vm_name) {
+		names = calloc(2, sizeof(char *));
+		if (!names || !(names[0] = strdup(vm_name)))
+			return -ENOMEM;
+	} else {
+		r = journal_list(e->run_dir, &names);
+		if (r < 0)
+			return r;
+	}
+	o = json_object_new_object();
+	vms = json_object_new_array();
+	json_object_object_add(o, "vms", vms);
+	for (char **n = names; *n; n++) {
+		_cleanup_(plan_freep) struct plan *p = NULL;
+		const char *why;
+
+		if (vm_name_validate(*n, &why) < 0)
+			continue;
+		r = journal_load(e->run_dir, *n, &p);
+		if (r == -ENOENT) {
+			/* No journal: hookd holds nothing for this VM. */
+			p = plan_new(*n);
+			if (!p) {
+				json_object_put(o);
+				return -ENOMEM;
+			}
+			p->phase = PHASE_FAILED;
+		} else if (r < 0) {
+			json_object *bad = json_object_new_object();
+
+			json_object_object_add(bad, "name", json_object_new_string(*n));
+			json_object_object_add(bad, "state", json_object_new_string("partial"));
+			json_object_object_add(bad, "devices", json_object_new_array());
+			json_object_object_add(bad, "error", json_object_new_string("its journal cannot be read"));
+			json_object_array_add(vms, bad);
+			continue;
+		}
+		json_object_array_add(vms, vm_status(e, p));
+	}
+	*ret = o;
+	return 0;
+}

@@ -1,0 +1,104 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+
+#include "domxml.h"
+#include "topology.h"
+#include "util.h"
+
+static void xml_doc_freep(xmlDocPtr *d)
+{
+	if (*d)
+		xmlFreeDoc(*d);
+}
+
+static void xpath_ctx_freep(xmlXPathContextPtr *c)
+{
+	if (*c)
+		xmlXPathFreeContext(*c);
+}
+
+static void xpath_obj_freep(xmlXPathObjectPtr *o)
+{
+	if (*o)
+		xmlXPathFreeObject(*o);
+}
+
+static void xml_freep(xmlChar **s)
+{
+	if (*s)
+		xmlFree(*s);
+}
+
+/* One hex attribute of <address>, "0x0a" or "0a", at most MAX. */
+static int address_part(xmlNodePtr node, const char *attr, unsigned max, unsigned *ret)
+{
+	__attribute__((cleanup(xml_freep))) xmlChar *v = xmlGetProp(node, (const xmlChar *)attr);
+	char *end;
+	unsigned long n;
+
+	if (!v)
+		return -EINVAL;
+	errno = 0;
+	n = strtoul((const char *)v, &end, 16);
+	if (errno || end == (char *)v || *end || n > max)
+		return -EINVAL;
+	*ret = (unsigned)n;
+	return 0;
+}
+
+int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error)
+{
+	__attribute__((cleanup(xml_doc_freep))) xmlDocPtr doc = NULL;
+	__attribute__((cleanup(xpath_ctx_freep))) xmlXPathContextPtr ctx = NULL;
+	__attribute__((cleanup(xpath_obj_freep))) xmlXPathObjectPtr obj = NULL;
+	_cleanup_strv_free_ char **out = NULL;
+	size_t n = 0;
+
+	*ret_error = NULL;
+	/* No network, no entity expansion: the XML comes from libvirt but is still input. */
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (!doc || !xmlDocGetRootElement(doc) ||
+	    !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain")) {
+		*ret_error = strdup("the domain XML does not parse as a <domain>");
+		return -EINVAL;
+	}
+	ctx = xmlXPathNewContext(doc);
+	if (!ctx)
+		return -ENOMEM;
+	obj = xmlXPathEvalExpression(
+		(const xmlChar *)"/domain/devices/hostdev[@mode='subsystem' and @type='pci']/source/address", ctx);
+	if (!obj)
+		return -ENOMEM;
+	out = calloc(1, sizeof(char *));
+	if (!out)
+		return -ENOMEM;
+	for (int i = 0; obj->nodesetval && i < obj->nodesetval->nodeNr; i++) {
+		xmlNodePtr node = obj->nodesetval->nodeTab[i];
+		unsigned dom, bus, slot, fn;
+		char **grown;
+
+		if (address_part(node, "domain", 0xffff, &dom) < 0 || address_part(node, "bus", 0xff, &bus) < 0 ||
+		    address_part(node, "slot", 0x1f, &slot) < 0 || address_part(node, "function", 7, &fn) < 0) {
+			if (asprintf(ret_error, "the domain XML has a malformed PCI <hostdev> address (line %ld)",
+				     xmlGetLineNo(node)) < 0)
+				*ret_error = NULL;
+			return -EINVAL;
+		}
+		grown = realloc(out, (n + 2) * sizeof(char *));
+		if (!grown)
+			return -ENOMEM;
+		out = grown;
+		if (asprintf(&out[n], "%04x:%02x:%02x.%x", dom, bus, slot, fn) < 0) {
+			out[n] = NULL;
+			return -ENOMEM;
+		}
+		out[++n] = NULL;
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}

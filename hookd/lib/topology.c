@@ -1,0 +1,530 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "topology.h"
+#include "util.h"
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+size_t strv_length(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **grown = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	grown[*n] = strdup(s);
+	if (!grown[*n])
+		return -ENOMEM;
+	grown[++*n] = NULL;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *path_join(const char *root, const char *rel)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", root, rel) < 0)
+		return NULL;
+	return p;
+}
+
+static int read_trimmed(const char *path, char **ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	ssize_t n;
+
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return negative_errno();
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int topology_read_attr(const struct topology *t, const char *relpath, char **ret)
+{
+	_cleanup_free_ char *p = path_join(t->sysfs_root, relpath);
+
+	if (!p)
+		return -ENOMEM;
+	return read_trimmed(p, ret);
+}
+
+/* Last path component of the symlink RELPATH under sysfs, or -ENOENT. */
+static int read_link_name(const struct topology *t, const char *relpath, char **ret)
+{
+	_cleanup_free_ char *p = path_join(t->sysfs_root, relpath);
+	char target[PATH_MAX];
+	ssize_t n;
+	const char *slash;
+
+	if (!p)
+		return -ENOMEM;
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0)
+		return negative_errno();
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	*ret = strdup(slash ? slash + 1 : target);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool path_exists(const char *root, const char *rel)
+{
+	_cleanup_free_ char *p = path_join(root, rel);
+
+	return p && access(p, F_OK) == 0;
+}
+
+bool topology_device_exists(const struct topology *t, const char *address)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", address);
+	return path_exists(t->sysfs_root, rel);
+}
+
+static int read_hex_attr(const struct topology *t, const char *address, const char *attr, unsigned *ret)
+{
+	_cleanup_free_ char *s = NULL;
+	char rel[96], *end;
+	unsigned long v;
+	int r;
+
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/%s", address, attr);
+	r = topology_read_attr(t, rel, &s);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtoul(s, &end, 16);
+	if (errno || end == s || *end)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+int topology_driver(const struct topology *t, const char *address, char **ret)
+{
+	char rel[96];
+	int r;
+
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver", address);
+	r = read_link_name(t, rel, ret);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	return r;
+}
+
+int topology_driver_module(const struct topology *t, const char *driver, char **ret)
+{
+	_cleanup_free_ char *rel = NULL;
+	int r;
+
+	if (asprintf(&rel, "bus/pci/drivers/%s/module", driver) < 0)
+		return -ENOMEM;
+	r = read_link_name(t, rel, ret);
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	return r;
+}
+
+void pci_function_clear(struct pci_function *f)
+{
+	free(f->driver);
+	free(f->driver_override);
+	memset(f, 0, sizeof(*f));
+	f->iommu_group = -1;
+}
+
+int topology_function(const struct topology *t, const char *address, struct pci_function *f)
+{
+	_cleanup_free_ char *group = NULL, *override = NULL, *boot_vga = NULL;
+	char rel[96];
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	f->iommu_group = -1;
+	if (strlen(address) != 12 || !topology_device_exists(t, address))
+		return -ENODEV;
+	memcpy(f->address, address, 13);
+	r = read_hex_attr(t, address, "vendor", &f->vendor);
+	if (r >= 0)
+		r = read_hex_attr(t, address, "device", &f->device);
+	if (r >= 0)
+		r = read_hex_attr(t, address, "class", &f->class);
+	if (r >= 0)
+		r = topology_driver(t, address, &f->driver);
+	if (r < 0) {
+		pci_function_clear(f);
+		return r;
+	}
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/iommu_group", address);
+	if (read_link_name(t, rel, &group) >= 0)
+		f->iommu_group = atoi(group);
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", address);
+	if (topology_read_attr(t, rel, &override) >= 0 && *override && !streq(override, "(null)"))
+		f->driver_override = TAKE_PTR(override);
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/boot_vga", address);
+	f->boot_vga = topology_read_attr(t, rel, &boot_vga) >= 0 && streq(boot_vga, "1");
+	return 0;
+}
+
+/* Sorted names in directory REL (no dot entries), filtered by KEEP when given. */
+static int list_dir(const struct topology *t, const char *rel, bool (*keep)(const char *name), char ***ret)
+{
+	_cleanup_free_ char *p = path_join(t->sysfs_root, rel);
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_free_ char **v = NULL;
+	struct dirent *de;
+	size_t n = 0;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	d = opendir(p);
+	if (!d)
+		return negative_errno();
+	v = calloc(1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (keep && !keep(de->d_name))
+			continue;
+		r = strv_push(&v, &n, de->d_name);
+		if (r < 0)
+			return r;
+	}
+	qsort(v, n, sizeof(char *), cmp_str);
+	*ret = TAKE_PTR(v);
+	return 0;
+}
+
+int topology_list_functions(const struct topology *t, char ***ret)
+{
+	return list_dir(t, "bus/pci/devices", NULL, ret);
+}
+
+int topology_group_members(const struct topology *t, int group, char ***ret)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "kernel/iommu_groups/%d/devices", group);
+	return list_dir(t, rel, NULL, ret);
+}
+
+bool topology_iommu_enabled(const struct topology *t)
+{
+	_cleanup_strv_free_ char **groups = NULL;
+
+	return list_dir(t, "kernel/iommu_groups", NULL, &groups) >= 0 && groups[0];
+}
+
+/* One block device of a controller: its name and "major:minor". */
+struct blockdev {
+	char *name;
+	char *dev;
+	char *holder;   /* first holder (dm-0, md0), or NULL */
+};
+
+struct blockdevs {
+	struct blockdev *v;
+	size_t n;
+};
+
+static void blockdevs_clear(struct blockdevs *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->v[i].name);
+		free(b->v[i].dev);
+		free(b->v[i].holder);
+	}
+	free(b->v);
+}
+
+static bool not_dot(const char *name)
+{
+	return name[0] != '.';
+}
+
+/* Add the block device at sysfs REL (name NAME) and its partitions. */
+static int blockdevs_add(const struct topology *t, struct blockdevs *b, const char *rel, const char *name)
+{
+	_cleanup_free_ char *dev = NULL, *holders_rel = NULL, *dev_rel = NULL;
+	_cleanup_strv_free_ char **holders = NULL, **children = NULL;
+	struct blockdev *grown;
+	int r;
+
+	if (asprintf(&dev_rel, "%s/dev", rel) < 0 || asprintf(&holders_rel, "%s/holders", rel) < 0)
+		return -ENOMEM;
+	if (topology_read_attr(t, dev_rel, &dev) < 0)
+		return 0; /* not a block device */
+	grown = realloc(b->v, (b->n + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	b->v = grown;
+	grown[b->n] = (struct blockdev){ .name = strdup(name), .dev = TAKE_PTR(dev) };
+	if (list_dir(t, holders_rel, not_dot, &holders) >= 0 && holders[0])
+		grown[b->n].holder = strdup(holders[0]);
+	b->n++;
+
+	/* Partitions are subdirectories named after the disk that carry a "partition" file. */
+	r = list_dir(t, rel, NULL, &children);
+	if (r < 0)
+		return 0;
+	for (char **c = children; *c; c++) {
+		_cleanup_free_ char *child_rel = NULL, *part_rel = NULL;
+
+		if (!startswith(*c, name) || streq(*c, name))
+			continue;
+		if (asprintf(&child_rel, "%s/%s", rel, *c) < 0 || asprintf(&part_rel, "%s/partition", child_rel) < 0)
+			return -ENOMEM;
+		if (!path_exists(t->sysfs_root, part_rel))
+			continue;
+		r = blockdevs_add(t, b, child_rel, *c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Every namespace block device of the NVMe controller(s) of ADDRESS, with partitions. With native NVMe
+ * multipath the controller only shows hidden path devices (nvme0c0n1); the usable disk is the subsystem's
+ * head (nvme0n1), found under block/. */
+static int collect_nvme_blockdevs(const struct topology *t, const char *address, struct blockdevs *b)
+{
+	_cleanup_strv_free_ char **ctrls = NULL;
+	char rel[128];
+	int r;
+
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/nvme", address);
+	if (list_dir(t, rel, NULL, &ctrls) < 0)
+		return 0; /* not an NVMe controller, or no driver bound */
+	for (char **c = ctrls; *c; c++) {
+		_cleanup_strv_free_ char **entries = NULL;
+		_cleanup_free_ char *ctrl_rel = NULL;
+
+		if (asprintf(&ctrl_rel, "%s/%s", rel, *c) < 0)
+			return -ENOMEM;
+		if (list_dir(t, ctrl_rel, NULL, &entries) < 0)
+			continue;
+		for (char **e = entries; *e; e++) {
+			_cleanup_free_ char *ns_rel = NULL;
+			unsigned subsys, ctrl, nsid;
+			char head[64];
+
+			if (sscanf(*e, "nvme%uc%un%u", &subsys, &ctrl, &nsid) == 3) {
+				snprintf(head, sizeof(head), "nvme%un%u", subsys, nsid);
+				if (asprintf(&ns_rel, "block/%s", head) < 0)
+					return -ENOMEM;
+				r = blockdevs_add(t, b, ns_rel, head);
+			} else if (startswith(*e, *c) && (*e)[strlen(*c)] == 'n') {
+				if (asprintf(&ns_rel, "%s/%s", ctrl_rel, *e) < 0)
+					return -ENOMEM;
+				r = blockdevs_add(t, b, ns_rel, *e);
+			} else
+				continue;
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static char *proc_path(const struct topology *t, const char *rel)
+{
+	return path_join(t->proc_root, rel);
+}
+
+/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS" */
+static int find_mount(const struct topology *t, const struct blockdevs *b, char **ret_reason)
+{
+	_cleanup_free_ char *path = proc_path(t, "self/mountinfo");
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!path)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : negative_errno();
+	while (getline(&line, &cap, f) > 0) {
+		char devno[32], mountpoint[1024], source[1024] = "";
+		const char *sep;
+
+		if (sscanf(line, "%*s %*s %31s %*s %1023s", devno, mountpoint) != 2)
+			continue;
+		sep = strstr(line, " - ");
+		if (sep)
+			(void)sscanf(sep, " - %*s %1023s", source);
+		for (size_t i = 0; i < b->n; i++) {
+			if (streq(devno, b->v[i].dev) || (source[0] == '/' && streq(basename_of(source), b->v[i].name))) {
+				if (asprintf(ret_reason, "%s is mounted on %s", b->v[i].name, mountpoint) < 0)
+					return -ENOMEM;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int find_swap(const struct topology *t, const struct blockdevs *b, char **ret_reason)
+{
+	_cleanup_free_ char *path = proc_path(t, "swaps");
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+
+	if (!path)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : negative_errno();
+	while (getline(&line, &cap, f) > 0) {
+		char file[1024];
+
+		if (sscanf(line, "%1023s", file) != 1 || file[0] != '/')
+			continue; /* the header line */
+		for (size_t i = 0; i < b->n; i++)
+			if (streq(basename_of(file), b->v[i].name)) {
+				if (asprintf(ret_reason, "%s is used as swap", b->v[i].name) < 0)
+					return -ENOMEM;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+int topology_storage_user(const struct topology *t, const char *address, char **ret_reason)
+{
+	struct blockdevs b = { 0 };
+	int r;
+
+	*ret_reason = NULL;
+	r = collect_nvme_blockdevs(t, address, &b);
+	for (size_t i = 0; r >= 0 && i < b.n; i++)
+		if (b.v[i].holder) {
+			r = asprintf(ret_reason, "%s is held by %s (device-mapper, md or LVM)", b.v[i].name,
+				     b.v[i].holder) < 0 ? -ENOMEM : 1;
+			break;
+		}
+	if (r == 0 && b.n > 0)
+		r = find_mount(t, &b, ret_reason);
+	if (r == 0 && b.n > 0)
+		r = find_swap(t, &b, ret_reason);
+	blockdevs_clear(&b);
+	return r < 0 ? r : 0;
+}
+
+static bool is_vtcon(const char *name)
+{
+	return startswith(name, "vtcon");
+}
+
+int topology_bound_fb_vtconsoles(const struct topology *t, char ***ret)
+{
+	_cleanup_strv_free_ char **all = NULL, **out = NULL;
+	size_t n = 0;
+	int r;
+
+	out = calloc(1, sizeof(char *));
+	if (!out)
+		return -ENOMEM;
+	r = list_dir(t, "class/vtconsole", is_vtcon, &all);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	for (char **c = all; c && *c; c++) {
+		_cleanup_free_ char *name = NULL, *bind = NULL, *name_rel = NULL, *bind_rel = NULL;
+
+		if (asprintf(&name_rel, "class/vtconsole/%s/name", *c) < 0 ||
+		    asprintf(&bind_rel, "class/vtconsole/%s/bind", *c) < 0)
+			return -ENOMEM;
+		if (topology_read_attr(t, name_rel, &name) < 0 || topology_read_attr(t, bind_rel, &bind) < 0)
+			continue;
+		if (strstr(name, "frame buffer device") && streq(bind, "1")) {
+			r = strv_push(&out, &n, *c);
+			if (r < 0)
+				return r;
+		}
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+int topology_bound_firmware_fbs(const struct topology *t, char ***ret)
+{
+	static const char *const drivers[] = { "efi-framebuffer", "simple-framebuffer" };
+	_cleanup_strv_free_ char **out = calloc(1, sizeof(char *));
+	size_t n = 0;
+	int r;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < ELEMENTSOF(drivers); i++) {
+		_cleanup_strv_free_ char **entries = NULL;
+		char rel[96];
+
+		snprintf(rel, sizeof(rel), "bus/platform/drivers/%s", drivers[i]);
+		if (list_dir(t, rel, NULL, &entries) < 0)
+			continue;
+		for (char **e = entries; *e; e++) {
+			char item[192];
+
+			/* Bound devices appear as links named after the device: "efi-framebuffer.0". */
+			if (!startswith(*e, drivers[i]) || (*e)[strlen(drivers[i])] != '.')
+				continue;
+			snprintf(item, sizeof(item), "%s/%s", drivers[i], *e);
+			r = strv_push(&out, &n, item);
+			if (r < 0)
+				return r;
+		}
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}

@@ -1,0 +1,580 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domxml.h"
+#include "plan.h"
+#include "util.h"
+
+static const char *const device_steps[_DEVICE_STEP_MAX] = {
+	[DEVICE_PLANNED] = "planned",
+	[DEVICE_MOVING] = "moving",
+	[DEVICE_ON_VFIO] = "on-vfio",
+	[DEVICE_STUCK] = "stuck",
+	[DEVICE_RESTORED] = "restored",
+};
+
+static const char *const module_steps[_MODULE_STEP_MAX] = {
+	[MODULE_PLANNED] = "planned",
+	[MODULE_UNLOADING] = "unloading",
+	[MODULE_UNLOADED] = "unloaded",
+	[MODULE_RELOADED] = "reloaded",
+};
+
+static const char *const console_steps[_CONSOLE_STEP_MAX] = {
+	[CONSOLE_UNTOUCHED] = "untouched",
+	[CONSOLE_RELEASING] = "releasing",
+	[CONSOLE_RESTORED] = "restored",
+};
+
+static const char *const phases[_PHASE_MAX] = {
+	[PHASE_PREPARING] = "preparing",
+	[PHASE_PREPARED] = "prepared",
+	[PHASE_FAILED] = "failed",
+	[PHASE_RELEASING] = "releasing",
+};
+
+static int lookup(const char *const *table, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (streq(table[i], s))
+			return i;
+	return -EINVAL;
+}
+
+const char *device_step_to_string(enum device_step s)
+{
+	return device_steps[s];
+}
+
+const char *plan_phase_to_string(enum plan_phase s)
+{
+	return phases[s];
+}
+
+struct plan *plan_new(const char *vm)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->vm = strdup(vm);
+	p->vtconsoles = calloc(1, sizeof(char *));
+	p->firmware_fbs = calloc(1, sizeof(char *));
+	if (!p->vm || !p->vtconsoles || !p->firmware_fbs) {
+		plan_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_devices; i++) {
+		free(p->devices[i].name);
+		free(p->devices[i].original_driver);
+		free(p->devices[i].original_module);
+		free(p->devices[i].reset_method);
+	}
+	free(p->devices);
+	for (size_t i = 0; i < p->n_modules; i++)
+		free(p->modules[i].name);
+	free(p->modules);
+	strv_free(p->vtconsoles);
+	strv_free(p->firmware_fbs);
+	free(p->error);
+	free(p->vm);
+	free(p);
+}
+
+const char *plan_device_label(const struct plan_device *d, char buf[static 96])
+{
+	snprintf(buf, 96, "%s (%s)", d->address, d->name);
+	return buf;
+}
+
+struct plan_device *plan_find_device(const struct plan *p, const char *address)
+{
+	for (size_t i = 0; i < p->n_devices; i++)
+		if (streq(p->devices[i].address, address))
+			return &p->devices[i];
+	return NULL;
+}
+
+/* Append ADDRESS under NAME unless the plan has it already (the first reason to take a device names it). */
+static int plan_add_device(const struct topology *t, struct plan *p, const char *name, const char *address,
+			   const char *reset_method)
+{
+	struct pci_function f;
+	struct plan_device *grown, *d;
+	int r;
+
+	if (plan_find_device(p, address))
+		return 0;
+	r = topology_function(t, address, &f);
+	if (r < 0)
+		return r;
+	grown = realloc(p->devices, (p->n_devices + 1) * sizeof(*grown));
+	if (!grown) {
+		pci_function_clear(&f);
+		return -ENOMEM;
+	}
+	p->devices = grown;
+	d = &grown[p->n_devices];
+	*d = (struct plan_device){
+		.name = strdup(name),
+		.original_driver = TAKE_PTR(f.driver),
+		.reset_method = reset_method ? strdup(reset_method) : NULL,
+		.iommu_group = f.iommu_group,
+		.boot_vga = f.boot_vga,
+	};
+	memcpy(d->address, address, 13);
+	pci_function_clear(&f);
+	p->n_devices++;
+	if (!d->name || (reset_method && !d->reset_method))
+		return -ENOMEM;
+	if (d->original_driver)
+		return topology_driver_module(t, d->original_driver, &d->original_module);
+	return 0;
+}
+
+static bool is_bridge(const struct topology *t, const char *address)
+{
+	struct pci_function f;
+	bool bridge;
+
+	if (topology_function(t, address, &f) < 0)
+		return false;
+	bridge = (f.class >> 8) == PCI_CLASS_BRIDGE_PCI;
+	pci_function_clear(&f);
+	return bridge;
+}
+
+/* Every function whose vendor:device is the configured match, sorted by address. */
+static int find_matches(const struct topology *t, const struct vm_device_config *dc, char ***ret)
+{
+	_cleanup_strv_free_ char **all = NULL;
+	char **out;
+	size_t n = 0;
+	int r;
+
+	r = topology_list_functions(t, &all);
+	if (r < 0)
+		return r;
+	out = calloc(strv_length(all) + 1, sizeof(char *));
+	if (!out)
+		return -ENOMEM;
+	for (char **a = all; *a; a++) {
+		struct pci_function f;
+
+		if (topology_function(t, *a, &f) < 0)
+			continue;
+		if (f.vendor == dc->vendor && f.device == dc->device)
+			out[n++] = strdup(*a);
+		pci_function_clear(&f);
+	}
+	*ret = out;
+	return 0;
+}
+
+static int add_group_members(const struct topology *t, struct plan *p, const char *name, const char *address)
+{
+	_cleanup_strv_free_ char **members = NULL;
+	_cleanup_free_ char *member_name = NULL;
+	struct plan_device *d = plan_find_device(p, address);
+
+	if (!d || d->iommu_group < 0 || topology_group_members(t, d->iommu_group, &members) < 0)
+		return 0; /* plan_check_devices reports the missing group */
+	if (asprintf(&member_name, "%s+group", name) < 0)
+		return -ENOMEM;
+	for (char **m = members; *m; m++) {
+		int r;
+
+		if (streq(*m, address) || is_bridge(t, *m))
+			continue;
+		r = plan_add_device(t, p, member_name, *m, NULL);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int resolve_one(const struct topology *t, const struct vm_config *vm, const struct vm_device_config *dc,
+		       struct plan *p, struct diag *diag)
+{
+	_cleanup_strv_free_ char **addresses = NULL;
+	size_t n;
+	int r;
+
+	if (dc->address) {
+		addresses = calloc(2, sizeof(char *));
+		if (!addresses || !(addresses[0] = strdup(dc->address)))
+			return -ENOMEM;
+	} else {
+		r = find_matches(t, dc, &addresses);
+		if (r < 0)
+			return r;
+	}
+	n = strv_length(addresses);
+	if (n == 0 && !dc->address) {
+		diag_add(diag, "VM %s: %s: no PCI device matches %04x:%04x", vm->name, dc->name, dc->vendor, dc->device);
+		return 0;
+	}
+	if (n > 1 && !dc->match_many) {
+		_cleanup_free_ char *list = NULL;
+		struct diag tmp = { .lines = addresses, .n = n };
+
+		list = diag_join(&tmp, ", ");
+		diag_add(diag, "VM %s: %s: match %04x:%04x is ambiguous, it finds %s (set match-many = yes to take all)",
+			 vm->name, dc->name, dc->vendor, dc->device, list ? list : "several devices");
+		return 0;
+	}
+	for (char **a = addresses; *a; a++) {
+		r = plan_add_device(t, p, dc->name, *a, dc->reset_method);
+		if (r == -ENODEV) {
+			diag_add(diag, "VM %s: %s (%s): no such PCI device", vm->name, *a, dc->name);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (dc->whole_group || vm->whole_group) {
+			r = add_group_members(t, p, dc->name, *a);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int resolve_xml(const struct topology *t, const struct vm_config *vm, const char *xml, struct plan *p,
+		       struct diag *diag)
+{
+	_cleanup_strv_free_ char **hostdevs = NULL;
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	if (!xml) {
+		diag_add(diag, "VM %s: devices-from-xml is set but no domain XML was given", vm->name);
+		return 0;
+	}
+	r = domxml_pci_hostdevs(xml, strlen(xml), &hostdevs, &error);
+	if (r == -EINVAL) {
+		diag_add(diag, "VM %s: %s", vm->name, error ? error : "the domain XML is invalid");
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	for (char **a = hostdevs; *a; a++) {
+		r = plan_add_device(t, p, "hostdev", *a, NULL);
+		if (r == -ENODEV) {
+			diag_add(diag, "VM %s: %s (hostdev): no such PCI device", vm->name, *a);
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (vm->whole_group) {
+			r = add_group_members(t, p, "hostdev", *a);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int plan_resolve(const struct topology *t, const struct vm_config *vm, const char *domain_xml, struct plan **ret,
+		 struct diag *diag)
+{
+	_cleanup_(plan_freep) struct plan *p = plan_new(vm->name);
+	size_t problems = diag->n;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < vm->n_devices; i++) {
+		r = resolve_one(t, vm, &vm->devices[i], p, diag);
+		if (r < 0)
+			return r;
+	}
+	if (vm->devices_from_xml) {
+		r = resolve_xml(t, vm, domain_xml, p, diag);
+		if (r < 0)
+			return r;
+	}
+	if (p->n_devices == 0 && diag->n == problems)
+		diag_add(diag, "VM %s: no PCI device to pass through", vm->name);
+	p->release_console = vm->release_console;
+	p->modules = calloc(vm->n_unload_modules + 1, sizeof(*p->modules));
+	if (!p->modules)
+		return -ENOMEM;
+	for (size_t i = 0; i < vm->n_unload_modules; i++) {
+		p->modules[i].name = strdup(vm->unload_modules[i]);
+		if (!p->modules[i].name)
+			return -ENOMEM;
+		p->n_modules++;
+	}
+	*ret = TAKE_PTR(p);
+	return diag->n > problems ? -EINVAL : 0;
+}
+
+static bool driver_leaves_group_viable(const char *driver)
+{
+	return !driver || streq(driver, "vfio-pci") || streq(driver, "pci-stub");
+}
+
+/* VFIO refuses a group unless every endpoint is on vfio-pci, pci-stub or no driver. */
+static int check_group(const struct topology *t, const struct plan *p, const struct plan_device *d,
+		       struct diag *diag)
+{
+	_cleanup_strv_free_ char **members = NULL;
+	_cleanup_free_ char *missing = NULL;
+	size_t len = 0;
+	FILE *f;
+	char label[96];
+	int r;
+
+	r = topology_group_members(t, d->iommu_group, &members);
+	if (r < 0) {
+		diag_add(diag, "VM %s: %s: cannot read IOMMU group %d: %s", p->vm, plan_device_label(d, label),
+			 d->iommu_group, strerror(-r));
+		return 0;
+	}
+	f = open_memstream(&missing, &len);
+	if (!f)
+		return -ENOMEM;
+	for (char **m = members; *m; m++) {
+		struct pci_function mf;
+
+		if (plan_find_device(p, *m) || topology_function(t, *m, &mf) < 0)
+			continue;
+		if ((mf.class >> 8) != PCI_CLASS_BRIDGE_PCI && !driver_leaves_group_viable(mf.driver))
+			fprintf(f, "%s%s (%04x:%04x on %s)", len ? ", " : "", *m, mf.vendor, mf.device, mf.driver);
+		fflush(f);
+		pci_function_clear(&mf);
+	}
+	fclose(f);
+	if (len)
+		diag_add(diag,
+			 "VM %s: %s: IOMMU group %d is not viable, these members must go to the VM too: %s "
+			 "(add them, or set whole-group = yes)",
+			 p->vm, plan_device_label(d, label), d->iommu_group, missing);
+	return 0;
+}
+
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag)
+{
+	_cleanup_strv_free_ char **vtcons = NULL;
+	size_t problems = diag->n;
+	char label[96];
+	int r;
+
+	if (!topology_iommu_enabled(t)) {
+		diag_add(diag, "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
+			 "amd_iommu=on", p->vm);
+		return -EBUSY;
+	}
+	r = topology_bound_fb_vtconsoles(t, &vtcons);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_devices; i++) {
+		const struct plan_device *d = &p->devices[i];
+		_cleanup_free_ char *storage = NULL;
+		bool group_seen = false;
+
+		plan_device_label(d, label);
+		if (!topology_device_exists(t, d->address)) {
+			diag_add(diag, "VM %s: %s: no such PCI device", p->vm, label);
+			continue;
+		}
+		if (d->iommu_group < 0) {
+			diag_add(diag, "VM %s: %s: the device has no IOMMU group", p->vm, label);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			group_seen |= p->devices[j].iommu_group == d->iommu_group;
+		if (!group_seen) {
+			r = check_group(t, p, d, diag);
+			if (r < 0)
+				return r;
+		}
+		r = topology_storage_user(t, d->address, &storage);
+		if (r < 0)
+			return r;
+		if (storage)
+			diag_add(diag, "VM %s: %s: in use by the host: %s", p->vm, label, storage);
+		if (d->boot_vga && vtcons[0] && !p->release_console)
+			diag_add(diag,
+				 "VM %s: %s: it is the boot GPU and the framebuffer console (%s) is bound to it; "
+				 "set release-console = yes",
+				 p->vm, label, vtcons[0]);
+	}
+	return diag->n > problems ? -EBUSY : 0;
+}
+
+/* JSON helpers: a missing key is an empty/NULL value, never a crash. */
+static const char *json_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static json_object *json_strv(char *const *v)
+{
+	json_object *a = json_object_new_array();
+
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+static void json_add_str(json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
+}
+
+json_object *plan_to_json(const struct plan *p)
+{
+	json_object *o = json_object_new_object(), *devices = json_object_new_array(),
+		    *modules = json_object_new_array();
+
+	json_add_str(o, "vm", p->vm);
+	json_add_str(o, "phase", phases[p->phase]);
+	for (size_t i = 0; i < p->n_devices; i++) {
+		const struct plan_device *d = &p->devices[i];
+		json_object *j = json_object_new_object();
+
+		json_add_str(j, "name", d->name);
+		json_add_str(j, "address", d->address);
+		json_add_str(j, "original_driver", d->original_driver);
+		json_add_str(j, "original_module", d->original_module);
+		json_add_str(j, "reset_method", d->reset_method);
+		json_object_object_add(j, "iommu_group", json_object_new_int(d->iommu_group));
+		json_object_object_add(j, "boot_vga", json_object_new_boolean(d->boot_vga));
+		json_add_str(j, "step", device_steps[d->step]);
+		json_object_array_add(devices, j);
+	}
+	json_object_object_add(o, "devices", devices);
+	for (size_t i = 0; i < p->n_modules; i++) {
+		json_object *j = json_object_new_object();
+
+		json_add_str(j, "name", p->modules[i].name);
+		json_add_str(j, "step", module_steps[p->modules[i].step]);
+		json_object_array_add(modules, j);
+	}
+	json_object_object_add(o, "modules", modules);
+	json_object_object_add(o, "release_console", json_object_new_boolean(p->release_console));
+	json_object_object_add(o, "vtconsoles", json_strv(p->vtconsoles));
+	json_object_object_add(o, "firmware_framebuffers", json_strv(p->firmware_fbs));
+	json_add_str(o, "console", console_steps[p->console]);
+	json_add_str(o, "error", p->error);
+	return o;
+}
+
+static int strv_from_json(json_object *o, const char *key, char ***ret)
+{
+	json_object *a;
+	size_t n;
+	char **v;
+
+	if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(a);
+	v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+
+		v[i] = strdup(s ? s : "");
+		if (!v[i]) {
+			strv_free(v);
+			return -ENOMEM;
+		}
+	}
+	strv_free(*ret);
+	*ret = v;
+	return 0;
+}
+
+static char *strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int plan_from_json(json_object *o, struct plan **ret)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	json_object *devices, *modules, *v;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object) || !json_str(o, "vm"))
+		return -EINVAL;
+	p = plan_new(json_str(o, "vm"));
+	if (!p)
+		return -ENOMEM;
+	r = lookup(phases, _PHASE_MAX, json_str(o, "phase"));
+	if (r < 0)
+		return r;
+	p->phase = r;
+	if (!json_object_object_get_ex(o, "devices", &devices) || !json_object_is_type(devices, json_type_array) ||
+	    !json_object_object_get_ex(o, "modules", &modules) || !json_object_is_type(modules, json_type_array))
+		return -EINVAL;
+	p->devices = calloc(json_object_array_length(devices) + 1, sizeof(*p->devices));
+	p->modules = calloc(json_object_array_length(modules) + 1, sizeof(*p->modules));
+	if (!p->devices || !p->modules)
+		return -ENOMEM;
+	for (size_t i = 0; i < json_object_array_length(devices); i++) {
+		json_object *j = json_object_array_get_idx(devices, i);
+		struct plan_device *d = &p->devices[i];
+		const char *address = json_str(j, "address");
+
+		if (!address || strlen(address) != 12 || !json_str(j, "name"))
+			return -EINVAL;
+		p->n_devices++;
+		memcpy(d->address, address, 13);
+		d->name = strdup(json_str(j, "name"));
+		d->original_driver = strdup_or_null(json_str(j, "original_driver"));
+		d->original_module = strdup_or_null(json_str(j, "original_module"));
+		d->reset_method = strdup_or_null(json_str(j, "reset_method"));
+		d->iommu_group = json_object_object_get_ex(j, "iommu_group", &v) ? json_object_get_int(v) : -1;
+		d->boot_vga = json_object_object_get_ex(j, "boot_vga", &v) && json_object_get_boolean(v);
+		r = lookup(device_steps, _DEVICE_STEP_MAX, json_str(j, "step"));
+		if (r < 0)
+			return r;
+		d->step = r;
+		if (!d->name)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < json_object_array_length(modules); i++) {
+		json_object *j = json_object_array_get_idx(modules, i);
+
+		if (!json_str(j, "name"))
+			return -EINVAL;
+		p->n_modules++;
+		p->modules[i].name = strdup(json_str(j, "name"));
+		if (!p->modules[i].name)
+			return -ENOMEM;
+		r = lookup(module_steps, _MODULE_STEP_MAX, json_str(j, "step"));
+		if (r < 0)
+			return r;
+		p->modules[i].step = r;
+	}
+	p->release_console = json_object_object_get_ex(o, "release_console", &v) && json_object_get_boolean(v);
+	r = strv_from_json(o, "vtconsoles", &p->vtconsoles);
+	if (r >= 0)
+		r = strv_from_json(o, "firmware_framebuffers", &p->firmware_fbs);
+	if (r < 0)
+		return r;
+	r = lookup(console_steps, _CONSOLE_STEP_MAX, json_str(o, "console"));
+	if (r < 0)
+		return r;
+	p->console = r;
+	p->error = strdup_or_null(json_str(o, "error"));
+	*ret = TAKE_PTR(p);
+	return 0;
+}
