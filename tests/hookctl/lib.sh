@@ -69,3 +69,29 @@ finish() {
 	fi
 	echo "all passed"
 }
+
+# A real hookd on a private socket, configuration and run directory, with an empty fixture sysfs.
+# Needs HOOKD (the daemon binary). Its log is $T/hookd.log.
+start_hookd() {
+	: "${HOOKD:?HOOKD must name the hookd binary}"
+	mkdir -p "$T/run" "$T/sys"
+	export HOOKD_SOCKET=$T/hookd.sock
+	"$HOOKD" --conf-dir "$HOOKD_CONF_DIR" --run-dir "$T/run" --sysfs-root "${HOOKD_SYSFS:-$T/sys}" \
+		--socket "$HOOKD_SOCKET" >"$T/hookd.log" 2>&1 &
+	hookd_pid=$!
+	trap 'kill "$hookd_pid" 2>/dev/null; wait "$hookd_pid" 2>/dev/null; rm -rf "$T"' EXIT
+	for _ in $(seq 100); do
+		[ -S "$HOOKD_SOCKET" ] && return 0
+		kill -0 "$hookd_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$T/hookd.log" >&2
+	echo "hookd did not start" >&2
+	exit 1
+}
+
+stop_hookd() {
+	kill "$hookd_pid" 2>/dev/null || true
+	wait "$hookd_pid" 2>/dev/null || true
+	export HOOKD_SOCKET=$T/no-daemon.sock
+}
