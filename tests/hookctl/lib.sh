@@ -79,7 +79,7 @@ start_hookd() {
 	"$HOOKD" --conf-dir "$HOOKD_CONF_DIR" --run-dir "$T/run" --sysfs-root "${HOOKD_SYSFS:-$T/sys}" \
 		--socket "$HOOKD_SOCKET" >"$T/hookd.log" 2>&1 &
 	hookd_pid=$!
-	trap 'kill "$hookd_pid" 2>/dev/null; wait "$hookd_pid" 2>/dev/null; rm -rf "$T"' EXIT
+	trap 'kill "$hookd_pid" 2>/dev/null || true; wait "$hookd_pid" 2>/dev/null || true; rm -rf "$T"' EXIT
 	for _ in $(seq 100); do
 		[ -S "$HOOKD_SOCKET" ] && return 0
 		kill -0 "$hookd_pid" 2>/dev/null || break
