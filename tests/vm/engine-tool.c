@@ -1,0 +1,121 @@
+/* Drive the device engine directly, without the daemon: the testbed's scenarios and benchmarks use it.
+ *   engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]
+ *               [--sysfs-timeout MS] prepare|release|check|status|recover [VM]
+ * Each run is a fresh process, like a daemon restart: `recover` is what the daemon does at start-up. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "util.h"
+
+static char *read_file(const char *path)
+{
+	_cleanup_fclose_ FILE *f = streq(path, "-") ? NULL : fopen(path, "re");
+	FILE *in = streq(path, "-") ? stdin : f;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	char chunk[65536];
+	size_t n;
+
+	if (!in)
+		return NULL;
+	out = open_memstream(&buf, &len);
+	if (!out)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		fwrite(chunk, 1, n, out);
+	fclose(out);
+	return buf;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]\n"
+			"                   [--sysfs-timeout MS] prepare|release|check|status|recover [VM]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sysfs-root", required_argument, NULL, 's' }, { "proc-root", required_argument, NULL, 'p' },
+		{ "run-dir", required_argument, NULL, 'r' },    { "conf-dir", required_argument, NULL, 'c' },
+		{ "xml", required_argument, NULL, 'x' },        { "sysfs-timeout", required_argument, NULL, 't' },
+		{},
+	};
+	struct engine_options opts = { .sysfs_root = "/sys", .run_dir = "/run/hookd", .proc_root = "/proc" };
+	const char *conf_dir = "/etc/hookd", *xml_path = NULL, *cmd, *vm_name;
+	_cleanup_free_ char *xml = NULL, *message = NULL;
+	struct engine *e = NULL;
+	json_object *out = NULL;
+	int c, r;
+
+	log_setup("engine-tool");
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
+		switch (c) {
+		case 's': opts.sysfs_root = optarg; break;
+		case 'p': opts.proc_root = optarg; break;
+		case 'r': opts.run_dir = optarg; break;
+		case 'c': conf_dir = optarg; break;
+		case 'x': xml_path = optarg; break;
+		case 't': opts.sysfs_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		default: return usage();
+		}
+	}
+	if (optind >= argc)
+		return usage();
+	cmd = argv[optind];
+	vm_name = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (!vm_name && !streq(cmd, "status") && !streq(cmd, "recover"))
+		return usage();
+	if (xml_path && !(xml = read_file(xml_path))) {
+		fprintf(stderr, "engine-tool: cannot read %s: %m\n", xml_path);
+		return 1;
+	}
+	r = engine_new(&opts, &e);
+	if (r < 0) {
+		fprintf(stderr, "engine-tool: %s\n", strerror(-r));
+		return 1;
+	}
+	if (streq(cmd, "prepare") || streq(cmd, "check")) {
+		_cleanup_(vm_config_freep) struct vm_config *vm = NULL;
+		struct diag diag = { 0 };
+
+		r = vm_config_load(conf_dir, vm_name, &vm, &diag);
+		if (r < 0) {
+			_cleanup_free_ char *all = diag_join(&diag, "\n");
+
+			fprintf(stderr, "%s\n", all ? all : strerror(-r));
+			diag_clear(&diag);
+			engine_free(e);
+			return 1;
+		}
+		if (streq(cmd, "prepare"))
+			r = engine_prepare(e, vm, xml, &message);
+		else
+			r = engine_check(e, vm, xml, &out);
+	} else if (streq(cmd, "release"))
+		r = engine_release(e, vm_name, &message);
+	else if (streq(cmd, "status"))
+		r = engine_status(e, vm_name, &out);
+	else if (streq(cmd, "recover"))
+		r = engine_recover(e);
+	else {
+		engine_free(e);
+		return usage();
+	}
+	if (out) {
+		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(out);
+	}
+	if (r < 0)
+		fprintf(stderr, "%s\n", message ? message : strerror(-r));
+	engine_free(e);
+	return r < 0 ? 1 : 0;
+}
