@@ -304,6 +304,16 @@ static const char *job_op_name(const struct job *j)
 	return "?";
 }
 
+/* Messages name their VM for the hook's user; the log line carries the VM already. */
+static const char *without_vm_prefix(const char *message, const char *vm)
+{
+	size_t n = strlen(vm);
+
+	if (startswith(message, "VM ") && strncmp(message + 3, vm, n) == 0 && startswith(message + 3 + n, ": "))
+		return message + 5 + n;
+	return message;
+}
+
 /* Turn a finished job into its reply, its record and its log line; free it. Event loop thread. */
 static void job_complete(struct events *e, struct job *j)
 {
@@ -318,7 +328,7 @@ static void job_complete(struct events *e, struct job *j)
 		error = refused ? HOOKD_ERROR_REFUSED : HOOKD_ERROR_FAILED;
 		if (!j->message && asprintf(&j->message, "VM %s: %s failed: %s", vm, op, strerror(-j->r)) < 0)
 			j->message = NULL;
-		log_ctx(LOG_ERR, vm, op, NULL, "%s", j->message ? j->message : strerror(-j->r));
+		log_ctx(LOG_ERR, vm, op, NULL, "%s", without_vm_prefix(j->message ? j->message : strerror(-j->r), vm));
 		reply = proto_error_new(error, "%s", j->message ? j->message : strerror(-j->r));
 	} else {
 		json_object *params = NULL;
@@ -517,7 +527,9 @@ static void handle_status(struct events *e, uint64_t client_id, json_object *par
 		if (proto_vm_from_params(params, &only, &why) < 0)
 			return reply_invalid(e, client_id, why);
 	}
-	r = engine_status(e->engine, only, &engine_all);
+	/* All of the engine's VMs (those it holds state for), even for one VM: asked about a single name, the
+	 * engine describes it whether or not it knows it. */
+	r = engine_status(e->engine, NULL, &engine_all);
 	if (r < 0)
 		log_warning("engine status: %s", strerror(-r));
 	else if (engine_all)
@@ -566,6 +578,7 @@ static void handle_status(struct events *e, uint64_t client_id, json_object *par
 	json_object_object_add(reply_params, "version", json_object_new_string(HOOKD_VERSION));
 	json_object_object_add(reply_params, "protocol", json_object_new_int(HOOKD_PROTO_VERSION));
 	json_object_object_add(reply_params, "jobs_running", json_object_new_int((int)e->running));
+	json_object_object_add(reply_params, "stopping", json_object_new_boolean(e->stopping));
 	json_object_object_add(reply_params, "vms", vms);
 	server_reply(e->server, client_id, proto_reply_new(reply_params));
 }

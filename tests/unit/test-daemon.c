@@ -1,0 +1,570 @@
+/* The real hookd binary against temporary directories and a FIXTURE sysfs tree (never /sys): events through
+ * the real hook executable, status while a prepare is blocked, per-VM ordering, reload, permissions,
+ * malformed messages and SIGTERM with an operation in flight.
+ * A blocked prepare is a FIFO in place of the driver's "unbind": the engine's write blocks until the test
+ * opens the FIFO for reading, so "still running" is a fact, not a timing guess.
+ * usage: test-daemon HOOKD HOOKD-HOOK */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "client.h"
+#include "proto.h"
+#include "test.h"
+#include "util.h"
+
+static const char *hookd_bin, *hook_bin;
+static char dir[] = "/tmp/hookd-test-daemon-XXXXXX";
+static char sock[256], conf[256], sys_root[256], fifo[512];
+static pid_t daemon_pid;
+
+static void kill_daemon(void)
+{
+	if (daemon_pid > 0 && getpid() != daemon_pid)
+		kill(daemon_pid, SIGKILL);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f);
+	fputs(text, f);
+	CHECK(fclose(f) == 0);
+}
+
+static void run(const char *cmd)
+{
+	CHECK(system(cmd) == 0);
+}
+
+/* An NVMe controller 0000:02:00.0 on nvme, alone in IOMMU group 7, whose driver's unbind is a FIFO. */
+static void make_fixture(void)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; S=%s; D=$S/devices/pci0000:00/0000:02:00.0;"
+		 "mkdir -p $D $S/bus/pci/devices $S/bus/pci/drivers/nvme $S/bus/pci/drivers/vfio-pci "
+		 "  $S/kernel/iommu_groups/7/devices;"
+		 "echo 0x1b36 > $D/vendor; echo 0x0010 > $D/device; echo 0x010802 > $D/class;"
+		 ": > $D/driver_override; : > $S/bus/pci/drivers_probe;"
+		 "ln -s ../../../devices/pci0000:00/0000:02:00.0 $S/bus/pci/devices/0000:02:00.0;"
+		 "ln -s ../../../bus/pci/drivers/nvme $D/driver;"
+		 "ln -s ../../../kernel/iommu_groups/7 $D/iommu_group;"
+		 "ln -s ../../../../devices/pci0000:00/0000:02:00.0 $S/kernel/iommu_groups/7/devices/0000:02:00.0;"
+		 "mkfifo $S/bus/pci/drivers/nvme/unbind",
+		 sys_root);
+	run(cmd);
+}
+
+static void start_daemon(void)
+{
+	char run_dir[300];
+
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	daemon_pid = fork();
+	CHECK(daemon_pid >= 0);
+	if (daemon_pid == 0) {
+		execl(hookd_bin, hookd_bin, "--conf-dir", conf, "--run-dir", run_dir, "--sysfs-root", sys_root,
+		      "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait for the socket: bounded by attempts, not by a time threshold on hookd. */
+	for (int i = 0; i < 500; i++) {
+		int fd;
+
+		if (client_connect(sock, &fd) == 0) {
+			close(fd);
+			/* The path is 0660 root:root; the permission test needs others to reach it. */
+			CHECK(chmod(sock, 0666) == 0);
+			return;
+		}
+		usleep(10000);
+	}
+	CHECK(!"hookd did not create its socket");
+}
+
+static int call(int fd, const char *method, json_object *params, struct hookd_reply *reply)
+{
+	return client_call(fd, method, params ? params : json_object_new_object(), 30000, reply);
+}
+
+static int connect_new(void)
+{
+	int fd;
+
+	CHECK_INT(client_connect(sock, &fd), 0);
+	return fd;
+}
+
+/* Send a request without waiting for its reply. */
+static void send_request(int fd, const char *method, json_object *params)
+{
+	json_object *req = proto_request_new(method, params);
+
+	CHECK_INT(proto_write(fd, req, now_ms() + 10000), 0);
+	json_object_put(req);
+}
+
+static void read_reply(int fd, struct hookd_reply *reply)
+{
+	struct msg_reader r = { 0 };
+	const char *msg, *why;
+	size_t len;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		bool eof;
+		int n;
+
+		if (msg_reader_next(&r, &msg, &len) > 0)
+			break;
+		CHECK(poll(&p, 1, 30000) == 1);
+		n = msg_reader_fill(&r, fd, &eof);
+		CHECK(n == 0 || n == -EAGAIN);
+		CHECK(!eof);
+	}
+	CHECK_INT(proto_parse_reply(msg, len, reply, &why), 0);
+	msg_reader_done(&r);
+}
+
+static json_object *event_params(const char *vm, const char *op, const char *subop)
+{
+	static const char xml[] = "<domain type='qemu'><name>x</name><uuid>0b6d6c6e-1111-2222-3333-444455556666"
+				  "</uuid></domain>";
+
+	return proto_event_params_new(vm, op, subop, "-", xml, sizeof(xml) - 1);
+}
+
+/* The status object of one VM (a new reference), from a fresh Status call. */
+static json_object *vm_status(const char *vm)
+{
+	struct hookd_reply reply = { 0 };
+	json_object *params = json_object_new_object(), *vms, *o;
+	int fd = connect_new();
+
+	json_object_object_add(params, "vm", json_object_new_string(vm));
+	CHECK_INT(call(fd, HOOKD_METHOD_STATUS, params, &reply), 0);
+	CHECK(reply.error == NULL);
+	CHECK(json_object_object_get_ex(reply.params, "vms", &vms));
+	CHECK_INT(json_object_array_length(vms), 1);
+	o = json_object_get(json_object_array_get_idx(vms, 0));
+	hookd_reply_done(&reply);
+	close(fd);
+	return o;
+}
+
+static const char *field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *last_event(json_object *vm)
+{
+	json_object *evs;
+
+	CHECK(json_object_object_get_ex(vm, "last_events", &evs));
+	CHECK(json_object_array_length(evs) > 0);
+	return json_object_array_get_idx(evs, json_object_array_length(evs) - 1);
+}
+
+/* Run the hook executable as libvirt would; returns its exit status, stderr in err. */
+static int run_hook(const char *vm, const char *op, const char *subop, char *err, size_t err_size)
+{
+	char cmd[2048];
+	FILE *p;
+	size_t n;
+	int status;
+
+	snprintf(cmd, sizeof(cmd),
+		 "echo '<domain><name>%s</name></domain>' | HOOKD_SOCKET=%s HOOKD_CONF_DIR=%s HOOKD_HOOKS_DIR=%s/hooks "
+		 "%s %s %s %s - 2>&1",
+		 vm, sock, conf, dir, hook_bin, vm, op, subop);
+	p = popen(cmd, "r");
+	CHECK(p);
+	n = fread(err, 1, err_size - 1, p);
+	err[n] = '\0';
+	status = pclose(p);
+	CHECK(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_hook_events(void)
+{
+	char err[4096];
+	json_object *vm;
+
+	/* A configured VM whose device is absent: prepare fails with one line naming VM and device. */
+	CHECK_INT(run_hook("absent", "prepare", "begin", err, sizeof(err)), 1);
+	fprintf(stderr, "hook said: %s", err);
+	CHECK(startswith(err, "hookd: "));
+	CHECK(strstr(err, "absent") && strstr(err, "0000:0a:00.0"));
+	CHECK(strchr(err, '\n') == err + strlen(err) - 1);
+	/* release end always exits 0 */
+	CHECK_INT(run_hook("absent", "release", "end", err, sizeof(err)), 0);
+	vm = vm_status("absent");
+	CHECK_STR(field(vm, "configured"), "true");
+	CHECK_STR(field(last_event(vm), "op"), "release");
+	json_object_put(vm);
+
+	/* A VM with only legacy scripts reaches hookd (recorded), never held back. */
+	CHECK_INT(run_hook("legacy", "start", "begin", err, sizeof(err)), 0);
+	vm = vm_status("legacy");
+	CHECK_STR(field(vm, "configured"), "false");
+	CHECK_STR(field(last_event(vm), "op"), "start");
+	CHECK_STR(field(last_event(vm), "result"), "ok");
+	CHECK(atoi(field(last_event(vm), "xml_length")) > 0);
+	json_object_put(vm);
+
+	/* An unconfigured VM without scripts never reaches hookd. */
+	CHECK_INT(run_hook("nobody", "prepare", "begin", err, sizeof(err)), 0);
+	{
+		struct hookd_reply reply = { 0 };
+		json_object *params = json_object_new_object();
+		int fd = connect_new();
+
+		json_object_object_add(params, "vm", json_object_new_string("nobody"));
+		CHECK_INT(call(fd, HOOKD_METHOD_STATUS, params, &reply), 0);
+		CHECK_STR(reply.error, HOOKD_ERROR_NO_SUCH_VM);
+		hookd_reply_done(&reply);
+		close(fd);
+	}
+}
+
+/* A prepare blocked in the engine: status still answers, later events for that VM wait their turn. */
+static void test_status_during_long_job(void)
+{
+	struct hookd_reply reply = { 0 };
+	int prep = connect_new(), later = connect_new(), unblock;
+	json_object *vm, *uuid_ev;
+
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
+	/* Status answers while the prepare's reply has not come (it cannot: the FIFO has no reader). */
+	for (;;) {
+		vm = vm_status("slow");
+		if (field(vm, "running_job"))
+			break;
+		json_object_put(vm);
+		usleep(10000);
+	}
+	CHECK_STR(field(vm, "running_job"), "prepare");
+	json_object_put(vm);
+
+	send_request(later, HOOKD_METHOD_EVENT, event_params("slow", "start", "begin"));
+	for (;;) {
+		vm = vm_status("slow");
+		if (atoi(field(vm, "queued_jobs")) == 1)
+			break;
+		json_object_put(vm);
+		usleep(10000);
+	}
+	json_object_put(vm);
+	{
+		struct pollfd p = { .fd = prep, .events = POLLIN };
+		CHECK_INT(poll(&p, 1, 0), 0);
+	}
+
+	/* Let the unbind through. */
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	fprintf(stderr, "prepare on the fixture: %s %s\n", reply.error ? reply.error : "ok",
+		reply.message ? reply.message : "");
+	hookd_reply_done(&reply);
+	read_reply(later, &reply);
+	CHECK(reply.error == NULL);
+	hookd_reply_done(&reply);
+	close(unblock);
+
+	vm = vm_status("slow");
+	CHECK(field(vm, "running_job") == NULL);
+	uuid_ev = last_event(vm);
+	CHECK_STR(field(uuid_ev, "op"), "start");
+	CHECK_STR(field(uuid_ev, "uuid"), "0b6d6c6e-1111-2222-3333-444455556666");
+	json_object_put(vm);
+	/* Release from the journal, whatever state prepare left. */
+	{
+		int fd = connect_new();
+		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("slow", "release", "end"), &reply), 0);
+		hookd_reply_done(&reply);
+		close(fd);
+	}
+}
+
+static void test_reload(void)
+{
+	struct hookd_reply reply = { 0 };
+	char path[512];
+	json_object *problems, *vm;
+	int fd = connect_new();
+
+	snprintf(path, sizeof(path), "%s/vms/broken.ini", conf);
+	write_file(path, "[vm]\nno-such-key = 1\n");
+	CHECK_INT(call(fd, HOOKD_METHOD_RELOAD, NULL, &reply), 0);
+	CHECK_STR(reply.error, HOOKD_ERROR_FAILED);
+	CHECK(json_object_object_get_ex(reply.params, "problems", &problems));
+	CHECK(json_object_array_length(problems) >= 1);
+	CHECK(strstr(json_object_get_string(json_object_array_get_idx(problems, 0)), "broken.ini:"));
+	fprintf(stderr, "reload refused: %s\n", reply.message);
+	hookd_reply_done(&reply);
+	/* The running configuration stayed: "absent" is still configured. */
+	vm = vm_status("absent");
+	CHECK_STR(field(vm, "configured"), "true");
+	json_object_put(vm);
+
+	/* A good edit by SIGHUP: a new VM appears. */
+	CHECK(unlink(path) == 0);
+	snprintf(path, sizeof(path), "%s/vms/added.ini", conf);
+	write_file(path, "[device.disk]\naddress = 0000:02:00.0\n");
+	CHECK(kill(daemon_pid, SIGHUP) == 0);
+	for (;;) {
+		vm = NULL;
+		{
+			struct hookd_reply r2 = { 0 };
+			json_object *params = json_object_new_object();
+
+			json_object_object_add(params, "vm", json_object_new_string("added"));
+			CHECK_INT(call(fd, HOOKD_METHOD_STATUS, params, &r2), 0);
+			if (!r2.error) {
+				hookd_reply_done(&r2);
+				break;
+			}
+			hookd_reply_done(&r2);
+		}
+		usleep(10000);
+	}
+	vm = vm_status("added");
+	CHECK_STR(field(vm, "configured"), "true");
+	json_object_put(vm);
+	close(fd);
+}
+
+static void test_permissions(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct hookd_reply reply = { 0 };
+		int fd;
+
+		CHECK(setgroups(0, NULL) == 0);
+		CHECK(setresgid(65534, 65534, 65534) == 0);
+		CHECK(setresuid(65534, 65534, 65534) == 0);
+		fd = connect_new();
+		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("absent", "prepare", "begin"), &reply), 0);
+		CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
+		fprintf(stderr, "non-root Event: %s\n", reply.message);
+		hookd_reply_done(&reply);
+		{
+			json_object *params = json_object_new_object();
+
+			json_object_object_add(params, "vm", json_object_new_string("absent"));
+			CHECK_INT(call(fd, HOOKD_METHOD_PREPARE, params, &reply), 0);
+			CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
+			hookd_reply_done(&reply);
+		}
+		CHECK_INT(call(fd, HOOKD_METHOD_RELOAD, NULL, &reply), 0);
+		CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
+		hookd_reply_done(&reply);
+		CHECK_INT(call(fd, HOOKD_METHOD_STATUS, NULL, &reply), 0);
+		CHECK(reply.error == NULL);
+		hookd_reply_done(&reply);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Send raw bytes; returns the error name of the reply (static copy) or "" if the connection closed first. */
+static const char *raw_exchange(const void *data, size_t len, bool close_write)
+{
+	static char error[128];
+	struct msg_reader r = { 0 };
+	struct hookd_reply reply = { 0 };
+	const char *msg, *why;
+	size_t off = 0, n;
+	int fd = connect_new();
+
+	error[0] = '\0';
+	while (off < len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t w = send(fd, (const char *)data + off, len - off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EAGAIN) {
+				CHECK(poll(&p, 1, 30000) == 1);
+				continue;
+			}
+			break; /* the daemon closed on us: fine for the oversized case */
+		}
+		off += (size_t)w;
+	}
+	if (close_write)
+		shutdown(fd, SHUT_WR);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		bool eof = false;
+		int k;
+
+		if (msg_reader_next(&r, &msg, &n) > 0) {
+			CHECK_INT(proto_parse_reply(msg, n, &reply, &why), 0);
+			snprintf(error, sizeof(error), "%s", reply.error ? reply.error : "ok");
+			hookd_reply_done(&reply);
+			break;
+		}
+		CHECK(poll(&p, 1, 30000) == 1);
+		k = msg_reader_fill(&r, fd, &eof);
+		if (k == -ECONNRESET || eof)
+			break;
+		CHECK(k == 0 || k == -EAGAIN);
+	}
+	msg_reader_done(&r);
+	close(fd);
+	return error;
+}
+
+static void check_still_serving(void)
+{
+	json_object *vm = vm_status("absent");
+
+	CHECK_STR(field(vm, "name"), "absent");
+	json_object_put(vm);
+}
+
+static void test_malformed(void)
+{
+	static const char garbage[] = "this is not json";
+	static const char not_object[] = "[1,2,3]";
+	static const char bad_event[] =
+		"{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"a/b\",\"op\":\"prepare\",\"subop\":\"begin\","
+		"\"extra\":\"-\",\"xml\":\"\"}}";
+	static const char bad_op[] =
+		"{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"ok\",\"op\":\"explode\",\"subop\":\"begin\","
+		"\"extra\":\"-\",\"xml\":\"\"}}";
+	static const char unknown[] = "{\"method\":\"io.hookd.Nope\"}";
+	size_t big_len = HOOKD_MSG_MAX + 4096;
+	char *big = malloc(big_len);
+
+	CHECK_STR(raw_exchange(garbage, sizeof(garbage), false), HOOKD_ERROR_PROTOCOL);
+	check_still_serving();
+	CHECK_STR(raw_exchange(not_object, sizeof(not_object), false), HOOKD_ERROR_PROTOCOL);
+	CHECK_STR(raw_exchange(bad_event, sizeof(bad_event), false), HOOKD_ERROR_INVALID);
+	CHECK_STR(raw_exchange(bad_op, sizeof(bad_op), false), HOOKD_ERROR_INVALID);
+	CHECK_STR(raw_exchange(unknown, sizeof(unknown), false), HOOKD_ERROR_METHOD);
+	/* Truncated: half a message, then the writer closes. No reply, the connection just goes. */
+	CHECK_STR(raw_exchange(bad_event, 20, true), "");
+	check_still_serving();
+	/* Oversized: no NUL within the limit. */
+	CHECK(big);
+	memset(big, 'x', big_len);
+	{
+		const char *e = raw_exchange(big, big_len, false);
+
+		CHECK(streq(e, HOOKD_ERROR_PROTOCOL) || streq(e, ""));
+	}
+	free(big);
+	check_still_serving();
+}
+
+/* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
+static void test_sigterm_finishes_in_flight(void)
+{
+	struct hookd_reply reply = { 0 };
+	int prep = connect_new(), watch = connect_new(), unblock, status;
+	json_object *vm;
+
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
+	for (;;) {
+		vm = vm_status("slow");
+		if (field(vm, "running_job"))
+			break;
+		json_object_put(vm);
+		usleep(10000);
+	}
+	json_object_put(vm);
+	CHECK(kill(daemon_pid, SIGTERM) == 0);
+	/* An open connection is still served: wait until the daemon says it is stopping. */
+	for (;;) {
+		json_object *stopping;
+
+		CHECK_INT(call(watch, HOOKD_METHOD_STATUS, NULL, &reply), 0);
+		CHECK(reply.error == NULL);
+		if (json_object_object_get_ex(reply.params, "stopping", &stopping) &&
+		    json_object_get_boolean(stopping)) {
+			hookd_reply_done(&reply);
+			break;
+		}
+		hookd_reply_done(&reply);
+		usleep(10000);
+	}
+	CHECK_INT(waitpid(daemon_pid, &status, WNOHANG), 0);
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	fprintf(stderr, "in-flight prepare answered after SIGTERM: %s\n", reply.error ? reply.error : "ok");
+	hookd_reply_done(&reply);
+	CHECK(waitpid(daemon_pid, &status, 0) == daemon_pid);
+	daemon_pid = 0;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(unblock);
+	close(prep);
+	close(watch);
+}
+
+int main(int argc, char **argv)
+{
+	char path[512], cmd[600];
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s HOOKD HOOKD-HOOK\n", argv[0]);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP: needs root (SO_PEERCRED checks and switching to nobody)\n");
+		return 77;
+	}
+	hookd_bin = argv[1];
+	hook_bin = argv[2];
+	signal(SIGPIPE, SIG_IGN);
+	CHECK(mkdtemp(dir));
+	CHECK(chmod(dir, 0755) == 0);
+	snprintf(sock, sizeof(sock), "%s/hookd.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/conf", dir);
+	snprintf(sys_root, sizeof(sys_root), "%s/sys", dir);
+	snprintf(fifo, sizeof(fifo), "%s/bus/pci/drivers/nvme/unbind", sys_root);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/vms %s/hooks/qemu.d/legacy %s/run", conf, dir, dir);
+	run(cmd);
+	snprintf(path, sizeof(path), "%s/hookd.conf", conf);
+	write_file(path, "[daemon]\noperation-timeout = 60\nsysfs-timeout = 50\n[hook]\ntimeout = 70\n");
+	snprintf(path, sizeof(path), "%s/vms/absent.ini", conf);
+	write_file(path, "[device.gpu]\naddress = 0a:00.0\n");
+	snprintf(path, sizeof(path), "%s/vms/slow.ini", conf);
+	write_file(path, "[device.disk]\naddress = 02:00.0\n");
+	make_fixture();
+	start_daemon();
+	atexit(kill_daemon);
+
+	RUN(test_hook_events);
+	RUN(test_status_during_long_job);
+	RUN(test_reload);
+	RUN(test_permissions);
+	RUN(test_malformed);
+	RUN(test_sigterm_finishes_in_flight);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	run(cmd);
+	return 0;
+}
