@@ -317,6 +317,10 @@ static int vm_event(void *user, enum ini_event event, const char *section, const
 	switch (event) {
 	case INI_EVENT_SECTION:
 		return vm_section(p, section, line);
+	case INI_EVENT_BAD_SECTION:
+		p->sec = SEC_SKIP;
+		p->n_device_sections++;  /* it may well have been meant as one: no "does nothing" on top */
+		return 0;
 	case INI_EVENT_KEY:
 		p->last_key = -1;
 		if (p->sec == SEC_SKIP)
@@ -518,6 +522,9 @@ static int global_event(void *user, enum ini_event event, const char *section, c
 			return 0;
 		}
 		problem(&p->rep, line, "unknown section [%s] (expected [daemon] or [hook])", section);
+		return 0;
+	case INI_EVENT_BAD_SECTION:
+		p->sec = -2;
 		return 0;
 	case INI_EVENT_KEY:
 		if (p->sec == -2)

@@ -117,6 +117,8 @@ static void classify_line(struct ini_walk *w, const char *buf)
 		} else {
 			w->kind = LINE_IGNORED;
 			walk_problem(w, "section header without a closing ']'");
+			if (w->fn(w->user, INI_EVENT_BAD_SECTION, w->section, NULL, NULL, w->line) < 0)
+				w->error = -ENOMEM;
 		}
 	} else {
 		w->kind = LINE_KEY;

@@ -21,6 +21,8 @@ enum ini_event {
 	INI_EVENT_SECTION,       /* "[name]": key and value are NULL */
 	INI_EVENT_KEY,           /* "key = value" */
 	INI_EVENT_CONTINUATION,  /* an indented line: value continues key, the last key seen */
+	INI_EVENT_BAD_SECTION,   /* a header without ']' (already reported): inih keeps the previous section for
+				  * the keys that follow, the callee should rather ignore them */
 };
 
 /* section is NULL before the first section header. Returns 0, or -ENOMEM to stop collecting. Problems with the

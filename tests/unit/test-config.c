@@ -349,6 +349,10 @@ static void test_errors(void)
 		      "t.ini:3: expected 'key = value', '[section]' or a comment",
 		      "t.ini:4: section header without a closing ']'",
 		      "t.ini:5: expected 'key = value', '[section]' or a comment");
+	/* After a broken header its keys are not blamed on the section before it. */
+	expect_errors("[device.gpu]\naddress = 0a:00.0\n[device.nvme\naddress = 04:00.0\n",
+		      "t.ini:3: section header without a closing ']'");
+	expect_errors("[device.gpu\naddress = 0a:00.0\n", "t.ini:1: section header without a closing ']'");
 	/* Only unload-modules may continue on an indented line. */
 	expect_errors("[device.gpu]\naddress = 0a:00.0\n  0a:00.1\n",
 		      "t.ini:3: indented line continues 'address'; only unload-modules may span several lines");
