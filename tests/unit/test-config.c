@@ -786,6 +786,49 @@ static void test_vm_config_load(void)
 	remove_tree(dir);
 }
 
+/* The man pages' examples are what users copy: every code block that starts with a section header parses. */
+static unsigned check_man_examples(const char *path, bool vm)
+{
+	_cleanup_free_ char *text = calloc(1, 65536);
+	unsigned n = 0;
+	FILE *f = fopen(path, "re");
+	char *p;
+
+	CHECK(f && text);
+	CHECK(fread(text, 1, 65535, f) > 0);
+	fclose(f);
+	for (p = text; (p = strstr(p, "```\n"));) {
+		char *end = strstr(p + 4, "\n```");
+
+		CHECK(end);
+		*end = '\0';
+		if (p[4] == '[') {
+			struct diag d = { 0 };
+
+			if (vm) {
+				struct vm_config *c = NULL;
+
+				CHECK_INT(vm_config_parse_string("man", p + 4, "man", &c, &d), 0);
+				vm_config_free(c);
+			} else {
+				struct hookd_config *c = NULL;
+
+				CHECK_INT(hookd_config_parse_global_string(p + 4, "man", &c, &d), 0);
+				hookd_config_free(c);
+			}
+			n++;
+		}
+		p = end + 4;
+	}
+	return n;
+}
+
+static void test_man_examples(void)
+{
+	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.vm.ini.5.scd", true), 3);
+	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.conf.5.scd", false), 1);
+}
+
 int main(void)
 {
 	RUN(test_seed_machines);
@@ -806,5 +849,6 @@ int main(void)
 	RUN(test_load_skips_and_sorts);
 	RUN(test_load_all_or_nothing);
 	RUN(test_vm_config_load);
+	RUN(test_man_examples);
 	return 0;
 }
