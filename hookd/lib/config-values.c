@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,4 +241,53 @@ const char *closest_choice(const char *word, const char *const *choices, size_t 
 		}
 	}
 	return best;
+}
+
+
+/* "label:line: message", or "label: message" for the file as a whole (line 0). */
+void config_problem(struct config_reporter *rep, unsigned line, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg) {
+		rep->error = -ENOMEM;
+		return;
+	}
+	if (line)
+		diag_add(rep->diag, "%s:%u: %s", rep->label, line, msg);
+	else
+		diag_add(rep->diag, "%s: %s", rep->label, msg);
+	rep->problems++;
+}
+
+/* A value that fails to parse and holds " #" almost always carries a comment inih did not strip. */
+const char *config_comment_hint(const char *value)
+{
+	return strstr(value, " #") || strstr(value, "\t#") ?
+		       " ('#' starts a comment only at the start of a line; after a value use ' ;')" :
+		       "";
+}
+
+void config_unknown_key(struct config_reporter *rep, unsigned line, const char *key, const char *section,
+			const char *const *keys, size_t n_keys)
+{
+	const char *guess = closest_choice(key, keys, n_keys);
+
+	if (guess)
+		config_problem(rep, line, "unknown key '%s' in [%s] (did you mean '%s'?)", key, section, guess);
+	else
+		config_problem(rep, line, "unknown key '%s' in [%s]", key, section);
+}
+
+int config_key_index(const char *key, const char *const *keys, size_t n_keys)
+{
+	for (size_t i = 0; i < n_keys; i++)
+		if (streq(key, keys[i]))
+			return (int)i;
+	return -1;
 }

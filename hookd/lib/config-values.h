@@ -1,9 +1,31 @@
-/* Private to config.c: the value syntaxes of hookd's INI files. Each parser returns 0 or -EINVAL and leaves its
- * outputs untouched on error. (pci_address_canonical lives here too; it is declared in config.h.) */
+/* Private to config.c and config-global.c: the value syntaxes of hookd's INI files, and how problems with
+ * them are phrased. Each parser returns 0 or -EINVAL and leaves its outputs untouched on error.
+ * (pci_address_canonical lives here too; it is declared in config.h.) */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "diag.h"
+
+/* Whoever collects problems for one file. */
+struct config_reporter {
+	const char *label;
+	struct diag *diag;
+	unsigned problems;
+	int error;  /* -ENOMEM: stop and fail */
+};
+
+/* "label:line: message", or "label: message" for the file as a whole (line 0). */
+void config_problem(struct config_reporter *rep, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A hint to append to a refused value that holds " #" (a comment inih did not strip), else "". */
+const char *config_comment_hint(const char *value);
+/* "unknown key 'x' in [section]", with "did you mean" when one of KEYS is close. */
+void config_unknown_key(struct config_reporter *rep, unsigned line, const char *key, const char *section,
+			const char *const *keys, size_t n_keys);
+/* Index of KEY in KEYS, or -1. */
+int config_key_index(const char *key, const char *const *keys, size_t n_keys);
 
 /* yes/no/true/false/on/off/1/0, any case. */
 int config_parse_boolean(const char *s, bool *ret);

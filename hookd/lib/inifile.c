@@ -283,3 +283,27 @@ int read_text_file(const char *path, size_t max, char **ret)
 	*ret = TAKE_PTR(buf);
 	return 0;
 }
+
+int read_config_file(const char *path, size_t max, char **ret, struct diag *diag)
+{
+	int r = read_text_file(path, max, ret);
+
+	switch (r) {
+	case 0:
+	case -ENOENT:
+		return r;
+	case -EFBIG:
+		diag_add(diag, "%s: larger than %zu bytes: refused", path, max);
+		return -EINVAL;
+	case -EBADMSG:
+		diag_add(diag, "%s: contains a NUL byte: not a text file", path);
+		return -EINVAL;
+	case -EISDIR:
+	case -EINVAL:
+		diag_add(diag, "%s: not a regular file", path);
+		return -EINVAL;
+	default:
+		diag_add(diag, "%s: cannot read: %s", path, strerror(-r));
+		return r;
+	}
+}
