@@ -187,8 +187,10 @@ static int walk_handler(void *user, const char *section, const char *name, const
 		while (len > 0 && isspace((unsigned char)value[len - 1]))
 			len--;
 		cont = strndup(value, len);
-		if (!cont)
-			return w->error = -ENOMEM, 1;
+		if (!cont) {
+			w->error = -ENOMEM;
+			return 1;
+		}
 		r = w->fn(w->user, INI_EVENT_CONTINUATION, w->section, name, cont, w->line);
 	} else {
 		w->have_prev_name = name[0] != '\0';
