@@ -35,7 +35,10 @@ SYSFS_PCI=/sys/bus/pci/devices
 
 # Print a failure message with the caller's location and exit 1.
 fail() {
-	echo "FAIL (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}): $*" >&2
+	local i=1
+	# Name the scenario's line, not the helper's.
+	while [[ "${BASH_SOURCE[i]:-}" == */lib.sh ]]; do i=$((i + 1)); done
+	echo "FAIL (${BASH_SOURCE[i]##*/}:${BASH_LINENO[i - 1]}): $*" >&2
 	exit 1
 }
 
@@ -54,12 +57,24 @@ _require_dev() {
 	[[ -n "$1" && -e "$SYSFS_PCI/$1" ]] || fail "no PCI device '$1' in the guest"
 }
 
+# Under TCG every exec of a dynamically linked program costs ~0.2-0.5 s in the guest, so these helpers stay
+# inside bash: `cd -P` resolves a symlink without forking, `read` reads a file without forking.
+
+# link_target_name LINK: the last component of the directory a symlink points to (nothing if dangling).
+link_target_name() {
+	local here=$PWD
+	if cd -P "$1" 2>/dev/null; then
+		echo "${PWD##*/}"
+		cd "$here" || true
+	fi
+}
+
 # driver_of BDF: the bound driver's name, or "none".
 driver_of() {
 	_require_dev "$1"
 	local link="$SYSFS_PCI/$1/driver"
 	if [[ -L "$link" ]]; then
-		basename "$(readlink "$link")"
+		link_target_name "$link"
 	else
 		echo none
 	fi
@@ -76,7 +91,7 @@ assert_driver() {
 override_of() {
 	_require_dev "$1"
 	local v
-	v=$(<"$SYSFS_PCI/$1/driver_override")
+	read -r v <"$SYSFS_PCI/$1/driver_override" || true
 	[[ "$v" == "(null)" ]] && v=""
 	echo "$v"
 }
@@ -95,24 +110,26 @@ group_of() {
 	_require_dev "$1"
 	local link="$SYSFS_PCI/$1/iommu_group"
 	[[ -L "$link" ]] || fail "$1 has no iommu_group (is the IOMMU on?)"
-	basename "$(readlink "$link")"
+	link_target_name "$link"
 }
 
 # group_members GROUP: the addresses in an IOMMU group, sorted, one per line.
 group_members() {
-	local d="/sys/kernel/iommu_groups/$1/devices"
+	local d="/sys/kernel/iommu_groups/$1/devices" f
 	[[ -d "$d" ]] || fail "no IOMMU group $1"
-	ls "$d" | sort
+	for f in "$d"/*; do
+		[[ -e "$f" ]] && echo "${f##*/}"
+	done
 }
 
 # assert_group_members BDF BDF...: the first device's group holds exactly these devices.
 assert_group_members() {
 	local group want got
 	group=$(group_of "$1")
-	want=$(printf '%s\n' "$@" | sort)
+	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
 	got=$(group_members "$group")
-	[[ "$got" == "$want" ]] || fail "IOMMU group $group holds [$(echo $got)], expected [$(echo $want)]"
-	echo "ok: IOMMU group $group = [$(echo $got)]"
+	[[ "$got" == "$want" ]] || fail "IOMMU group $group holds [${got//$'\n'/ }], expected [${want//$'\n'/ }]"
+	echo "ok: IOMMU group $group = [${got//$'\n'/ }]"
 }
 
 # assert_vfio_dev GROUP present|absent: /dev/vfio/GROUP.
@@ -128,10 +145,11 @@ assert_vfio_dev() {
 
 # fbcon_vtcon: the /sys/class/vtconsole/vtconN directory of the framebuffer console, or nothing.
 fbcon_vtcon() {
-	local v
+	local v name
 	for v in /sys/class/vtconsole/vtcon*; do
 		[[ -e "$v/name" ]] || continue
-		if grep -q 'frame buffer device' "$v/name"; then
+		read -r name <"$v/name" || true
+		if [[ "$name" == *"frame buffer device"* ]]; then
 			echo "$v"
 			return 0
 		fi
@@ -140,20 +158,20 @@ fbcon_vtcon() {
 
 # vtcon_bound: succeeds when the framebuffer console is registered and bound.
 vtcon_bound() {
-	local v
+	local v bound=0
 	v=$(fbcon_vtcon)
-	[[ -n "$v" && "$(<"$v/bind")" == 1 ]]
+	[[ -n "$v" ]] && read -r bound <"$v/bind"
+	[[ "$bound" == 1 ]]
 }
 
 assert_vtcon_bound() {
-	local want=$1 v state
+	local want=$1 v state bound=0
 	v=$(fbcon_vtcon)
 	if [[ -z "$v" ]]; then
 		state=absent
-	elif [[ "$(<"$v/bind")" == 1 ]]; then
-		state=yes
 	else
-		state=no
+		read -r bound <"$v/bind" || true
+		state=$([[ "$bound" == 1 ]] && echo yes || echo no)
 	fi
 	case "$want" in
 	yes) [[ "$state" == yes ]] || fail "framebuffer console bound: $state, expected yes" ;;
@@ -165,39 +183,44 @@ assert_vtcon_bound() {
 
 # fb_of BDF: the framebuffer devices (fb0 ...) that belong to this PCI device, one per line.
 fb_of() {
-	local fb dev
+	local fb
 	for fb in /sys/class/graphics/fb*; do
 		[[ -L "$fb/device" ]] || continue
-		dev=$(basename "$(readlink -f "$fb/device")")
-		[[ "$dev" == "$1" ]] && basename "$fb"
+		[[ "$(link_target_name "$fb/device")" == "$1" ]] && echo "${fb##*/}"
 	done
 	return 0
 }
 
+# nap SECONDS: sleep without exec'ing sleep (a read that times out on a pipe we hold both ends of).
+nap() {
+	if [[ -z "${_NAP_FD:-}" ]]; then
+		exec {_NAP_FD}<> <(:)
+	fi
+	read -r -t "$1" -u "$_NAP_FD" _ || true
+}
+
 # wait_for PATH SECONDS: wait until PATH exists; fail after SECONDS.
 wait_for() {
-	local path=$1 secs=$2 i
-	for ((i = 0; i < secs * 10; i++)); do
-		[[ -e "$path" ]] && return 0
-		sleep 0.1
+	local path=$1 end=$((SECONDS + $2 + 1))
+	until [[ -e "$path" ]]; do
+		((SECONDS < end)) || fail "$path did not appear within $2s"
+		nap 0.1
 	done
-	fail "$path did not appear within ${secs}s"
 }
 
 # wait_gone PATH SECONDS: the opposite.
 wait_gone() {
-	local path=$1 secs=$2 i
-	for ((i = 0; i < secs * 10; i++)); do
-		[[ -e "$path" ]] || return 0
-		sleep 0.1
+	local path=$1 end=$((SECONDS + $2 + 1))
+	while [[ -e "$path" ]]; do
+		((SECONDS < end)) || fail "$path still exists after $2s"
+		nap 0.1
 	done
-	fail "$path still exists after ${secs}s"
 }
 
 # sysfs_write FILE VALUE: a write that names the file when the kernel refuses it.
 sysfs_write() {
 	local file=$1 value=$2
-	echo "write '$value' > $file"
+	printf 'write %q > %s\n' "$value" "$file"
 	printf '%s' "$value" >"$file" || fail "write '$value' to $file failed"
 }
 
@@ -221,8 +244,8 @@ hookd_start() {
 	"$HOOKD_BIN" --conf-dir /etc/hookd --run-dir /run/hookd --sysfs-root /sys "$@" >>"$HOOKD_LOG" 2>&1 &
 	HOOKD_PID=$!
 	export HOOKD_PID HOOKD_LOG
-	local i
-	for ((i = 0; i < 300; i++)); do
+	local end=$((SECONDS + 31))
+	while ((SECONDS < end)); do
 		[[ -S /run/hookd/hookd.sock ]] && break
 		if ! kill -0 "$HOOKD_PID" 2>/dev/null; then
 			local rc=0
@@ -231,7 +254,7 @@ hookd_start() {
 			tail -n 20 "$HOOKD_LOG" | sed 's/^/hookd: /' >&2
 			fail "hookd exited with status $rc before creating /run/hookd/hookd.sock"
 		fi
-		sleep 0.1
+		nap 0.1
 	done
 	[[ -S /run/hookd/hookd.sock ]] || fail "hookd did not create /run/hookd/hookd.sock within 30s"
 	export HOOKD_SOCKET=/run/hookd/hookd.sock
@@ -241,12 +264,12 @@ hookd_start() {
 # hookd_stop: SIGTERM, wait up to 10 s, and fail if it had to be killed or exited non-zero.
 hookd_stop() {
 	[[ -n "${HOOKD_PID:-}" ]] || fail "hookd_stop: hookd is not running"
-	local pid=$HOOKD_PID i rc=0
+	local pid=$HOOKD_PID rc=0 end=$((SECONDS + 11))
 	HOOKD_PID=
 	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 100; i++)); do
+	while ((SECONDS < end)); do
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+		nap 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null || true
