@@ -85,3 +85,16 @@ int console_restore(const struct topology *t, char *const *vtcons, char *const *
 	}
 	return first;
 }
+
+bool console_bound(const struct topology *t, char *const *vtcons)
+{
+	for (char *const *v = vtcons; v && *v; v++) {
+		_cleanup_free_ char *bind = NULL;
+		char rel[96];
+
+		snprintf(rel, sizeof(rel), "class/vtconsole/%s/bind", *v);
+		if (topology_read_attr(t, rel, &bind) < 0 || !streq(bind, "1"))
+			return false;
+	}
+	return true;
+}

@@ -2,6 +2,8 @@
  * (efi-framebuffer.0 / simple-framebuffer.0) let go of the GPU before it moves, and come back after. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "diag.h"
 #include "topology.h"
 
@@ -13,3 +15,5 @@ int console_release(const struct topology *t, char *const *vtcons, char *const *
  * by PREFIX. Returns the first error. */
 int console_restore(const struct topology *t, char *const *vtcons, char *const *fbs, unsigned timeout_ms,
 		    const char *prefix, struct diag *diag);
+/* True when every vtconsole in VTCONS is bound. */
+bool console_bound(const struct topology *t, char *const *vtcons);

@@ -403,6 +403,7 @@ static int apply(struct operation *o)
 			return r;
 		}
 		p->modules[i].step = MODULE_UNLOADED;
+		log_ctx(LOG_INFO, p->vm, o->op, NULL, "unloaded module %s", p->modules[i].name);
 	}
 	r = fault_point("vfio-load");
 	if (r >= 0)
@@ -484,6 +485,53 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	return 0;
 }
 
+/* Bind the vtconsoles and firmware framebuffers back. Writing 1 to a vtconsole's bind does not bring fbcon
+ * back when the kernel has no system console driver to hand over from (a common case without vgacon);
+ * fbcon takes a console over when a framebuffer registers, so the boot GPU is probed once more then. */
+static int restore_console(struct operation *o)
+{
+	struct plan *p = o->plan;
+	_cleanup_free_ char *prefix = NULL;
+	unsigned timeout;
+	int r;
+
+	if (asprintf(&prefix, "VM %s: release-console: ", p->vm) < 0)
+		return -ENOMEM;
+	r = fault_point("console-restore");
+	if (r < 0) {
+		op_fail(o, "release-console", "injected failure");
+		return r;
+	}
+	r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix, &o->failures);
+	for (size_t i = 0; r >= 0 && !console_bound(&o->e->topo, p->vtconsoles) && i < p->n_devices; i++) {
+		struct plan_device *d = &p->devices[i];
+
+		if (!d->boot_vga || !d->original_driver || (d->step != DEVICE_PLANNED && d->step != DEVICE_RESTORED))
+			continue;
+		log_ctx(LOG_INFO, p->vm, o->op, d->address, "re-probing the boot GPU so the console takes it back");
+		timeout = op_write_timeout(o);
+		r = pci_unbind(o->e->sysfs_root, d->address, timeout);
+		if (r >= 0)
+			r = pci_probe(o->e->sysfs_root, d->address, op_write_timeout(o));
+		if (r >= 0 && restore_device(o, d) < 0)
+			r = -EIO;
+		if (r >= 0)
+			r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
+					    &o->failures);
+	}
+	if (r >= 0 && !console_bound(&o->e->topo, p->vtconsoles)) {
+		op_fail(o, "release-console", "the framebuffer console did not bind again");
+		r = -EIO;
+	}
+	if (r < 0) {
+		if (!o->first_error && o->failures.n)
+			o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
+		return r;
+	}
+	p->console = CONSOLE_RESTORED;
+	return 0;
+}
+
 /* Undo everything the plan says was done, in reverse: devices, then modules, then the console. Every step
  * is tried; returns the first error. */
 static int undo(struct operation *o)
@@ -516,22 +564,11 @@ static int undo(struct operation *o)
 			continue;
 		}
 		m->step = MODULE_RELOADED;
+		log_ctx(LOG_INFO, p->vm, o->op, NULL, "loaded module %s again", m->name);
 	}
 	if (p->console == CONSOLE_RELEASING) {
-		_cleanup_free_ char *prefix = NULL;
-
-		if (asprintf(&prefix, "VM %s: release-console: ", p->vm) < 0)
-			return -ENOMEM;
-		r = fault_point("console-restore");
-		if (r >= 0)
-			r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
-					    &o->failures);
-		if (r < 0) {
-			if (!o->first_error && o->failures.n)
-				o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
-			first = first ? first : r;
-		} else
-			p->console = CONSOLE_RESTORED;
+		r = restore_console(o);
+		first = first ? first : r;
 	}
 	return first;
 }
@@ -767,7 +804,9 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		json_object *j = json_object_new_object();
 		struct pci_function f;
 		const char *s;
-		bool present = topology_function(&e->topo, d->address, &f) >= 0;
+		/* A stuck device's driver_override cannot be read until the kernel lets go of it. */
+		bool present = (d->step == DEVICE_STUCK ? topology_function_unlocked : topology_function)(
+				       &e->topo, d->address, &f) >= 0;
 
 		s = present ? device_state(d, f.driver, f.driver_override) : "missing";
 		on_vfio += streq(s, "on-vfio");
@@ -795,8 +834,8 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		state = "stuck";
 	else if (p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING)
 		state = plan_phase_to_string(p->phase);
-	else if (p->phase == PHASE_PREPARED && on_vfio == p->n_devices)
-		state = "prepared";
+	else if (p->phase == PHASE_PREPARED)
+		state = on_vfio == p->n_devices ? "prepared" : "partial";
 	else if (on_host == p->n_devices && json_object_array_length(modules) == 0 && p->console != CONSOLE_RELEASING)
 		state = "on-host";
 	else

@@ -37,7 +37,8 @@ static void job_unref(struct write_job *j)
 
 static int write_now(const char *path, const char *value)
 {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	/* O_TRUNC as the shell does: harmless on sysfs, and a fixture file then holds only the last write. */
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	size_t len = strlen(value);
 	ssize_t n;
 

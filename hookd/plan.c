@@ -240,7 +240,7 @@ static int resolve_one(const struct topology *t, const struct vm_config *vm, con
 		}
 		if (r < 0)
 			return r;
-		if (dc->whole_group || vm->whole_group) {
+		if (dc->whole_group) { /* config.c folds the [vm] default in */
 			r = add_group_members(t, p, dc->name, *a);
 			if (r < 0)
 				return r;

@@ -173,7 +173,19 @@ void pci_function_clear(struct pci_function *f)
 	f->iommu_group = -1;
 }
 
+static int read_function(const struct topology *t, const char *address, bool with_override, struct pci_function *f);
+
 int topology_function(const struct topology *t, const char *address, struct pci_function *f)
+{
+	return read_function(t, address, true, f);
+}
+
+int topology_function_unlocked(const struct topology *t, const char *address, struct pci_function *f)
+{
+	return read_function(t, address, false, f);
+}
+
+static int read_function(const struct topology *t, const char *address, bool with_override, struct pci_function *f)
 {
 	_cleanup_free_ char *group = NULL, *override = NULL, *boot_vga = NULL;
 	char rel[96];
@@ -199,7 +211,7 @@ int topology_function(const struct topology *t, const char *address, struct pci_
 	if (read_link_name(t, rel, &group) >= 0)
 		f->iommu_group = atoi(group);
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", address);
-	if (topology_read_attr(t, rel, &override) >= 0 && *override && !streq(override, "(null)"))
+	if (with_override && topology_read_attr(t, rel, &override) >= 0 && *override && !streq(override, "(null)"))
 		f->driver_override = TAKE_PTR(override);
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/boot_vga", address);
 	f->boot_vga = topology_read_attr(t, rel, &boot_vga) >= 0 && streq(boot_vga, "1");

@@ -39,6 +39,9 @@ int topology_read_attr(const struct topology *t, const char *relpath, char **ret
 bool topology_device_exists(const struct topology *t, const char *address);
 /* Fill f for ADDRESS. -ENODEV when the device is not there. */
 int topology_function(const struct topology *t, const char *address, struct pci_function *f);
+/* The same without reading driver_override: the kernel takes the device lock to show it, so the read
+ * blocks for as long as an unbind of that device is stuck. */
+int topology_function_unlocked(const struct topology *t, const char *address, struct pci_function *f);
 void pci_function_clear(struct pci_function *f);
 
 /* Current driver name of ADDRESS, *ret NULL when unbound. */

@@ -38,7 +38,7 @@ engine_refused() {
 		fail "engine-tool $* succeeded, expected a refusal matching /$pattern/"
 	fi
 	grep -Eq -- "$pattern" "$ENGINE_OUT" || fail "engine-tool $*: message does not match /$pattern/"
-	echo "ok: refused: $(head -n 1 "$ENGINE_OUT")"
+	echo "ok: refused: $(tail -n 1 "$ENGINE_OUT")"
 }
 
 # assert_journal_gone VM
@@ -76,3 +76,10 @@ _engine_cleanup() {
 	done
 }
 trap _engine_cleanup EXIT
+
+# require_fault_injection: the build must have -Dfault-injection=true (CI's test builds do).
+require_fault_injection() {
+	local v
+	v=$(jq -r '.[] | select(.name == "fault-injection") | .value' "$HOOKD_BUILD/meson-info/intro-buildoptions.json" 2>/dev/null)
+	[[ "$v" == true ]] || skip "this build has fault-injection=false (meson configure -Dfault-injection=true)"
+}
