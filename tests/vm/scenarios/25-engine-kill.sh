@@ -50,9 +50,14 @@ status_truthful() {
 
 prepare_steps=(console-release module-unload:snd_hda_intel vfio-load)
 release_steps=()
+# The audio function has no driver once snd_hda_intel is unloaded (no unbind), and loading the module
+# again binds it by itself (no probe): those two steps do not exist for it.
 for bdf in "$GPU_VGA" "$GPU_AUDIO" "$NVME"; do
-	prepare_steps+=("override:$bdf" "unbind:$bdf" "probe:$bdf" "verify:$bdf")
-	release_steps+=("release-unbind:$bdf" "release-override:$bdf" "release-probe:$bdf")
+	prepare_steps+=("override:$bdf")
+	[[ $bdf == "$GPU_AUDIO" ]] || prepare_steps+=("unbind:$bdf")
+	prepare_steps+=("probe:$bdf" "verify:$bdf")
+	release_steps+=("release-unbind:$bdf" "release-override:$bdf")
+	[[ $bdf == "$GPU_AUDIO" ]] || release_steps+=("release-probe:$bdf")
 done
 release_steps+=(module-reload:snd_hda_intel console-restore)
 
