@@ -42,6 +42,11 @@ fail() {
 	exit 1
 }
 
+# The runner traps ERR with this, so a command that fails under `set -e` says where and what it was.
+_on_err() {
+	echo "FAIL (${BASH_SOURCE[1]##*/}:$2): '$3' exited with status $1" >&2
+}
+
 # The scenario cannot run here for a reason it names (exit 77).
 skip() {
 	echo "SKIP: $*"
