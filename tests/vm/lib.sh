@@ -231,7 +231,8 @@ sysfs_write() {
 
 # require_bin PATH: a project binary built by meson; fail clearly when it is not there.
 require_bin() {
-	[[ -x "$1" ]] || fail "$1 is missing: build it first (meson compile -C $HOOKD_BUILD), or give the testbed --build-dir"
+	[[ -n "${HOOKD_BUILD:-}" ]] || fail "no build dir: give the testbed --build-dir (needed for $1)"
+	[[ -x "$1" ]] || fail "$1 is missing: build it first (meson compile -C $HOOKD_BUILD)"
 }
 
 HOOKD_BIN="${HOOKD_BUILD:-}/hookd/hookd"
