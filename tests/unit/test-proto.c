@@ -10,15 +10,9 @@
 
 #include "client.h"
 #include "proto.h"
+#include "test.h"
 #include "util.h"
 
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			exit(1);                                                                 \
-		}                                                                                \
-	} while (0)
 
 static int parse_event(const char *json, struct hookd_request *req, struct hook_event *ev, const char **why)
 {
