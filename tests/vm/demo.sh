@@ -2,6 +2,7 @@
 # tests/vm/demo's guest half (run by `testbed --demo`): show the IOMMU groups with each device's driver, then
 # move the guest NVMe to vfio-pci and back by plain sysfs writes, saying what each step is for.
 # Later this becomes hookctl and a VM start.
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 
 class_name() {
 	case "$1" in

@@ -3,7 +3,9 @@
 #
 # The scenario interface (stable; see also tests/vm/README.md):
 #   - A scenario is a bash file tests/vm/scenarios/NN-name.sh. The guest runner runs each one in its own
-#     process as root with `set -eu`, after sourcing this file (sourcing it again is harmless).
+#     process as root with `set -eu`, after sourcing this file (sourcing it again is harmless). Start it
+#     with the guard line below, so that running it on the host by mistake stops before touching /sys:
+#         [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 #     Exit 0 = pass, anything else = fail, 77 = skip (use `skip "why"`; the testbed reports it as
 #     "# SKIP why", and as a failure when CI=true).
 #   - NN-name.scale.sh runs only in the `--suite scale` boot (24 extra NVMe drives, NVME_EXTRA);
@@ -29,6 +31,14 @@
 #     guest RAM. /run and /tmp are fresh tmpfs. There is no udev and no systemd; /dev is devtmpfs.
 
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] && return 0
+
+# These helpers write /sys. On the host that would unbind its root disk: refuse anywhere but the guest,
+# whose kernel command line the testbed wrote.
+read -r _testbed_cmdline </proc/cmdline || true
+if [[ "$_testbed_cmdline" != *testbed.runner=* ]]; then
+	echo "tests/vm/lib.sh: this is not the testbed's QEMU guest; run scenarios with tests/vm/testbed" >&2
+	exit 2
+fi
 _TESTBED_LIB_SOURCED=1
 
 SYSFS_PCI=/sys/bus/pci/devices

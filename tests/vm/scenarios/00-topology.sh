@@ -1,6 +1,7 @@
 #!/bin/bash
 # The testbed's topology is what every other scenario relies on: the IOMMU groups, the boot VGA with the
 # framebuffer console on it, and the host drivers bound before anything moves.
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 
 step "devices found by the runner"
 for v in GPU_VGA GPU_AUDIO HOST_VGA NVME BRIDGE SPLIT_E1000 SPLIT_NVME; do

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The kernel mechanics hookd relies on, by plain sysfs writes and no project code: the guest NVMe moves to
 # vfio-pci and /dev/vfio/GROUP appears; on the way back the override is cleared and nvme binds again.
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 
 group=$(group_of "$NVME")
 dev=$SYSFS_PCI/$NVME

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The scale topology the benchmarks rely on: every extra NVMe alone in its IOMMU group, on nvme, and all of
 # them can sit on vfio-pci at once (by plain sysfs writes) and come back.
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 
 read -r -a extra <<<"$NVME_EXTRA"
 echo "${#extra[@]} extra NVMe: ${extra[*]}"
