@@ -35,7 +35,7 @@ echo
 echo "== IOMMU groups of the guest (what hookctl iommu will show)"
 for g in $(printf '%s\n' /sys/kernel/iommu_groups/* | sed 's|.*/||' | sort -n); do
 	echo "group $g"
-	for d in /sys/kernel/iommu_groups/$g/devices/*; do
+	for d in "/sys/kernel/iommu_groups/$g/devices/"*; do
 		bdf=${d##*/}
 		read -r class <"$d/class"
 		read -r vendor <"$d/vendor"

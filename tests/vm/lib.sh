@@ -248,6 +248,7 @@ require_bin() {
 HOOKD_BIN="${HOOKD_BUILD:-}/hookd/hookd"
 HOOKD_HOOK_BIN="${HOOKD_BUILD:-}/hookd/hookd-hook"
 HOOKCTL_BIN="${HOOKD_BUILD:-}/hookctl/hookctl"
+export HOOKD_BIN HOOKD_HOOK_BIN HOOKCTL_BIN
 
 # hookd_start [EXTRA ARGS]: start the daemon in the background on the guest's real /sys, log to
 # $HOOKD_RESULTS/hookd.log, wait for its socket, export HOOKD_SOCKET and HOOKD_PID.
