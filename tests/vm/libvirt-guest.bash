@@ -140,7 +140,7 @@ EOF
 
 # qemu_pid NAME: the running domain's QEMU process.
 qemu_pid() {
-	local pid= file=/run/libvirt/qemu/$1.pid
+	local pid='' file=/run/libvirt/qemu/$1.pid
 	[[ -e "$file" ]] || fail "no pid file $file for domain $1"
 	read -r pid <"$file" || true # libvirt writes it without a newline
 	[[ "$pid" =~ ^[0-9]+$ ]] || fail "$file holds '$pid', not a pid"
