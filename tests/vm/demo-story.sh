@@ -2,7 +2,7 @@
 # The demo's story (run in the guest by tests/vm/demo after demo.sh): a VM holding the boot GPU (VGA +
 # audio, with its framebuffer console) and the NVMe, started and destroyed through a real libvirtd, with
 # hookd moving the devices. Each step says in one line what it shows, then prints the real command output.
-# testbed-timeout: 400
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 # shellcheck source=libvirt-guest.bash
 . "$HOOKD_SRC/tests/vm/libvirt-guest.bash"
 require_bin "$HOOKD_BIN"

@@ -12,6 +12,9 @@
 #   qemu_pid NAME          the nested QEMU's pid from libvirt's pid file
 #   libvirt_cleanup        destroy every running domain, stop libvirtd (for an EXIT trap)
 
+# It installs a hook into /etc and starts libvirtd: only in the guest, after lib.sh checked it is one.
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "libvirt-guest.bash: source tests/vm/lib.sh first (in the testbed guest only)" >&2; exit 2; }
+
 LIBVIRT_HOOK=/etc/libvirt/hooks/qemu
 LIBVIRTD_LOG="${HOOKD_RESULTS:-/tmp}/libvirtd.log"
 
@@ -53,6 +56,13 @@ libvirt_setup() {
 	if ! getent passwd libvirt-qemu >/dev/null; then
 		useradd --system --no-create-home --user-group --shell /usr/sbin/nologin libvirt-qemu
 	fi
+	# The host's own libvirt state (defined or autostarted domains and networks, hooks, caches) is visible
+	# through the 9p root: start from empty directories so only this test's domains exist.
+	local d
+	for d in /etc/libvirt/qemu /etc/libvirt/hooks /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+		mkdir -p "$d"
+		mount -t tmpfs -o mode=0755 tmpfs "$d"
+	done
 	mkdir -p /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt
 	# No virtlogd, no cgroups, no mount namespace, no SELinux/AppArmor in the guest: QEMU runs as root.
 	cat >>/etc/libvirt/qemu.conf <<'EOF'
