@@ -8,7 +8,12 @@
 require_bin "$HOOKD_BIN"
 require_bin "$HOOKCTL_BIN"
 export HOOKD_CONF_DIR=/etc/hookd
-trap libvirt_cleanup EXIT
+# Leave the guest as found for the scenarios after this one in the same boot.
+cleanup() {
+	libvirt_cleanup
+	rm -f /etc/hookd/vms/story.ini
+}
+trap cleanup EXIT
 
 bold='' dim='' plain=''
 if [[ -z "${NO_COLOR:-}" ]]; then

@@ -10,7 +10,8 @@
 #   vsh SECS ARGS...       virsh on qemu:///system, bounded by SECS
 #   domain_xml NAME UUID BDF...   a TCG domain without disk holding the PCI functions (managed='no')
 #   qemu_pid NAME          the nested QEMU's pid from libvirt's pid file
-#   libvirt_cleanup        destroy every running domain, stop libvirtd (for an EXIT trap)
+#   libvirt_cleanup        destroy every running domain, stop libvirtd, unmount what libvirt_setup mounted
+#                          (for an EXIT trap; harmless when nothing was started)
 
 # It installs a hook into /etc and starts libvirtd: only in the guest, after lib.sh checked it is one.
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "libvirt-guest.bash: source tests/vm/lib.sh first (in the testbed guest only)" >&2; exit 2; }
@@ -57,13 +58,22 @@ libvirt_setup() {
 		useradd --system --no-create-home --user-group --shell /usr/sbin/nologin libvirt-qemu
 	fi
 	# The host's own libvirt state (defined or autostarted domains and networks, hooks, caches) is visible
-	# through the 9p root: start from empty directories so only this test's domains exist.
-	local d
-	for d in /etc/libvirt/qemu /etc/libvirt/hooks /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+	# through the 9p root: this test's libvirt starts from empty directories, and /etc/libvirt from a copy
+	# of the host's configuration, all on tmpfs that libvirt_cleanup unmounts, so the next scenario in the
+	# same boot finds the guest as it was.
+	[[ -z "${LIBVIRT_MOUNTS:-}" ]] || fail "libvirt_setup: already set up"
+	local d pristine=/tmp/libvirt-etc-pristine
+	rm -rf "$pristine"
+	mkdir -p /etc/libvirt
+	cp -a /etc/libvirt "$pristine"
+	for d in /etc/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /run/libvirt; do
 		mkdir -p "$d"
 		mount -t tmpfs -o mode=0755 tmpfs "$d"
+		LIBVIRT_MOUNTS="$d ${LIBVIRT_MOUNTS:-}"
 	done
-	mkdir -p /etc/libvirt /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu /run/libvirt
+	cp -a "$pristine"/. /etc/libvirt/
+	rm -rf "$pristine" /etc/libvirt/qemu /etc/libvirt/hooks
+	mkdir -p /etc/libvirt/qemu /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
 	# No virtlogd, no cgroups, no mount namespace, no SELinux/AppArmor in the guest: QEMU runs as root.
 	cat >>/etc/libvirt/qemu.conf <<'EOF'
 # hookd testbed
@@ -159,11 +169,20 @@ qemu_pid() {
 }
 
 libvirt_cleanup() {
-	[[ -n "${LIBVIRTD_PID:-}" ]] || return 0
-	local d
-	for d in $(vsh 30 list --name 2>/dev/null); do
-		vsh 30 destroy "$d" >/dev/null 2>&1 || true
+	local d pid=${LIBVIRTD_PID:-} end=$((SECONDS + 21))
+	if [[ -n "$pid" ]]; then
+		for d in $(vsh 30 list --name 2>/dev/null); do
+			vsh 30 destroy "$d" >/dev/null 2>&1 || true
+		done
+		LIBVIRTD_PID=
+		kill -TERM "$pid" 2>/dev/null || true
+		while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do
+			nap 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	for d in ${LIBVIRT_MOUNTS:-}; do
+		umount -l "$d" || echo "libvirt_cleanup: cannot unmount $d" >&2
 	done
-	kill -TERM "$LIBVIRTD_PID" 2>/dev/null || true
-	LIBVIRTD_PID=
+	LIBVIRT_MOUNTS=
 }

@@ -9,7 +9,12 @@
 require_bin "$HOOKD_BIN"
 require_bin "$HOOKCTL_BIN"
 export HOOKD_CONF_DIR=/etc/hookd NO_COLOR=1
-trap libvirt_cleanup EXIT
+# Leave the guest as found for the scenarios after this one in the same boot.
+cleanup() {
+	libvirt_cleanup
+	rm -f /etc/hookd/vms/life.ini /etc/hookd/vms/split.ini
+}
+trap cleanup EXIT
 
 group=$(group_of "$NVME")
 # the namespace block devices of an NVMe controller (nvme0n1 ...), from sysfs
