@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/vm/demo's guest half (run by `testbed --demo`): show the IOMMU groups with each device's driver, then
-# move the guest NVMe to vfio-pci and back by plain sysfs writes, saying what each step is for.
-# Later this becomes hookctl and a VM start.
+# move the guest NVMe to vfio-pci and back by plain sysfs writes, saying what each step is for; then the
+# story (demo-story.sh): hookd doing the same for a VM that a real libvirtd starts and destroys.
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
 
 class_name() {
@@ -79,4 +79,6 @@ modprobe -r vfio-pci
 echo "  modprobe -r vfio-pci: nothing else uses it"
 assert_driver "$NVME" nvme >/dev/null
 echo
-echo "== Done: the same moves, for GPUs with their audio function and framebuffer console, are hookd's job."
+echo "== The same moves, for a GPU with its audio function and framebuffer console, are hookd's job: the story."
+# shellcheck source=demo-story.sh
+. "$HOOKD_SRC/tests/vm/demo-story.sh"
