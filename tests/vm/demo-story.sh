@@ -3,7 +3,7 @@
 # audio, with its framebuffer console) and the NVMe, started and destroyed through a real libvirtd, with
 # hookd moving the devices. Each step says in one line what it shows, then prints the real command output.
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
-# shellcheck source=libvirt-guest.bash
+# shellcheck source-path=SCRIPTDIR source=libvirt-guest.bash
 . "$HOOKD_SRC/tests/vm/libvirt-guest.bash"
 require_bin "$HOOKD_BIN"
 require_bin "$HOOKCTL_BIN"

@@ -80,5 +80,5 @@ echo "  modprobe -r vfio-pci: nothing else uses it"
 assert_driver "$NVME" nvme >/dev/null
 echo
 echo "== The same moves, for a GPU with its audio function and framebuffer console, are hookd's job: the story."
-# shellcheck source=demo-story.sh
+# shellcheck source-path=SCRIPTDIR source=demo-story.sh
 . "$HOOKD_SRC/tests/vm/demo-story.sh"

@@ -4,7 +4,7 @@
 # QEMU holds its VFIO group; `virsh destroy` brings it back to nvme. A domain whose device's IOMMU group
 # cannot be split is refused with hookd's line in virsh's error, and nothing moves.
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed" >&2; exit 2; }
-# shellcheck source=../libvirt-guest.bash
+# shellcheck source-path=SCRIPTDIR/.. source=libvirt-guest.bash
 . "$HOOKD_SRC/tests/vm/libvirt-guest.bash"
 require_bin "$HOOKD_BIN"
 require_bin "$HOOKCTL_BIN"
