@@ -28,7 +28,7 @@
 #       NVME_EXTRA     space-separated addresses of the extra NVMe drives (--nvme N), each alone in a group
 #     All addresses are full 0000:bb:dd.f, discovered by vendor/device/class at boot.
 #   - The filesystem is the host's /, read-only, under a tmpfs overlay: writes (e.g. /etc/hookd) stay in
-#     guest RAM. /run and /tmp are fresh tmpfs. There is no udev and no systemd; /dev is devtmpfs.
+#     guest RAM. /run is a fresh tmpfs; /tmp is the overlay's (the host's /tmp read-only, writes in RAM). There is no udev and no systemd; /dev is devtmpfs.
 
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] && return 0
 
