@@ -51,8 +51,8 @@ EOF
 }
 
 libvirt_setup() {
-	[[ -x /usr/sbin/libvirtd ]] || fail "libvirtd is not installed on the host (apt-get install libvirt-daemon-system)"
-	command -v virsh >/dev/null || fail "virsh is not installed on the host (apt-get install libvirt-clients)"
+	[[ -x /usr/sbin/libvirtd ]] || fail "libvirtd is not installed on the host (tests/install-deps: libvirt-daemon libvirt-daemon-driver-qemu)"
+	command -v virsh >/dev/null || fail "virsh is not installed on the host (tests/install-deps: libvirt-clients)"
 	# libvirt's qemu driver looks its default user up even when qemu.conf says root.
 	if ! getent passwd libvirt-qemu >/dev/null; then
 		useradd --system --no-create-home --user-group --shell /usr/sbin/nologin libvirt-qemu
