@@ -5,6 +5,7 @@
 #include <fnmatch.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sys/utsname.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -163,6 +164,15 @@ static int plan_modules(struct engine *e, struct plan *p, struct diag *diag)
 		return 0;
 	pthread_mutex_lock(&e->kmod_lock);
 	r = engine_modules(e, &m);
+	if (r < 0) {
+		struct utsname u;
+
+		/* No module tree for the running kernel: a refusal to explain, not an opaque errno. */
+		uname(&u);
+		diag_add(diag, "VM %s: unload-modules is set but libkmod cannot read /lib/modules/%s: %s", p->vm,
+			 u.release, strerror(-r));
+		r = -EBUSY;
+	}
 	for (size_t i = 0; r >= 0 && i < n; i++)
 		r = modules_inspect(m, p->modules[i].name, &infos[i]);
 	pthread_mutex_unlock(&e->kmod_lock);
