@@ -74,16 +74,7 @@ libvirt_setup() {
 	cp -a "$pristine"/. /etc/libvirt/
 	rm -rf "$pristine" /etc/libvirt/qemu /etc/libvirt/hooks
 	mkdir -p /etc/libvirt/qemu /var/lib/libvirt/qemu /var/cache/libvirt/qemu /var/log/libvirt/qemu
-	# No virtlogd, no cgroups, no mount namespace, no SELinux/AppArmor in the guest: QEMU runs as root.
-	cat >>/etc/libvirt/qemu.conf <<'EOF'
-# hookd testbed
-stdio_handler = "file"
-user = "root"
-group = "root"
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
+	cat "$HOOKD_SRC/tests/libvirt/qemu-test.conf" >>/etc/libvirt/qemu.conf
 	libvirt_install_hook
 }
 
