@@ -25,6 +25,7 @@ struct options {
 	const char *run_dir;
 	const char *sysfs_root;
 	const char *socket_path; /* NULL: RUN_DIR/hookd.sock */
+	uint64_t client_timeout_usec;
 };
 
 struct daemon_state {
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 		"  --run-dir DIR      runtime state and journals (default " HOOKD_RUN_DIR ")\n"
 		"  --sysfs-root DIR   where sysfs is (default /sys; tests use a fixture tree)\n"
 		"  --socket PATH      listen here when not socket-activated (default RUN_DIR/hookd.sock)\n"
+		"  --client-timeout SECONDS\n"
+		"                     close a client that sends no complete request for this long (default 30;\n"
+		"                     0: never); a request being carried out is not limited by it\n"
 		"  --help             this text\n"
 		"  --version          the version\n"
 		"Runs in the foreground. SIGHUP reloads the configuration; SIGTERM finishes running operations and "
@@ -55,12 +59,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "conf-dir", required_argument, NULL, 'c' }, { "run-dir", required_argument, NULL, 'r' },
 		{ "sysfs-root", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
+		{ "client-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct options){ .conf_dir = HOOKD_CONF_DIR, .run_dir = HOOKD_RUN_DIR, .sysfs_root = "/sys" };
+	*o = (struct options){ .conf_dir = HOOKD_CONF_DIR,
+			       .run_dir = HOOKD_RUN_DIR,
+			       .sysfs_root = "/sys",
+			       .client_timeout_usec = SERVER_DEFAULT_CLIENT_TIMEOUT_USEC };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
@@ -75,6 +83,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'S':
 			o->socket_path = optarg;
 			break;
+		case 't': {
+			char *end;
+			double secs;
+
+			errno = 0;
+			secs = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(secs >= 0) || secs > 86400) {
+				fprintf(stderr, "hookd: --client-timeout takes seconds from 0 to 86400, not '%s'\n",
+					optarg);
+				return -EINVAL;
+			}
+			o->client_timeout_usec = (uint64_t)(secs * 1e6);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -258,6 +280,8 @@ static int run(const struct options *o)
 		goto out;
 	}
 	r = server_new(d.event, fd, events_handle_request, d.events, &d.server);
+	if (r >= 0)
+		server_set_client_timeout(d.server, o->client_timeout_usec);
 	if (r < 0)
 		goto out;
 	events_set_server(d.events, d.server);

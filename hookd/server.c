@@ -25,6 +25,7 @@ struct client {
 	uid_t uid;
 	pid_t pid;
 	sd_event_source *io;
+	sd_event_source *idle; /* closes a client that sends no complete request in time; off while busy */
 	struct msg_reader reader;
 	bool busy;        /* a request is with the handler; its reply has not been queued yet */
 	bool close_after; /* a protocol error: close once the reply is written */
@@ -42,6 +43,7 @@ struct server {
 	struct client *clients;
 	unsigned n_clients;
 	uint64_t next_id;
+	uint64_t client_timeout_usec; /* 0: no limit */
 	server_request_fn handler;
 	void *userdata;
 };
@@ -73,6 +75,7 @@ static void client_destroy(struct client *c)
 		}
 	s->n_clients--;
 	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->idle);
 	close(c->fd);
 	msg_reader_done(&c->reader);
 	free(c->out);
@@ -186,6 +189,9 @@ static void client_dispatch(struct client *c, const char *msg, size_t len)
 		return;
 	}
 	c->busy = true;
+	/* The handler may take as long as its operation's own deadline: the idle limit does not apply. */
+	if (c->idle)
+		sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
 	/* A reply given from inside the handler is only queued (see server_reply): c stays valid here. */
 	c->dispatching = true;
 	c->server->handler(c->server->userdata, c->id, c->uid, &req);
@@ -250,6 +256,33 @@ static int client_io(sd_event_source *source, int fd, uint32_t revents, void *us
 	return 0;
 }
 
+/* A client that holds a connection without finishing a request would keep a slot (and a half-read buffer)
+ * forever: past the limit it gets one error line and is closed. */
+static int client_idle_timeout(sd_event_source *source, uint64_t usec, void *userdata)
+{
+	struct client *c = userdata;
+	struct server *s = c->server;
+	char text[128];
+
+	log_warning("client pid %d uid %u: no complete request within %llu ms; closing the connection", (int)c->pid,
+		    (unsigned)c->uid, (unsigned long long)(s->client_timeout_usec / 1000));
+	snprintf(text, sizeof(text), "no complete request within %llu ms",
+		 (unsigned long long)(s->client_timeout_usec / 1000));
+	client_error(c, true, HOOKD_ERROR_PROTOCOL, text);
+	(void)client_flush(c);
+	client_destroy(c);
+	return 0;
+}
+
+/* Start (or restart) the idle limit: from now, the client has client_timeout to send a whole request. */
+static void client_arm_idle(struct client *c)
+{
+	if (!c->idle)
+		return;
+	sd_event_source_set_time_relative(c->idle, c->server->client_timeout_usec);
+	sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+}
+
 static int server_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -287,7 +320,11 @@ static int server_accept(sd_event_source *source, int fd, uint32_t revents, void
 		c->uid = cred.uid;
 		c->pid = cred.pid;
 		r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, client_io, c);
+		if (r >= 0 && s->client_timeout_usec > 0)
+			r = sd_event_add_time_relative(s->event, &c->idle, CLOCK_MONOTONIC, s->client_timeout_usec, 0,
+						       client_idle_timeout, c);
 		if (r < 0) {
+			sd_event_source_disable_unref(c->io);
 			close(cfd);
 			free(c);
 			log_warning("cannot watch a client: %s", strerror(-r));
@@ -321,6 +358,11 @@ int server_new(sd_event *event, int listen_fd, server_request_fn handler, void *
 	return 0;
 }
 
+void server_set_client_timeout(struct server *s, uint64_t usec)
+{
+	s->client_timeout_usec = usec;
+}
+
 void server_stop_accepting(struct server *s)
 {
 	s->listen_io = sd_event_source_disable_unref(s->listen_io);
@@ -343,6 +385,7 @@ int server_reply(struct server *s, uint64_t client_id, json_object *reply)
 	r = client_queue(c, reply);
 	json_object_put(reply);
 	c->busy = false;
+	client_arm_idle(c);
 	if (r < 0)
 		c->close_after = true;
 	if (c->dispatching)

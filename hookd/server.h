@@ -25,6 +25,11 @@ void server_free(struct server *s);
 /* Queue reply (taken) for the client. -ENOENT when that client has gone (the reply is dropped). */
 int server_reply(struct server *s, uint64_t client_id, json_object *reply);
 
+/* How long a client may take to send a complete request after connecting or after its last reply (0: no
+ * limit). Applies to clients accepted afterwards. */
+void server_set_client_timeout(struct server *s, uint64_t usec);
+#define SERVER_DEFAULT_CLIENT_TIMEOUT_USEC (30ull * 1000000ull)
+
 /* Stop accepting new connections (shutdown); clients already connected are still answered. */
 void server_stop_accepting(struct server *s);
 unsigned server_n_clients(const struct server *s);

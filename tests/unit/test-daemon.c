@@ -73,7 +73,7 @@ static void start_daemon(void)
 	CHECK(daemon_pid >= 0);
 	if (daemon_pid == 0) {
 		execl(hookd_bin, hookd_bin, "--conf-dir", conf, "--run-dir", run_dir, "--sysfs-root", sys_root,
-		      "--socket", sock, (char *)NULL);
+		      "--socket", sock, "--client-timeout", "2", (char *)NULL);
 		_exit(127);
 	}
 	/* Wait for the socket: bounded by attempts, not by a time threshold on hookd. */
@@ -479,6 +479,48 @@ static void test_malformed(void)
 	check_still_serving();
 }
 
+/* A client that never finishes a request is closed after --client-timeout (2 s here) with one error line;
+ * a client whose request is being carried out is never cut off by that limit. */
+static void test_idle_client(void)
+{
+	static const char partial[] = "{\"method\":\"io.hookd.Sta";
+	struct hookd_reply reply = { 0 };
+	int idle = connect_new(), prep = connect_new(), unblock;
+	struct pollfd p = { .fd = idle, .events = POLLIN };
+	char byte;
+
+	CHECK(send(idle, partial, sizeof(partial) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(partial) - 1));
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
+
+	read_reply(idle, &reply);
+	CHECK_STR(reply.error, HOOKD_ERROR_PROTOCOL);
+	CHECK(strstr(reply.message, "no complete request"));
+	hookd_reply_done(&reply);
+	CHECK(poll(&p, 1, 30000) == 1);
+	CHECK_INT(read(idle, &byte, 1), 0);
+	close(idle);
+
+	/* Past the limit for prep as well (its request went out after idle connected): still waited for. */
+	sleep(1);
+	p = (struct pollfd){ .fd = prep, .events = POLLIN };
+	CHECK_INT(poll(&p, 1, 0), 0);
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	CHECK(!reply.error || !streq(reply.error, HOOKD_ERROR_PROTOCOL));
+	hookd_reply_done(&reply);
+	close(unblock);
+	close(prep);
+	check_still_serving();
+	{
+		int fd = connect_new();
+
+		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("slow", "release", "end"), &reply), 0);
+		hookd_reply_done(&reply);
+		close(fd);
+	}
+}
+
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
 static void test_sigterm_finishes_in_flight(void)
 {
@@ -562,6 +604,7 @@ int main(int argc, char **argv)
 	RUN(test_reload);
 	RUN(test_permissions);
 	RUN(test_malformed);
+	RUN(test_idle_client);
 	RUN(test_sigterm_finishes_in_flight);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
