@@ -53,8 +53,20 @@ EOF
 libvirt_setup() {
 	[[ -x /usr/sbin/libvirtd ]] || fail "libvirtd is not installed on the host (tests/install-deps: libvirt-daemon libvirt-daemon-driver-qemu)"
 	command -v virsh >/dev/null || fail "virsh is not installed on the host (tests/install-deps: libvirt-clients)"
+	# The account files come from the host's /etc over 9p, which the host may change meanwhile (its own
+	# libvirt test adds and removes libvirt-qemu): copy them up into guest RAM first, so what is checked
+	# here is what libvirtd later reads.
+	local f
+	for f in /etc/passwd /etc/group /etc/shadow /etc/gshadow; do
+		if [[ -e $f ]]; then
+			cp -p "$f" "$f.hookd-copy"
+			mv -f "$f.hookd-copy" "$f"
+		fi
+	done
 	# libvirt's qemu driver looks its default user up even when qemu.conf says root.
-	if ! getent passwd libvirt-qemu >/dev/null; then
+	if ! getent passwd libvirt-qemu >/dev/null || ! getent group libvirt-qemu >/dev/null; then
+		userdel libvirt-qemu 2>/dev/null || true
+		groupdel libvirt-qemu 2>/dev/null || true
 		useradd --system --no-create-home --user-group --shell /usr/sbin/nologin libvirt-qemu
 	fi
 	# The host's own libvirt state (defined or autostarted domains and networks, hooks, caches) is visible
