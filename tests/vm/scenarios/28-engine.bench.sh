@@ -13,7 +13,9 @@ read -r -a extra <<<"$NVME_EXTRA"
 ((${#extra[@]} >= 24)) || fail "the bench suite needs 24 extra NVMe, found ${#extra[@]}"
 modprobe vfio-pci
 
-now_us() { echo $(($(date +%s%N) / 1000)); }
+# now_us VAR: microseconds from bash's own clock into VAR. No process is started: under TCG one `date`
+# costs 0.2-0.5 s, and the one that reads the end time would land inside the timed window.
+now_us() { printf -v "$1" '%s' "${EPOCHREALTIME//[.,]/}"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
@@ -49,9 +51,9 @@ compare() {
 	: >/tmp/engine.us
 	for ((i = 0; i < ROUNDS; i++)); do
 		sleep 1 # untimed, as engine-tool cycle does between rounds: asynchronous probes finish
-		t0=$(now_us)
+		now_us t0
 		shell_move "${args[@]}" || fail "the shell script failed"
-		t1=$(now_us)
+		now_us t1
 		echo $((t1 - t0)) >>/tmp/shell.us
 		"$ENGINE_TOOL" --conf-dir "$ENGINE_CONF" --run-dir "$ENGINE_RUN" cycle "$vm" 2 2>/dev/null >>/tmp/engine.us ||
 			fail "engine-tool cycle $vm failed"
@@ -63,9 +65,9 @@ compare() {
 time_rounds() {
 	local i t0 t1
 	for ((i = 0; i < ROUNDS; i++)); do
-		t0=$(now_us)
+		now_us t0
 		"$@" >/dev/null 2>&1 || fail "$* failed in round $i"
-		t1=$(now_us)
+		now_us t1
 		echo $((t1 - t0))
 	done | median
 }
