@@ -247,21 +247,16 @@ const char *closest_choice(const char *word, const char *const *choices, size_t 
 /* "label:line: message", or "label: message" for the file as a whole (line 0). */
 void config_problem(struct config_reporter *rep, unsigned line, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	r = diag_vadd_at(rep->diag, rep->label, line, fmt, ap);
 	va_end(ap);
-	if (!msg) {
-		rep->error = -ENOMEM;
+	if (r < 0) {
+		rep->error = r;
 		return;
 	}
-	if (line)
-		diag_add(rep->diag, "%s:%u: %s", rep->label, line, msg);
-	else
-		diag_add(rep->diag, "%s: %s", rep->label, msg);
 	rep->problems++;
 }
 

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5,9 +6,25 @@
 
 #include "diag.h"
 
-void diag_add(struct diag *d, const char *fmt, ...)
+/* Take line into the list. 0 or -ENOMEM (line is freed either way when it is not kept). */
+static int diag_push(struct diag *d, char *line)
 {
 	char **grown;
+
+	if (!line)
+		return -ENOMEM;
+	grown = realloc(d->lines, (d->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(line);
+		return -ENOMEM;
+	}
+	d->lines = grown;
+	d->lines[d->n++] = line;
+	return 0;
+}
+
+void diag_add(struct diag *d, const char *fmt, ...)
+{
 	char *line;
 	va_list ap;
 
@@ -17,15 +34,23 @@ void diag_add(struct diag *d, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) < 0)
 		line = NULL;
 	va_end(ap);
-	if (!line)
-		return;
-	grown = realloc(d->lines, (d->n + 1) * sizeof(*grown));
-	if (!grown) {
-		free(line);
-		return;
+	(void)diag_push(d, line);
+}
+
+int diag_vadd_at(struct diag *d, const char *label, unsigned line, const char *fmt, va_list ap)
+{
+	char *msg, *full;
+	int n;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		return -ENOMEM;
+	if (!d) {
+		free(msg);
+		return 0;
 	}
-	d->lines = grown;
-	d->lines[d->n++] = line;
+	n = line ? asprintf(&full, "%s:%u: %s", label, line, msg) : asprintf(&full, "%s: %s", label, msg);
+	free(msg);
+	return diag_push(d, n < 0 ? NULL : full);
 }
 
 char *diag_join(const struct diag *d, const char *sep)

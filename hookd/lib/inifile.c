@@ -40,18 +40,16 @@ struct ini_walk {
 static void walk_problem(struct ini_walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void walk_problem(struct ini_walk *w, const char *fmt, ...)
 {
-	_cleanup_free_ char *msg = NULL;
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	r = diag_vadd_at(w->diag, w->label, w->line, fmt, ap);
 	va_end(ap);
-	if (!msg) {
-		w->error = -ENOMEM;
+	if (r < 0) {
+		w->error = r;
 		return;
 	}
-	diag_add(w->diag, "%s:%u: %s", w->label, w->line, msg);
 	w->problems++;
 }
 
