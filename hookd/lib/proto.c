@@ -140,6 +140,27 @@ static int get_params(json_object *obj, json_object **ret)
 	return 0;
 }
 
+/* The envelope both directions share: one JSON object whose "parameters", if present, is an object (made
+ * empty when absent). */
+static int parse_envelope(const char *buf, size_t len, json_object **ret, json_object **ret_params,
+			  const char **why)
+{
+	json_object *obj = NULL;
+	int r;
+
+	r = parse_object(buf, len, &obj, why);
+	if (r < 0)
+		return r;
+	r = get_params(obj, ret_params);
+	if (r < 0) {
+		json_object_put(obj);
+		*why = "\"parameters\" is not an object";
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	*ret = obj;
+	return 0;
+}
+
 int proto_parse_request(const char *buf, size_t len, struct hookd_request *ret, const char **why)
 {
 	const char *dummy, *method = NULL;
@@ -149,19 +170,13 @@ int proto_parse_request(const char *buf, size_t len, struct hookd_request *ret, 
 
 	if (!why)
 		why = &dummy;
-	r = parse_object(buf, len, &obj, why);
+	r = parse_envelope(buf, len, &obj, &params, why);
 	if (r < 0)
 		return r;
 	if (get_string(obj, "method", &method, &mlen) < 0 || !method || !field_is_sane(method, mlen)) {
 		json_object_put(obj);
 		*why = "missing or invalid \"method\"";
 		return -EBADMSG;
-	}
-	r = get_params(obj, &params);
-	if (r < 0) {
-		json_object_put(obj);
-		*why = "\"parameters\" is not an object";
-		return r == -ENOMEM ? r : -EBADMSG;
 	}
 	*ret = (struct hookd_request){ .obj = obj, .method = method, .params = params };
 	return 0;
@@ -301,19 +316,13 @@ int proto_parse_reply(const char *buf, size_t len, struct hookd_reply *ret, cons
 
 	if (!why)
 		why = &dummy;
-	r = parse_object(buf, len, &obj, why);
+	r = parse_envelope(buf, len, &obj, &params, why);
 	if (r < 0)
 		return r;
 	if (get_string(obj, "error", &error, &elen) < 0 || (error && !field_is_sane(error, elen))) {
 		json_object_put(obj);
 		*why = "invalid \"error\"";
 		return -EBADMSG;
-	}
-	r = get_params(obj, &params);
-	if (r < 0) {
-		json_object_put(obj);
-		*why = "\"parameters\" is not an object";
-		return r == -ENOMEM ? r : -EBADMSG;
 	}
 	if (error && get_string(params, "message", &message, NULL) < 0)
 		message = NULL;
