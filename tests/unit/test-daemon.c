@@ -180,6 +180,30 @@ static json_object *last_event(json_object *vm)
 }
 
 /* Run the hook executable as libvirt would; returns its exit status, stderr in err. */
+/* Send release end for vm and wait for its answer: puts the fixture back, whatever prepare left. */
+static void release_vm(const char *vm)
+{
+	struct hookd_reply reply = { 0 };
+	int fd = connect_new();
+
+	CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params(vm, "release", "end"), &reply), 0);
+	hookd_reply_done(&reply);
+	close(fd);
+}
+
+/* Poll Status until vm has a job running; returns that status entry (caller puts it). */
+static json_object *wait_running_job(const char *vm_name)
+{
+	for (;;) {
+		json_object *vm = vm_status(vm_name);
+
+		if (field(vm, "running_job"))
+			return vm;
+		json_object_put(vm);
+		usleep(10000);
+	}
+}
+
 static int run_hook(const char *vm, const char *op, const char *subop, char *err, size_t err_size)
 {
 	char cmd[2048];
@@ -251,13 +275,7 @@ static void test_status_during_long_job(void)
 
 	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
 	/* Status answers while the prepare's reply has not come (it cannot: the FIFO has no reader). */
-	for (;;) {
-		vm = vm_status("slow");
-		if (field(vm, "running_job"))
-			break;
-		json_object_put(vm);
-		usleep(10000);
-	}
+	vm = wait_running_job("slow");
 	CHECK_STR(field(vm, "running_job"), "prepare");
 	json_object_put(vm);
 
@@ -294,12 +312,7 @@ static void test_status_during_long_job(void)
 	CHECK_STR(field(uuid_ev, "uuid"), "0b6d6c6e-1111-2222-3333-444455556666");
 	json_object_put(vm);
 	/* Release from the journal, whatever state prepare left. */
-	{
-		int fd = connect_new();
-		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("slow", "release", "end"), &reply), 0);
-		hookd_reply_done(&reply);
-		close(fd);
-	}
+	release_vm("slow");
 }
 
 static void test_reload(void)
@@ -512,13 +525,7 @@ static void test_idle_client(void)
 	close(unblock);
 	close(prep);
 	check_still_serving();
-	{
-		int fd = connect_new();
-
-		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("slow", "release", "end"), &reply), 0);
-		hookd_reply_done(&reply);
-		close(fd);
-	}
+	release_vm("slow");
 }
 
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
@@ -529,13 +536,7 @@ static void test_sigterm_finishes_in_flight(void)
 	json_object *vm;
 
 	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
-	for (;;) {
-		vm = vm_status("slow");
-		if (field(vm, "running_job"))
-			break;
-		json_object_put(vm);
-		usleep(10000);
-	}
+	vm = wait_running_job("slow");
 	json_object_put(vm);
 	CHECK(kill(daemon_pid, SIGTERM) == 0);
 	/* An open connection is still served: wait until the daemon says it is stopping. */
