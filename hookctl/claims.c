@@ -39,13 +39,13 @@ int claims_load(const struct hookctl *ctx, const struct topology *t, struct clai
 		/* Without the domain XML, devices-from-xml adds nothing here; status and check say more. */
 		r = plan_resolve(t, vm, NULL, &p, &c.problems);
 		if (r == -ENOMEM) {
-			claims_done(&c);
+			claims_clear(&c);
 			return r;
 		}
 		for (size_t i = 0; p && i < p->n_devices; i++) {
 			r = add_claim(&c, p->devices[i].address, vm->name, p->devices[i].name);
 			if (r < 0) {
-				claims_done(&c);
+				claims_clear(&c);
 				return r;
 			}
 		}
@@ -54,7 +54,7 @@ int claims_load(const struct hookctl *ctx, const struct topology *t, struct clai
 	return 0;
 }
 
-void claims_done(struct claims *c)
+void claims_clear(struct claims *c)
 {
 	for (size_t i = 0; i < c->n; i++)
 		free(c->items[i].device);

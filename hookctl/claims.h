@@ -25,6 +25,6 @@ struct claims {
 
 /* Never fails for a bad configuration (its problems are collected); -ENOMEM only. */
 int claims_load(const struct hookctl *ctx, const struct topology *t, struct claims *ret);
-void claims_done(struct claims *c);
+void claims_clear(struct claims *c);
 /* The i-th claim on ADDRESS (i counts from 0), or NULL. */
 const struct claim *claims_find(const struct claims *c, const char *address, size_t i);

@@ -6,7 +6,7 @@
 #include "util.h"
 
 int daemon_call(const struct hookctl *ctx, const char *method, json_object *params, unsigned timeout_ms,
-		struct hookd_reply *reply)
+		struct proto_reply *reply)
 {
 	_cleanup_close_ int fd = -1;
 	int r;
@@ -23,7 +23,7 @@ int daemon_call(const struct hookctl *ctx, const char *method, json_object *para
 
 void daemon_request_reload(const struct hookctl *ctx)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int r;
 
 	r = daemon_call(ctx, HOOKD_METHOD_RELOAD, NULL, 30000, &reply);
@@ -39,5 +39,5 @@ void daemon_request_reload(const struct hookctl *ctx)
 		hookctl_note("warning: hookd did not reload: %s", reply.message ? reply.message : reply.error);
 	else
 		hookctl_note("hookd reloaded its configuration.");
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 }

@@ -11,7 +11,7 @@
 /* Call method(params) (params taken). -ENOENT / -ECONNREFUSED when hookd does not run (nothing printed);
  * 0 with reply filled otherwise, reply->error set when hookd answered with an error. */
 int daemon_call(const struct hookctl *ctx, const char *method, json_object *params, unsigned timeout_ms,
-		struct hookd_reply *reply);
+		struct proto_reply *reply);
 static inline bool daemon_not_running(int r)
 {
 	return r == -ENOENT || r == -ECONNREFUSED;

@@ -85,7 +85,7 @@ int cmd_get(struct hookctl *ctx, int argc, char **argv)
 	if (r < 0)
 		return r;
 	r = ini_text_get(&t, section, name, &value);
-	ini_text_done(&t);
+	ini_text_clear(&t);
 	if (r == -ENOENT) {
 		/* Like git config: unset is exit status 1 with nothing on stdout, quietly for scripts. */
 		return HOOKCTL_EXIT_FAILURE;
@@ -142,7 +142,7 @@ static int change_key(struct hookctl *ctx, const char *vm, const char *key, cons
 		if (!result)
 			r = -ENOMEM;
 	}
-	ini_text_done(&t);
+	ini_text_clear(&t);
 	if (r < 0)
 		return r;
 	if (streq(result, text)) {

@@ -130,13 +130,13 @@ int ini_text_parse(const char *text, struct ini_text *ret)
 		char **grown = realloc(t.lines, (t.n + 1) * sizeof(*grown));
 
 		if (!grown) {
-			ini_text_done(&t);
+			ini_text_clear(&t);
 			return -ENOMEM;
 		}
 		t.lines = grown;
 		t.lines[t.n] = strndup(p, len);
 		if (!t.lines[t.n]) {
-			ini_text_done(&t);
+			ini_text_clear(&t);
 			return -ENOMEM;
 		}
 		t.n++;
@@ -166,7 +166,7 @@ char *ini_text_join(const struct ini_text *t)
 	return out;
 }
 
-void ini_text_done(struct ini_text *t)
+void ini_text_clear(struct ini_text *t)
 {
 	for (size_t i = 0; i < t->n; i++)
 		free(t->lines[i]);

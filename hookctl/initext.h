@@ -14,7 +14,7 @@ struct ini_text {
 int ini_text_parse(const char *text, struct ini_text *ret);
 /* The lines joined, each ending with '\n'. NULL on allocation failure. */
 char *ini_text_join(const struct ini_text *t);
-void ini_text_done(struct ini_text *t);
+void ini_text_clear(struct ini_text *t);
 
 /* "device.gpu.address" -> "device.gpu" + "address" (split at the last dot). -EINVAL with *why. */
 int ini_key_split(const char *key, char **ret_section, char **ret_name, const char **why);

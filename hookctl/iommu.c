@@ -215,13 +215,13 @@ int cmd_iommu(struct hookctl *ctx, int argc, char **argv)
 			hookctl_error("VM '%s' has no configuration in %s/vms.", ctx->vm_filter, ctx->conf_dir);
 		else
 			hookctl_error("the configuration in %s does not load.", ctx->conf_dir);
-		claims_done(&c);
+		claims_clear(&c);
 		return HOOKCTL_EXIT_NO_SUCH_VM;
 	}
 
 	f = calloc(strv_length(addresses) + 1, sizeof(*f));
 	if (!f) {
-		claims_done(&c);
+		claims_clear(&c);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; addresses[i]; i++)
@@ -254,6 +254,6 @@ int cmd_iommu(struct hookctl *ctx, int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		pci_function_clear(&f[i]);
-	claims_done(&c);
+	claims_clear(&c);
 	return 0;
 }

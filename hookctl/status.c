@@ -166,7 +166,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 	const char *only = argc > 0 ? argv[0] : NULL;
 	_cleanup_virt_ virConnectPtr conn = NULL;
 	_cleanup_free_ char *virt_error = NULL;
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	json_object *daemon_vms = NULL, *root, *vms, *daemon, *libvirt;
 	struct claims c = { 0 };
 	bool running, trouble = false;
@@ -191,7 +191,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 
 	r = claims_load(ctx, &t, &c);
 	if (r < 0) {
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		return r;
 	}
 	if (virt_open(ctx->connect_uri, &conn, &virt_error) < 0)
@@ -275,15 +275,15 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 	if (r != HOOKCTL_EXIT_NO_SUCH_VM)
 		r = !running ? HOOKCTL_EXIT_NOT_RUNNING : trouble ? HOOKCTL_EXIT_FAILURE : 0;
 	json_object_put(root);
-	claims_done(&c);
-	hookd_reply_done(&reply);
+	claims_clear(&c);
+	proto_reply_clear(&reply);
 	return r;
 }
 
 static int by_hand(struct hookctl *ctx, const char *method, const char *vm, const char *done)
 {
 	_cleanup_free_ char *path = NULL;
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	json_object *params;
 	int r;
 
@@ -307,10 +307,10 @@ static int by_hand(struct hookctl *ctx, const char *method, const char *vm, cons
 		bool no_vm = streq(reply.error, HOOKD_ERROR_NO_SUCH_VM);
 
 		hookctl_error("%s", reply.message ? reply.message : reply.error);
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		return no_vm ? HOOKCTL_EXIT_NO_SUCH_VM : -EIO;
 	}
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	printf("VM %s: %s\n", vm, done);
 	return 0;
 }

@@ -57,8 +57,8 @@ struct job {
 	struct vm_state *vm;
 	enum job_kind kind;
 	uint64_t client_id;
-	struct hookd_request req; /* owns the JSON the strings below point into */
-	struct hook_event ev;     /* JOB_EVENT only */
+	struct proto_request req; /* owns the JSON the strings below point into */
+	struct proto_event ev;     /* JOB_EVENT only */
 	struct config_gen *gen;
 	const struct vm_config *vm_config; /* NULL when the VM has no configuration */
 	long long received_usec;
@@ -163,7 +163,7 @@ static void job_free(struct job *j)
 {
 	if (!j)
 		return;
-	hookd_request_done(&j->req);
+	proto_request_clear(&j->req);
 	gen_unref(j->gen);
 	free(j->message);
 	json_object_put(j->plan);
@@ -329,7 +329,7 @@ static void job_complete(struct events *e, struct job *j)
 		if (!j->message && asprintf(&j->message, "VM %s: %s failed: %s", vm, op, strerror(-j->r)) < 0)
 			j->message = NULL;
 		log_ctx(LOG_ERR, vm, op, NULL, "%s", without_vm_prefix(j->message ? j->message : strerror(-j->r), vm));
-		reply = proto_error_new(error, "%s", j->message ? j->message : strerror(-j->r));
+		reply = proto_build_error(error, "%s", j->message ? j->message : strerror(-j->r));
 	} else {
 		json_object *params = NULL;
 
@@ -343,7 +343,7 @@ static void job_complete(struct events *e, struct job *j)
 			log_ctx(LOG_INFO, vm, op, NULL, "%s %s: ok (%u ms)", op,
 				j->kind == JOB_EVENT ? j->ev.subop : "manual",
 				(unsigned)(monotonic_ms() - j->started_ms));
-		reply = proto_reply_new(params);
+		reply = proto_build_reply(params);
 	}
 	if (j->kind != JOB_CHECK)
 		vm_record(j->vm, j, error ? error : "ok");
@@ -441,7 +441,7 @@ static int on_jobs_done(sd_event_source *source, int fd, uint32_t revents, void 
 
 static void reply_error(struct events *e, uint64_t client_id, const char *error, const char *message)
 {
-	json_object *reply = proto_error_new(error, "%s", message);
+	json_object *reply = proto_build_error(error, "%s", message);
 
 	if (reply)
 		server_reply(e->server, client_id, reply);
@@ -449,7 +449,7 @@ static void reply_error(struct events *e, uint64_t client_id, const char *error,
 
 static void reply_invalid(struct events *e, uint64_t client_id, const char *why)
 {
-	json_object *reply = proto_error_new(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
+	json_object *reply = proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
 
 	if (reply)
 		server_reply(e->server, client_id, reply);
@@ -568,7 +568,7 @@ static void handle_status(struct events *e, uint64_t client_id, json_object *par
 	json_object_put(engine_all);
 	if (only && json_object_array_length(vms) == 0) {
 		json_object_put(vms);
-		json_object *reply = proto_error_new(HOOKD_ERROR_NO_SUCH_VM, "VM %s is not known to hookd", only);
+		json_object *reply = proto_build_error(HOOKD_ERROR_NO_SUCH_VM, "VM %s is not known to hookd", only);
 
 		if (reply)
 			server_reply(e->server, client_id, reply);
@@ -580,7 +580,7 @@ static void handle_status(struct events *e, uint64_t client_id, json_object *par
 	json_object_object_add(reply_params, "jobs_running", json_object_new_int((int)e->running));
 	json_object_object_add(reply_params, "stopping", json_object_new_boolean(e->stopping));
 	json_object_object_add(reply_params, "vms", vms);
-	server_reply(e->server, client_id, proto_reply_new(reply_params));
+	server_reply(e->server, client_id, proto_build_reply(reply_params));
 }
 
 static void handle_reload(struct events *e, uint64_t client_id)
@@ -589,11 +589,11 @@ static void handle_reload(struct events *e, uint64_t client_id)
 	json_object *reply, *params, *problems;
 
 	if (events_reload(e, &diag) >= 0) {
-		server_reply(e->server, client_id, proto_reply_new(NULL));
+		server_reply(e->server, client_id, proto_build_reply(NULL));
 		return;
 	}
 	_cleanup_free_ char *joined = diag_join(&diag, "; ");
-	reply = proto_error_new(HOOKD_ERROR_FAILED, "configuration not reloaded (the running one stays): %s",
+	reply = proto_build_error(HOOKD_ERROR_FAILED, "configuration not reloaded (the running one stays): %s",
 				joined ? joined : "invalid");
 	if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
 		problems = json_object_new_array();
@@ -606,7 +606,7 @@ static void handle_reload(struct events *e, uint64_t client_id)
 		server_reply(e->server, client_id, reply);
 }
 
-void events_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct hookd_request *req)
+void events_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req)
 {
 	struct events *e = userdata;
 	const char *method = req->method, *vm = NULL, *why = NULL;
@@ -615,24 +615,24 @@ void events_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 
 	if (streq(method, HOOKD_METHOD_STATUS)) {
 		handle_status(e, client_id, req->params);
-		hookd_request_done(req);
+		proto_request_clear(req);
 		return;
 	}
 	if (streq(method, HOOKD_METHOD_RELOAD)) {
-		hookd_request_done(req);
+		proto_request_clear(req);
 		handle_reload(e, client_id);
 		return;
 	}
 
 	j = calloc(1, sizeof(*j));
 	if (!j) {
-		hookd_request_done(req);
+		proto_request_clear(req);
 		return reply_error(e, client_id, HOOKD_ERROR_FAILED, "out of memory");
 	}
 	j->events = e;
 	j->client_id = client_id;
 	j->req = *req;
-	*req = (struct hookd_request){ 0 };
+	*req = (struct proto_request){ 0 };
 	j->received_usec = realtime_usec();
 
 	if (streq(method, HOOKD_METHOD_EVENT)) {

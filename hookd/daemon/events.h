@@ -25,7 +25,7 @@ void events_set_server(struct events *e, struct server *server);
 void events_free(struct events *e);
 
 /* The server's request handler (server_request_fn). */
-void events_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct hookd_request *req);
+void events_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req);
 
 /* Parse the whole configuration again and swap it in only when all of it is valid. On error the running
  * configuration stays, -EINVAL, and every problem is in diag. */

@@ -26,7 +26,7 @@ struct client {
 	pid_t pid;
 	sd_event_source *io;
 	sd_event_source *idle; /* closes a client that sends no complete request in time; off while busy */
-	struct msg_reader reader;
+	struct proto_reader reader;
 	bool busy;        /* a request is with the handler; its reply has not been queued yet */
 	bool close_after; /* a protocol error: close once the reply is written */
 	bool eof;
@@ -64,7 +64,7 @@ static bool method_known(const char *method)
 	return false;
 }
 
-static void client_destroy(struct client *c)
+static void client_free(struct client *c)
 {
 	struct server *s = c->server;
 
@@ -77,7 +77,7 @@ static void client_destroy(struct client *c)
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle);
 	close(c->fd);
-	msg_reader_done(&c->reader);
+	proto_reader_clear(&c->reader);
 	free(c->out);
 	free(c);
 }
@@ -126,7 +126,7 @@ static int client_queue(struct client *c, json_object *reply)
 /* Answer directly from the server (errors that never reach the handler). */
 static void client_error(struct client *c, bool close_after, const char *error, const char *message)
 {
-	json_object *reply = proto_error_new(error, "%s", message);
+	json_object *reply = proto_build_error(error, "%s", message);
 
 	if (!reply || client_queue(c, reply) < 0)
 		c->close_after = true;
@@ -157,7 +157,7 @@ static int client_flush(struct client *c)
 
 static void client_dispatch(struct client *c, const char *msg, size_t len)
 {
-	struct hookd_request req = { 0 };
+	struct proto_request req = { 0 };
 	const char *why = NULL;
 
 	if (proto_parse_request(msg, len, &req, &why) < 0) {
@@ -174,18 +174,18 @@ static void client_dispatch(struct client *c, const char *msg, size_t len)
 
 		snprintf(text, sizeof(text), "unknown method %s", req.method);
 		client_error(c, false, HOOKD_ERROR_METHOD, text);
-		hookd_request_done(&req);
+		proto_request_clear(&req);
 		return;
 	}
 	if (server_method_needs_root(req.method) && c->uid != 0) {
-		json_object *reply = proto_error_new(HOOKD_ERROR_PERMISSION, "%s needs root; the caller is uid %u",
+		json_object *reply = proto_build_error(HOOKD_ERROR_PERMISSION, "%s needs root; the caller is uid %u",
 						     req.method, (unsigned)c->uid);
 
 		log_warning("refused %s from pid %d uid %u: not root", req.method, (int)c->pid, (unsigned)c->uid);
 		if (!reply || client_queue(c, reply) < 0)
 			c->close_after = true;
 		json_object_put(reply);
-		hookd_request_done(&req);
+		proto_request_clear(&req);
 		return;
 	}
 	c->busy = true;
@@ -204,9 +204,9 @@ static int client_process(struct client *c)
 	const char *msg;
 	size_t len;
 
-	while (!c->busy && !c->close_after && msg_reader_next(&c->reader, &msg, &len) > 0)
+	while (!c->busy && !c->close_after && proto_reader_next(&c->reader, &msg, &len) > 0)
 		client_dispatch(c, msg, len);
-	if (c->eof && !c->busy && !c->close_after && msg_reader_partial(&c->reader)) {
+	if (c->eof && !c->busy && !c->close_after && proto_reader_partial(&c->reader)) {
 		log_warning("client pid %d: connection closed inside a message", (int)c->pid);
 		return -ECONNRESET;
 	}
@@ -217,7 +217,7 @@ static int client_read(struct client *c)
 {
 	/* Bounded, so one fast writer cannot starve the others. */
 	for (int rounds = 0; rounds < 64 && !c->busy && !c->close_after && !c->eof; rounds++) {
-		int r = msg_reader_fill(&c->reader, c->fd, &c->eof);
+		int r = proto_reader_fill(&c->reader, c->fd, &c->eof);
 
 		if (r == -EAGAIN)
 			return 0;
@@ -249,7 +249,7 @@ static int client_io(sd_event_source *source, int fd, uint32_t revents, void *us
 	if (r >= 0)
 		r = client_flush(c);
 	if (r < 0) {
-		client_destroy(c);
+		client_free(c);
 		return 0;
 	}
 	client_update_events(c);
@@ -270,7 +270,7 @@ static int client_idle_timeout(sd_event_source *source, uint64_t usec, void *use
 		 (unsigned long long)(s->client_timeout_usec / 1000));
 	client_error(c, true, HOOKD_ERROR_PROTOCOL, text);
 	(void)client_flush(c);
-	client_destroy(c);
+	client_free(c);
 	return 0;
 }
 
@@ -395,7 +395,7 @@ int server_reply(struct server *s, uint64_t client_id, json_object *reply)
 	if (r >= 0)
 		r = client_flush(c);
 	if (r < 0) {
-		client_destroy(c);
+		client_free(c);
 		return 0;
 	}
 	client_update_events(c);
@@ -407,7 +407,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	while (s->clients)
-		client_destroy(s->clients);
+		client_free(s->clients);
 	sd_event_source_disable_unref(s->listen_io);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);

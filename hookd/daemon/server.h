@@ -14,9 +14,9 @@
 
 struct server;
 
-/* Called for each authorized request with a known method. The handler owns req (hookd_request_done) and must
+/* Called for each authorized request with a known method. The handler owns req (proto_request_clear) and must
  * call server_reply(client_id, ...) exactly once, now or later. */
-typedef void (*server_request_fn)(void *userdata, uint64_t client_id, uid_t uid, struct hookd_request *req);
+typedef void (*server_request_fn)(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req);
 
 /* listen_fd is taken (closed by server_free). */
 int server_new(sd_event *event, int listen_fd, server_request_fn handler, void *userdata, struct server **ret);

@@ -101,7 +101,7 @@ static int read_all(int fd, size_t max, char **ret, size_t *ret_len)
 /* 0 when hookd agreed (or need not be asked); 1 when the event must fail, with the line printed. */
 static int ask_daemon(const struct hook_call *c)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	_cleanup_close_ int fd = -1;
 	json_object *params;
 	int r;
@@ -125,7 +125,7 @@ static int ask_daemon(const struct hook_call *c)
 		return 1;
 	}
 
-	params = proto_event_params_new(c->vm, c->op_name, c->subop, c->extra, c->xml, c->xml_len);
+	params = proto_build_event_params(c->vm, c->op_name, c->subop, c->extra, c->xml, c->xml_len);
 	if (!params) {
 		fprintf(stderr, "hookd: VM %s: out of memory\n", c->vm);
 		return 1;
@@ -153,7 +153,7 @@ static int ask_daemon(const struct hook_call *c)
 				reply.error);
 		r = 1;
 	}
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	return r;
 }
 

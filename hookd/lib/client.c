@@ -44,14 +44,14 @@ int client_connect(const char *path, int *ret_fd)
 	return 0;
 }
 
-int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct hookd_reply *ret)
+int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct proto_reply *ret)
 {
 	unsigned long long deadline = now_ms() + timeout_ms;
-	struct msg_reader reader = { 0 };
+	struct proto_reader reader = { 0 };
 	json_object *req;
 	int r;
 
-	req = proto_request_new(method, params);
+	req = proto_build_request(method, params);
 	if (!req)
 		return -ENOMEM;
 	r = proto_write(fd, req, deadline);
@@ -66,12 +66,12 @@ int client_call(int fd, const char *method, json_object *params, unsigned timeou
 		size_t len;
 		bool eof;
 
-		if (msg_reader_next(&reader, &msg, &len) > 0) {
+		if (proto_reader_next(&reader, &msg, &len) > 0) {
 			r = proto_parse_reply(msg, len, ret, &why);
-			msg_reader_done(&reader);
+			proto_reader_clear(&reader);
 			return r < 0 ? -EBADMSG : 0;
 		}
-		r = msg_reader_fill(&reader, fd, &eof);
+		r = proto_reader_fill(&reader, fd, &eof);
 		if (r == -EAGAIN || r == -EINTR) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
 			unsigned long long now = now_ms();
@@ -93,6 +93,6 @@ int client_call(int fd, const char *method, json_object *params, unsigned timeou
 			break;
 		}
 	}
-	msg_reader_done(&reader);
+	proto_reader_clear(&reader);
 	return r;
 }

@@ -14,4 +14,4 @@ int client_connect(const char *path, int *ret_fd);
 
 /* Send method(params) and wait for the reply until timeout_ms from now. params is taken.
  * -ETIMEDOUT if the daemon does not answer in time, -ECONNRESET if it closed the connection. */
-int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct hookd_reply *ret);
+int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct proto_reply *ret);

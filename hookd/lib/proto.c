@@ -59,11 +59,11 @@ static bool field_is_sane(const char *s, size_t len)
 	return true;
 }
 
-void hookd_request_done(struct hookd_request *r)
+void proto_request_clear(struct proto_request *r)
 {
 	if (r->obj)
 		json_object_put(r->obj);
-	*r = (struct hookd_request){ 0 };
+	*r = (struct proto_request){ 0 };
 }
 
 static int parse_object(const char *buf, size_t len, json_object **ret, const char **why)
@@ -161,7 +161,7 @@ static int parse_envelope(const char *buf, size_t len, json_object **ret, json_o
 	return 0;
 }
 
-int proto_parse_request(const char *buf, size_t len, struct hookd_request *ret, const char **why)
+int proto_parse_request(const char *buf, size_t len, struct proto_request *ret, const char **why)
 {
 	const char *dummy, *method = NULL;
 	json_object *obj = NULL, *params;
@@ -178,7 +178,7 @@ int proto_parse_request(const char *buf, size_t len, struct hookd_request *ret, 
 		*why = "missing or invalid \"method\"";
 		return -EBADMSG;
 	}
-	*ret = (struct hookd_request){ .obj = obj, .method = method, .params = params };
+	*ret = (struct proto_request){ .obj = obj, .method = method, .params = params };
 	return 0;
 }
 
@@ -196,7 +196,7 @@ int proto_vm_from_params(json_object *params, const char **ret, const char **why
 	return 0;
 }
 
-int proto_event_from_params(json_object *params, struct hook_event *ret, const char **why)
+int proto_event_from_params(json_object *params, struct proto_event *ret, const char **why)
 {
 	const char *dummy, *vm, *op, *subop, *extra, *xml;
 	size_t len = 0, xml_len = 0;
@@ -226,7 +226,7 @@ int proto_event_from_params(json_object *params, struct hook_event *ret, const c
 		*why = "\"xml\" is larger than the limit";
 		return -EINVAL;
 	}
-	*ret = (struct hook_event){
+	*ret = (struct proto_event){
 		.vm = vm,
 		.op = (enum hook_op)op_id,
 		.subop = subop,
@@ -237,7 +237,7 @@ int proto_event_from_params(json_object *params, struct hook_event *ret, const c
 	return 0;
 }
 
-json_object *proto_request_new(const char *method, json_object *params)
+json_object *proto_build_request(const char *method, json_object *params)
 {
 	json_object *o = json_object_new_object();
 
@@ -250,7 +250,7 @@ json_object *proto_request_new(const char *method, json_object *params)
 	return o;
 }
 
-json_object *proto_event_params_new(const char *vm, const char *op, const char *subop, const char *extra,
+json_object *proto_build_event_params(const char *vm, const char *op, const char *subop, const char *extra,
 				    const char *xml, size_t xml_len)
 {
 	json_object *p = json_object_new_object();
@@ -265,7 +265,7 @@ json_object *proto_event_params_new(const char *vm, const char *op, const char *
 	return p;
 }
 
-json_object *proto_reply_new(json_object *params)
+json_object *proto_build_reply(json_object *params)
 {
 	json_object *o = json_object_new_object();
 
@@ -277,7 +277,7 @@ json_object *proto_reply_new(json_object *params)
 	return o;
 }
 
-json_object *proto_error_new(const char *error, const char *fmt, ...)
+json_object *proto_build_error(const char *error, const char *fmt, ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	json_object *o, *p;
@@ -300,14 +300,14 @@ json_object *proto_error_new(const char *error, const char *fmt, ...)
 	return o;
 }
 
-void hookd_reply_done(struct hookd_reply *r)
+void proto_reply_clear(struct proto_reply *r)
 {
 	if (r->obj)
 		json_object_put(r->obj);
-	*r = (struct hookd_reply){ 0 };
+	*r = (struct proto_reply){ 0 };
 }
 
-int proto_parse_reply(const char *buf, size_t len, struct hookd_reply *ret, const char **why)
+int proto_parse_reply(const char *buf, size_t len, struct proto_reply *ret, const char **why)
 {
 	const char *dummy, *error = NULL, *message = NULL;
 	json_object *obj = NULL, *params;
@@ -326,12 +326,12 @@ int proto_parse_reply(const char *buf, size_t len, struct hookd_reply *ret, cons
 	}
 	if (error && get_string(params, "message", &message, NULL) < 0)
 		message = NULL;
-	*ret = (struct hookd_reply){ .obj = obj, .error = error, .message = error ? (message ? message : error) : NULL,
+	*ret = (struct proto_reply){ .obj = obj, .error = error, .message = error ? (message ? message : error) : NULL,
 				     .params = params };
 	return 0;
 }
 
-int msg_reader_fill(struct msg_reader *r, int fd, bool *eof)
+int proto_reader_fill(struct proto_reader *r, int fd, bool *eof)
 {
 	ssize_t n;
 
@@ -370,7 +370,7 @@ int msg_reader_fill(struct msg_reader *r, int fd, bool *eof)
 	return 0;
 }
 
-int msg_reader_next(struct msg_reader *r, const char **msg, size_t *len)
+int proto_reader_next(struct proto_reader *r, const char **msg, size_t *len)
 {
 	char *start = r->buf + r->consumed, *nul;
 
@@ -385,15 +385,15 @@ int msg_reader_next(struct msg_reader *r, const char **msg, size_t *len)
 	return 1;
 }
 
-bool msg_reader_partial(const struct msg_reader *r)
+bool proto_reader_partial(const struct proto_reader *r)
 {
 	return r->len > r->consumed;
 }
 
-void msg_reader_done(struct msg_reader *r)
+void proto_reader_clear(struct proto_reader *r)
 {
 	free(r->buf);
-	*r = (struct msg_reader){ 0 };
+	*r = (struct proto_reader){ 0 };
 }
 
 int proto_write(int fd, json_object *obj, unsigned long long deadline_ms)

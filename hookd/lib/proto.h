@@ -58,7 +58,7 @@ int hook_op_from_string(const char *s); /* enum hook_op or -EINVAL */
 bool hook_op_can_fail(enum hook_op op);
 
 /* A decoded, validated io.hookd.Event. Strings point into the json object the request owns. */
-struct hook_event {
+struct proto_event {
 	const char *vm;
 	enum hook_op op;
 	const char *subop;
@@ -68,39 +68,39 @@ struct hook_event {
 };
 
 /* A decoded request. Owns obj. */
-struct hookd_request {
+struct proto_request {
 	json_object *obj;
 	const char *method;
 	json_object *params; /* borrowed from obj; an empty object when absent */
 };
-void hookd_request_done(struct hookd_request *r);
+void proto_request_clear(struct proto_request *r);
 
 /* Parse one NUL-terminated message (len excludes the NUL). -EBADMSG with *why on anything malformed. */
-int proto_parse_request(const char *buf, size_t len, struct hookd_request *ret, const char **why);
+int proto_parse_request(const char *buf, size_t len, struct proto_request *ret, const char **why);
 /* Validate the parameters of io.hookd.Event. -EINVAL with *why naming the field at fault. */
-int proto_event_from_params(json_object *params, struct hook_event *ret, const char **why);
+int proto_event_from_params(json_object *params, struct proto_event *ret, const char **why);
 /* Fetch a required VM name parameter ("vm"), validated with vm_name_validate(). */
 int proto_vm_from_params(json_object *params, const char **ret, const char **why);
 
 /* Builders (the caller owns what is returned). */
-json_object *proto_request_new(const char *method, json_object *params /* taken */);
-json_object *proto_event_params_new(const char *vm, const char *op, const char *subop, const char *extra,
+json_object *proto_build_request(const char *method, json_object *params /* taken */);
+json_object *proto_build_event_params(const char *vm, const char *op, const char *subop, const char *extra,
 				    const char *xml, size_t xml_len);
-json_object *proto_reply_new(json_object *params /* taken, may be NULL */);
-json_object *proto_error_new(const char *error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+json_object *proto_build_reply(json_object *params /* taken, may be NULL */);
+json_object *proto_build_error(const char *error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A parsed reply: error is NULL on success. Owns obj. */
-struct hookd_reply {
+struct proto_reply {
 	json_object *obj;
 	const char *error;
 	const char *message;  /* parameters.message when error is set, else NULL */
 	json_object *params;
 };
-void hookd_reply_done(struct hookd_reply *r);
-int proto_parse_reply(const char *buf, size_t len, struct hookd_reply *ret, const char **why);
+void proto_reply_clear(struct proto_reply *r);
+int proto_parse_reply(const char *buf, size_t len, struct proto_reply *ret, const char **why);
 
 /* Incremental reader for the NUL framing, for non-blocking sockets. */
-struct msg_reader {
+struct proto_reader {
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -108,12 +108,12 @@ struct msg_reader {
 };
 /* Read what the fd has. 0 on progress, -EAGAIN if nothing now, 0 with *eof on orderly EOF, -EMSGSIZE when a
  * message would exceed HOOKD_MSG_MAX, other -errno on error. */
-int msg_reader_fill(struct msg_reader *r, int fd, bool *eof);
+int proto_reader_fill(struct proto_reader *r, int fd, bool *eof);
 /* Next complete message: 1 with msg and len set (len excludes the NUL; valid until the next fill), or 0. */
-int msg_reader_next(struct msg_reader *r, const char **msg, size_t *len);
+int proto_reader_next(struct proto_reader *r, const char **msg, size_t *len);
 /* True when bytes of an unfinished message are buffered (EOF now means a truncated message). */
-bool msg_reader_partial(const struct msg_reader *r);
-void msg_reader_done(struct msg_reader *r);
+bool proto_reader_partial(const struct proto_reader *r);
+void proto_reader_clear(struct proto_reader *r);
 
 /* Serialize obj and write it with the NUL, all of it (blocking fd, or poll until deadline_ms, monotonic
  * milliseconds; 0 = no deadline). */

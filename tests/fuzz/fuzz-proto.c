@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
-	struct hookd_request req = { 0 };
-	struct hookd_reply rep = { 0 };
+	struct proto_request req = { 0 };
+	struct proto_reply rep = { 0 };
 	const char *why = NULL;
 	size_t off = 0;
 
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = nul ? (size_t)(nul - (buf + off)) : size - off;
 
 		if (proto_parse_request(buf + off, len, &req, &why) == 0) {
-			struct hook_event ev;
+			struct proto_event ev;
 			const char *vm;
 
 			if (proto_event_from_params(req.params, &ev, &why) == 0) {
@@ -33,10 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (proto_vm_from_params(req.params, &vm, &why) == 0 && (strchr(vm, '/') || !strcmp(vm, "..")))
 				__builtin_trap();
-			hookd_request_done(&req);
+			proto_request_clear(&req);
 		}
 		if (proto_parse_reply(buf + off, len, &rep, &why) == 0)
-			hookd_reply_done(&rep);
+			proto_reply_clear(&rep);
 		if (!nul)
 			break;
 		off += len + 1;

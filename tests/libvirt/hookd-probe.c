@@ -19,7 +19,7 @@ static const char *str(json_object *o, const char *key)
 
 int main(int argc, char **argv)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	json_object *params, *vms, *vm, *events;
 	int fd, r;
 
@@ -54,6 +54,6 @@ int main(int argc, char **argv)
 			printf("EVENT %s %s %s %s %s\n", str(ev, "op"), str(ev, "subop"), str(ev, "result"),
 			       str(ev, "xml_length"), str(ev, "uuid"));
 		}
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	return 0;
 }

@@ -132,7 +132,7 @@ static inline void fx_init(struct fixture *f)
 	fx_write(f, "proc", "swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority");
 }
 
-static inline void fx_cleanup(struct fixture *f)
+static inline void fx_clear(struct fixture *f)
 {
 	char cmd[128];
 

@@ -91,7 +91,7 @@ static void start_daemon(void)
 	CHECK(!"hookd did not create its socket");
 }
 
-static int call(int fd, const char *method, json_object *params, struct hookd_reply *reply)
+static int call(int fd, const char *method, json_object *params, struct proto_reply *reply)
 {
 	return client_call(fd, method, params ? params : json_object_new_object(), 30000, reply);
 }
@@ -107,15 +107,15 @@ static int connect_new(void)
 /* Send a request without waiting for its reply. */
 static void send_request(int fd, const char *method, json_object *params)
 {
-	json_object *req = proto_request_new(method, params);
+	json_object *req = proto_build_request(method, params);
 
 	CHECK_INT(proto_write(fd, req, now_ms() + 10000), 0);
 	json_object_put(req);
 }
 
-static void read_reply(int fd, struct hookd_reply *reply)
+static void read_reply(int fd, struct proto_reply *reply)
 {
-	struct msg_reader r = { 0 };
+	struct proto_reader r = { 0 };
 	const char *msg, *why;
 	size_t len;
 
@@ -124,15 +124,15 @@ static void read_reply(int fd, struct hookd_reply *reply)
 		bool eof;
 		int n;
 
-		if (msg_reader_next(&r, &msg, &len) > 0)
+		if (proto_reader_next(&r, &msg, &len) > 0)
 			break;
 		CHECK(poll(&p, 1, 30000) == 1);
-		n = msg_reader_fill(&r, fd, &eof);
+		n = proto_reader_fill(&r, fd, &eof);
 		CHECK(n == 0 || n == -EAGAIN);
 		CHECK(!eof);
 	}
 	CHECK_INT(proto_parse_reply(msg, len, reply, &why), 0);
-	msg_reader_done(&r);
+	proto_reader_clear(&r);
 }
 
 static json_object *event_params(const char *vm, const char *op, const char *subop)
@@ -140,13 +140,13 @@ static json_object *event_params(const char *vm, const char *op, const char *sub
 	static const char xml[] = "<domain type='qemu'><name>x</name><uuid>0b6d6c6e-1111-2222-3333-444455556666"
 				  "</uuid></domain>";
 
-	return proto_event_params_new(vm, op, subop, "-", xml, sizeof(xml) - 1);
+	return proto_build_event_params(vm, op, subop, "-", xml, sizeof(xml) - 1);
 }
 
 /* The status object of one VM (a new reference), from a fresh Status call. */
 static json_object *vm_status(const char *vm)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	json_object *params = json_object_new_object(), *vms, *o;
 	int fd = connect_new();
 
@@ -156,7 +156,7 @@ static json_object *vm_status(const char *vm)
 	CHECK(json_object_object_get_ex(reply.params, "vms", &vms));
 	CHECK_INT(json_object_array_length(vms), 1);
 	o = json_object_get(json_object_array_get_idx(vms, 0));
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	close(fd);
 	return o;
 }
@@ -183,11 +183,11 @@ static json_object *last_event(json_object *vm)
 /* Send release end for vm and wait for its answer: puts the fixture back, whatever prepare left. */
 static void release_vm(const char *vm)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int fd = connect_new();
 
 	CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params(vm, "release", "end"), &reply), 0);
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	close(fd);
 }
 
@@ -254,14 +254,14 @@ static void test_hook_events(void)
 	/* An unconfigured VM without scripts never reaches hookd. */
 	CHECK_INT(run_hook("nobody", "prepare", "begin", err, sizeof(err)), 0);
 	{
-		struct hookd_reply reply = { 0 };
+		struct proto_reply reply = { 0 };
 		json_object *params = json_object_new_object();
 		int fd = connect_new();
 
 		json_object_object_add(params, "vm", json_object_new_string("nobody"));
 		CHECK_INT(call(fd, HOOKD_METHOD_STATUS, params, &reply), 0);
 		CHECK_STR(reply.error, HOOKD_ERROR_NO_SUCH_VM);
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		close(fd);
 	}
 }
@@ -269,7 +269,7 @@ static void test_hook_events(void)
 /* A prepare blocked in the engine: status still answers, later events for that VM wait their turn. */
 static void test_status_during_long_job(void)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int prep = connect_new(), later = connect_new(), unblock;
 	json_object *vm, *uuid_ev;
 
@@ -299,10 +299,10 @@ static void test_status_during_long_job(void)
 	read_reply(prep, &reply);
 	fprintf(stderr, "prepare on the fixture: %s %s\n", reply.error ? reply.error : "ok",
 		reply.message ? reply.message : "");
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	read_reply(later, &reply);
 	CHECK(reply.error == NULL);
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	close(unblock);
 
 	vm = vm_status("slow");
@@ -317,7 +317,7 @@ static void test_status_during_long_job(void)
 
 static void test_reload(void)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	char path[512];
 	json_object *problems, *vm;
 	int fd = connect_new();
@@ -330,7 +330,7 @@ static void test_reload(void)
 	CHECK(json_object_array_length(problems) >= 1);
 	CHECK(strstr(json_object_get_string(json_object_array_get_idx(problems, 0)), "broken.ini:"));
 	fprintf(stderr, "reload refused: %s\n", reply.message);
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	/* The running configuration stayed: "absent" is still configured. */
 	vm = vm_status("absent");
 	CHECK_STR(field(vm, "configured"), "true");
@@ -344,16 +344,16 @@ static void test_reload(void)
 	for (;;) {
 		vm = NULL;
 		{
-			struct hookd_reply r2 = { 0 };
+			struct proto_reply r2 = { 0 };
 			json_object *params = json_object_new_object();
 
 			json_object_object_add(params, "vm", json_object_new_string("added"));
 			CHECK_INT(call(fd, HOOKD_METHOD_STATUS, params, &r2), 0);
 			if (!r2.error) {
-				hookd_reply_done(&r2);
+				proto_reply_clear(&r2);
 				break;
 			}
-			hookd_reply_done(&r2);
+			proto_reply_clear(&r2);
 		}
 		usleep(10000);
 	}
@@ -370,7 +370,7 @@ static void test_permissions(void)
 
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		struct hookd_reply reply = { 0 };
+		struct proto_reply reply = { 0 };
 		int fd;
 
 		CHECK(setgroups(0, NULL) == 0);
@@ -380,21 +380,21 @@ static void test_permissions(void)
 		CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params("absent", "prepare", "begin"), &reply), 0);
 		CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
 		fprintf(stderr, "non-root Event: %s\n", reply.message);
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		{
 			json_object *params = json_object_new_object();
 
 			json_object_object_add(params, "vm", json_object_new_string("absent"));
 			CHECK_INT(call(fd, HOOKD_METHOD_PREPARE, params, &reply), 0);
 			CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
-			hookd_reply_done(&reply);
+			proto_reply_clear(&reply);
 		}
 		CHECK_INT(call(fd, HOOKD_METHOD_RELOAD, NULL, &reply), 0);
 		CHECK_STR(reply.error, HOOKD_ERROR_PERMISSION);
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		CHECK_INT(call(fd, HOOKD_METHOD_STATUS, NULL, &reply), 0);
 		CHECK(reply.error == NULL);
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		_exit(0);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid);
@@ -405,8 +405,8 @@ static void test_permissions(void)
 static const char *raw_exchange(const void *data, size_t len, bool close_write)
 {
 	static char error[128];
-	struct msg_reader r = { 0 };
-	struct hookd_reply reply = { 0 };
+	struct proto_reader r = { 0 };
+	struct proto_reply reply = { 0 };
 	const char *msg, *why;
 	size_t off = 0, n;
 	int fd = connect_new();
@@ -432,19 +432,19 @@ static const char *raw_exchange(const void *data, size_t len, bool close_write)
 		bool eof = false;
 		int k;
 
-		if (msg_reader_next(&r, &msg, &n) > 0) {
+		if (proto_reader_next(&r, &msg, &n) > 0) {
 			CHECK_INT(proto_parse_reply(msg, n, &reply, &why), 0);
 			snprintf(error, sizeof(error), "%s", reply.error ? reply.error : "ok");
-			hookd_reply_done(&reply);
+			proto_reply_clear(&reply);
 			break;
 		}
 		CHECK(poll(&p, 1, 30000) == 1);
-		k = msg_reader_fill(&r, fd, &eof);
+		k = proto_reader_fill(&r, fd, &eof);
 		if (k == -ECONNRESET || eof)
 			break;
 		CHECK(k == 0 || k == -EAGAIN);
 	}
-	msg_reader_done(&r);
+	proto_reader_clear(&r);
 	close(fd);
 	return error;
 }
@@ -497,7 +497,7 @@ static void test_malformed(void)
 static void test_idle_client(void)
 {
 	static const char partial[] = "{\"method\":\"io.hookd.Sta";
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int idle = connect_new(), prep = connect_new(), unblock;
 	struct pollfd p = { .fd = idle, .events = POLLIN };
 	char byte;
@@ -508,7 +508,7 @@ static void test_idle_client(void)
 	read_reply(idle, &reply);
 	CHECK_STR(reply.error, HOOKD_ERROR_PROTOCOL);
 	CHECK(strstr(reply.message, "no complete request"));
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	CHECK(poll(&p, 1, 30000) == 1);
 	CHECK_INT(read(idle, &byte, 1), 0);
 	close(idle);
@@ -521,7 +521,7 @@ static void test_idle_client(void)
 	CHECK(unblock >= 0);
 	read_reply(prep, &reply);
 	CHECK(!reply.error || !streq(reply.error, HOOKD_ERROR_PROTOCOL));
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	close(unblock);
 	close(prep);
 	check_still_serving();
@@ -531,7 +531,7 @@ static void test_idle_client(void)
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
 static void test_sigterm_finishes_in_flight(void)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int prep = connect_new(), watch = connect_new(), unblock, status;
 	json_object *vm;
 
@@ -547,10 +547,10 @@ static void test_sigterm_finishes_in_flight(void)
 		CHECK(reply.error == NULL);
 		if (json_object_object_get_ex(reply.params, "stopping", &stopping) &&
 		    json_object_get_boolean(stopping)) {
-			hookd_reply_done(&reply);
+			proto_reply_clear(&reply);
 			break;
 		}
-		hookd_reply_done(&reply);
+		proto_reply_clear(&reply);
 		usleep(10000);
 	}
 	CHECK_INT(waitpid(daemon_pid, &status, WNOHANG), 0);
@@ -558,7 +558,7 @@ static void test_sigterm_finishes_in_flight(void)
 	CHECK(unblock >= 0);
 	read_reply(prep, &reply);
 	fprintf(stderr, "in-flight prepare answered after SIGTERM: %s\n", reply.error ? reply.error : "ok");
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	CHECK(waitpid(daemon_pid, &status, 0) == daemon_pid);
 	daemon_pid = 0;
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);

@@ -221,6 +221,6 @@ int main(void)
 	RUN(test_recover);
 	RUN(test_bad_names);
 	engine_free(e);
-	fx_cleanup(&f);
+	fx_clear(&f);
 	return 0;
 }

@@ -161,7 +161,7 @@ static void test_iommu_off(void)
 	problems = plan_of("[device.gpu]\naddress = 0a:00.0\n", NULL, NULL);
 	CHECK(problems && strstr(problems, "the IOMMU is off"));
 	t = saved;
-	fx_cleanup(&g);
+	fx_clear(&g);
 }
 
 static void test_json_round_trip(void)
@@ -296,6 +296,6 @@ int main(void)
 	RUN(test_iommu_off);
 	RUN(test_json_round_trip);
 	RUN(test_module_order);
-	fx_cleanup(&f);
+	fx_clear(&f);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "util.h"
 
 
-static int parse_event(const char *json, struct hookd_request *req, struct hook_event *ev, const char **why)
+static int parse_event(const char *json, struct proto_request *req, struct proto_event *ev, const char **why)
 {
 	int r = proto_parse_request(json, strlen(json), req, why);
 
@@ -41,14 +41,14 @@ static void test_ops(void)
 static void test_event_roundtrip(void)
 {
 	const char *xml = "<domain type='qemu'><name>win10</name></domain>";
-	struct hookd_request req = { 0 };
-	struct hook_event ev;
+	struct proto_request req = { 0 };
+	struct proto_event ev;
 	const char *why = NULL;
 	json_object *msg;
 	const char *s;
 
-	msg = proto_request_new(HOOKD_METHOD_EVENT,
-				proto_event_params_new("win10", "prepare", "begin", "-", xml, strlen(xml)));
+	msg = proto_build_request(HOOKD_METHOD_EVENT,
+				proto_build_event_params("win10", "prepare", "begin", "-", xml, strlen(xml)));
 	CHECK(msg);
 	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
 	CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
@@ -59,7 +59,7 @@ static void test_event_roundtrip(void)
 	CHECK(streq(ev.subop, "begin"));
 	CHECK(streq(ev.extra, "-"));
 	CHECK(ev.xml_len == strlen(xml) && streq(ev.xml, xml));
-	hookd_request_done(&req);
+	proto_request_clear(&req);
 	json_object_put(msg);
 }
 
@@ -85,8 +85,8 @@ static void test_event_validation(void)
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		struct hookd_request req = { 0 };
-		struct hook_event ev;
+		struct proto_request req = { 0 };
+		struct proto_event ev;
 		const char *why = NULL;
 		int r = parse_event(bad[i].json, &req, &ev, &why);
 
@@ -94,7 +94,7 @@ static void test_event_validation(void)
 			fprintf(stderr, "case %zu accepted or wrong reason: r=%d why=%s\n", i, r, why ? why : "(null)");
 			exit(1);
 		}
-		hookd_request_done(&req);
+		proto_request_clear(&req);
 	}
 }
 
@@ -116,7 +116,7 @@ static void test_malformed_requests(void)
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-		struct hookd_request req = { 0 };
+		struct proto_request req = { 0 };
 		const char *why = NULL;
 
 		if (proto_parse_request(bad[i], strlen(bad[i]), &req, &why) != -EBADMSG || !why) {
@@ -127,7 +127,7 @@ static void test_malformed_requests(void)
 	/* A NUL hidden inside the declared length is refused, not cut short. */
 	{
 		const char msg[] = "{\"method\":\"a\"}\0{}";
-		struct hookd_request req = { 0 };
+		struct proto_request req = { 0 };
 		const char *why = NULL;
 
 		CHECK(proto_parse_request(msg, sizeof(msg) - 1, &req, &why) == -EBADMSG);
@@ -135,12 +135,12 @@ static void test_malformed_requests(void)
 	/* Missing parameters become an empty object. */
 	{
 		const char *msg = "{\"method\":\"io.hookd.Status\"}";
-		struct hookd_request req = { 0 };
+		struct proto_request req = { 0 };
 		const char *why = NULL;
 
 		CHECK(proto_parse_request(msg, strlen(msg), &req, &why) == 0);
 		CHECK(json_object_is_type(req.params, json_type_object));
-		hookd_request_done(&req);
+		proto_request_clear(&req);
 	}
 }
 
@@ -148,42 +148,42 @@ static void test_xml_limit(void)
 {
 	size_t n = HOOKD_XML_MAX + 1;
 	_cleanup_free_ char *xml = malloc(n + 1);
-	struct hookd_request req = { 0 };
-	struct hook_event ev;
+	struct proto_request req = { 0 };
+	struct proto_event ev;
 	const char *why = NULL, *s;
 	json_object *msg;
 
 	CHECK(xml);
 	memset(xml, 'x', n);
 	xml[n] = '\0';
-	msg = proto_request_new(HOOKD_METHOD_EVENT, proto_event_params_new("w", "prepare", "begin", "-", xml, n));
+	msg = proto_build_request(HOOKD_METHOD_EVENT, proto_build_event_params("w", "prepare", "begin", "-", xml, n));
 	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
 	CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
 	CHECK(proto_event_from_params(req.params, &ev, &why) == -EINVAL);
 	CHECK(strstr(why, "xml"));
-	hookd_request_done(&req);
+	proto_request_clear(&req);
 	json_object_put(msg);
 }
 
 static void test_reply(void)
 {
-	struct hookd_reply rep = { 0 };
+	struct proto_reply rep = { 0 };
 	const char *why, *s;
 	json_object *e;
 
-	e = proto_error_new(HOOKD_ERROR_REFUSED, "VM %s: %s", "win10", "0000:0a:00.0 is in use");
+	e = proto_build_error(HOOKD_ERROR_REFUSED, "VM %s: %s", "win10", "0000:0a:00.0 is in use");
 	s = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
 	CHECK(proto_parse_reply(s, strlen(s), &rep, &why) == 0);
 	CHECK(streq(rep.error, HOOKD_ERROR_REFUSED));
 	CHECK(streq(rep.message, "VM win10: 0000:0a:00.0 is in use"));
-	hookd_reply_done(&rep);
+	proto_reply_clear(&rep);
 	json_object_put(e);
 
-	e = proto_reply_new(NULL);
+	e = proto_build_reply(NULL);
 	s = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
 	CHECK(proto_parse_reply(s, strlen(s), &rep, &why) == 0);
 	CHECK(rep.error == NULL && rep.message == NULL);
-	hookd_reply_done(&rep);
+	proto_reply_clear(&rep);
 	json_object_put(e);
 
 	CHECK(proto_parse_reply("{\"error\":3}", 11, &rep, &why) == -EBADMSG);
@@ -193,7 +193,7 @@ static void test_reply(void)
 static void test_reader_framing(void)
 {
 	int sv[2];
-	struct msg_reader rd = { 0 };
+	struct proto_reader rd = { 0 };
 	const char stream[] = "{\"a\":1}\0{\"b\":2}\0{\"c\"";
 	const char *msg;
 	size_t len;
@@ -204,21 +204,21 @@ static void test_reader_framing(void)
 	/* Byte by byte, to catch any assumption that a read returns a whole message. */
 	for (size_t i = 0; i < sizeof(stream) - 1; i++) {
 		CHECK(write(sv[1], stream + i, 1) == 1);
-		CHECK(msg_reader_fill(&rd, sv[0], &eof) == 0 && !eof);
-		while (msg_reader_next(&rd, &msg, &len) > 0) {
+		CHECK(proto_reader_fill(&rd, sv[0], &eof) == 0 && !eof);
+		while (proto_reader_next(&rd, &msg, &len) > 0) {
 			got++;
 			CHECK(len == 7);
 			CHECK(memcmp(msg, got == 1 ? "{\"a\":1}" : "{\"b\":2}", 7) == 0);
 		}
 	}
 	CHECK(got == 2);
-	CHECK(msg_reader_partial(&rd));
-	CHECK(msg_reader_fill(&rd, sv[0], &eof) == -EAGAIN);
+	CHECK(proto_reader_partial(&rd));
+	CHECK(proto_reader_fill(&rd, sv[0], &eof) == -EAGAIN);
 	close(sv[1]);
-	CHECK(msg_reader_fill(&rd, sv[0], &eof) == 0 && eof);
+	CHECK(proto_reader_fill(&rd, sv[0], &eof) == 0 && eof);
 	/* EOF with buffered bytes: a truncated message. */
-	CHECK(msg_reader_partial(&rd));
-	msg_reader_done(&rd);
+	CHECK(proto_reader_partial(&rd));
+	proto_reader_clear(&rd);
 	close(sv[0]);
 }
 
@@ -247,7 +247,7 @@ static void *flood_writer(void *p)
 /* A message that never ends is refused at the limit, not buffered forever. */
 static void test_reader_oversize(void)
 {
-	struct msg_reader rd = { 0 };
+	struct proto_reader rd = { 0 };
 	struct flood f;
 	pthread_t t;
 	int sv[2], r = 0;
@@ -257,12 +257,12 @@ static void test_reader_oversize(void)
 	f = (struct flood){ .fd = sv[1], .bytes = HOOKD_MSG_MAX + 65536 };
 	CHECK(pthread_create(&t, NULL, flood_writer, &f) == 0);
 	while (r == 0 && !eof)
-		r = msg_reader_fill(&rd, sv[0], &eof);
+		r = proto_reader_fill(&rd, sv[0], &eof);
 	CHECK(r == -EMSGSIZE);
 	CHECK(rd.cap <= HOOKD_MSG_MAX);
 	close(sv[0]);
 	pthread_join(t, NULL);
-	msg_reader_done(&rd);
+	proto_reader_clear(&rd);
 }
 
 struct echo_server {
@@ -285,7 +285,7 @@ static void *echo_server(void *p)
 static void test_client_call(void)
 {
 	struct echo_server srv;
-	struct hookd_reply rep = { 0 };
+	struct proto_reply rep = { 0 };
 	pthread_t t;
 	int sv[2];
 
@@ -295,7 +295,7 @@ static void test_client_call(void)
 	CHECK(pthread_create(&t, NULL, echo_server, &srv) == 0);
 	CHECK(client_call(sv[0], HOOKD_METHOD_STATUS, NULL, 5000, &rep) == 0);
 	CHECK(rep.error == NULL);
-	hookd_reply_done(&rep);
+	proto_reply_clear(&rep);
 	pthread_join(t, NULL);
 	close(sv[0]);
 

@@ -70,7 +70,7 @@ static void test_iommu_off(void)
 	CHECK(!topology_iommu_enabled(&u));
 	fx_dir(&g, "kernel/iommu_groups");
 	CHECK(!topology_iommu_enabled(&u));
-	fx_cleanup(&g);
+	fx_clear(&g);
 }
 
 static void expect_storage(const char *address, const char *want)
@@ -178,6 +178,6 @@ int main(void)
 	RUN(test_storage);
 	RUN(test_console);
 	RUN(test_domxml);
-	fx_cleanup(&f);
+	fx_clear(&f);
 	return 0;
 }
