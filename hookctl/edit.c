@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "initext.h"
+#include "ini-editor.h"
 #include "util.h"
 #include "vmfile.h"
 
@@ -74,7 +74,7 @@ int cmd_get(struct hookctl *ctx, int argc, char **argv)
 	const char *why;
 	int r;
 
-	if (ini_key_split(argv[1], &section, &name, &why) < 0) {
+	if (ini_text_split_key(argv[1], &section, &name, &why) < 0) {
 		hookctl_error("invalid key '%s': %s.", argv[1], why);
 		return -EINVAL;
 	}
@@ -107,11 +107,11 @@ static int change_key(struct hookctl *ctx, const char *vm, const char *key, cons
 	r = vmfile_path(ctx, vm, &path);
 	if (r < 0)
 		return r;
-	if (ini_key_split(key, &section, &name, &why) < 0) {
+	if (ini_text_split_key(key, &section, &name, &why) < 0) {
 		hookctl_error("invalid key '%s': %s.", key, why);
 		return -EINVAL;
 	}
-	if (value && ini_value_check(value, &why) < 0) {
+	if (value && ini_text_check_value(value, &why) < 0) {
 		hookctl_error("invalid value for %s: %s.", key, why);
 		return -EINVAL;
 	}

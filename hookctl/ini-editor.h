@@ -17,9 +17,9 @@ char *ini_text_join(const struct ini_text *t);
 void ini_text_clear(struct ini_text *t);
 
 /* "device.gpu.address" -> "device.gpu" + "address" (split at the last dot). -EINVAL with *why. */
-int ini_key_split(const char *key, char **ret_section, char **ret_name, const char **why);
+int ini_text_split_key(const char *key, char **ret_section, char **ret_name, const char **why);
 /* 0 if VALUE can be written on one INI line and read back unchanged, else -EINVAL with *why. */
-int ini_value_check(const char *value, const char **why);
+int ini_text_check_value(const char *value, const char **why);
 
 /* The value of the last assignment of section.name (continuation lines joined with '\n'). -ENOENT. */
 int ini_text_get(const struct ini_text *t, const char *section, const char *name, char **ret);

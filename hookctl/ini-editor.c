@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "initext.h"
+#include "ini-editor.h"
 #include "util.h"
 
 enum line_kind { LINE_BLANK, LINE_COMMENT, LINE_SECTION, LINE_KEY, LINE_CONTINUATION, LINE_OTHER };
@@ -191,7 +191,7 @@ static int check_name(const char *s, size_t len, const char **why)
 	return 0;
 }
 
-int ini_key_split(const char *key, char **ret_section, char **ret_name, const char **why)
+int ini_text_split_key(const char *key, char **ret_section, char **ret_name, const char **why)
 {
 	const char *dot = strrchr(key, '.');
 	char *section, *name;
@@ -214,7 +214,7 @@ int ini_key_split(const char *key, char **ret_section, char **ret_name, const ch
 	return 0;
 }
 
-int ini_value_check(const char *value, const char **why)
+int ini_text_check_value(const char *value, const char **why)
 {
 	size_t len = strlen(value);
 
