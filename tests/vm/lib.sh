@@ -16,7 +16,7 @@
 #   - Output (stdout and stderr) is the scenario's log: on failure the testbed prints it as TAP diagnostics.
 #     Say what you check before you check it; the assert helpers below print what they saw on failure.
 #   - Environment:
-#       HOOKD_BUILD    meson build dir (binaries: $HOOKD_BUILD/hookd/hookd, $HOOKD_BUILD/hookd/hookd-hook,
+#       HOOKD_BUILD    meson build dir (binaries: $HOOKD_BUILD/hookd/daemon/hookd, $HOOKD_BUILD/hookd/hook/hookd-hook,
 #                      $HOOKD_BUILD/hookctl/hookctl); same path as on the host, seen over read-only 9p
 #       HOOKD_SRC      source dir (read-only)
 #       HOOKD_RESULTS  a writable directory on the host for this scenario's extra artifacts
@@ -245,8 +245,8 @@ require_bin() {
 	[[ -x "$1" ]] || fail "$1 is missing: build it first (meson compile -C $HOOKD_BUILD)"
 }
 
-HOOKD_BIN="${HOOKD_BUILD:-}/hookd/hookd"
-HOOKD_HOOK_BIN="${HOOKD_BUILD:-}/hookd/hookd-hook"
+HOOKD_BIN="${HOOKD_BUILD:-}/hookd/daemon/hookd"
+HOOKD_HOOK_BIN="${HOOKD_BUILD:-}/hookd/hook/hookd-hook"
 HOOKCTL_BIN="${HOOKD_BUILD:-}/hookctl/hookctl"
 export HOOKD_BIN HOOKD_HOOK_BIN HOOKCTL_BIN
 
