@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -174,6 +175,35 @@ static int open_listen_socket(const char *path, bool *ret_own)
 	return TAKE_FD(fd);
 }
 
+/* One hookd per run dir: RUN_DIR/hookd.lock, flock'd for the daemon's life (the kernel drops it when the
+ * process dies, so a kill -9 leaves nothing stale). A second instance would mark the first one's journals
+ * interrupted and take its socket: it must stop before touching either. Returns the fd to keep open. */
+static int take_instance_lock(const char *run_dir)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&path, "%s/hookd.lock", run_dir) < 0)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int r = -errno;
+
+		log_error("cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = -errno;
+
+		if (errno == EWOULDBLOCK)
+			log_error("another hookd is running on %s (it holds %s); not starting", run_dir, path);
+		else
+			log_error("cannot lock %s: %s", path, strerror(errno));
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
 static void on_idle_exit(void *userdata)
 {
 	struct daemon_state *d = userdata;
@@ -223,6 +253,7 @@ static int run(const struct options *o)
 	_cleanup_free_ char *default_socket = NULL;
 	const char *socket_path = o->socket_path;
 	bool own_socket = false;
+	_cleanup_close_ int instance_lock = -1;
 	sigset_t mask;
 	int fd, r;
 
@@ -230,6 +261,10 @@ static int run(const struct options *o)
 		log_error("cannot create %s: %s", o->run_dir, strerror(errno));
 		return -errno;
 	}
+	/* Before anything that reads or changes the run dir, the journals or the socket. */
+	instance_lock = take_instance_lock(o->run_dir);
+	if (instance_lock < 0)
+		return instance_lock;
 	r = hookd_config_load(o->conf_dir, &cfg, &diag);
 	if (r < 0) {
 		log_error("configuration in %s is invalid (%zu problems); not starting:", o->conf_dir, diag.n);

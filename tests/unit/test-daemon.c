@@ -528,6 +528,79 @@ static void test_idle_client(void)
 	release_vm("slow");
 }
 
+/* Run a second hookd on the same run dir and socket; returns its exit status (-1 if it was still running
+ * after 10 s, i.e. it started serving), stderr in err. */
+static int run_second_hookd(char *err, size_t err_size)
+{
+	char run_dir[300], log_path[300];
+	int status = 0, fd;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(run_dir, sizeof(run_dir), "%s/run", dir);
+	snprintf(log_path, sizeof(log_path), "%s/second.log", dir);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execl(hookd_bin, hookd_bin, "--conf-dir", conf, "--run-dir", run_dir, "--sysfs-root", sys_root,
+		      "--socket", sock, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		status = -1;
+	}
+	fd = open(log_path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	n = read(fd, err, err_size - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(fd);
+	if (status == -1)
+		return -1;
+	CHECK(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* A second hookd on the same run dir refuses to start and touches nothing: the first keeps its socket and
+ * its in-flight prepare is not marked interrupted. */
+static void test_second_instance(void)
+{
+	struct hookd_reply reply = { 0 };
+	int prep = connect_new(), unblock;
+	char err[4096];
+	struct stat st;
+	json_object *vm, *eng, *error;
+
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
+	json_object_put(wait_running_job("slow"));
+
+	CHECK_INT(run_second_hookd(err, sizeof(err)), 1);
+	fprintf(stderr, "second hookd said: %s", err);
+	CHECK(strstr(err, "another hookd is running on"));
+	CHECK(strstr(err, "hookd.lock"));
+	CHECK(lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode));
+	vm = vm_status("slow");
+	CHECK_STR(field(vm, "running_job"), "prepare");
+	CHECK(json_object_object_get_ex(vm, "engine", &eng) && eng);
+	CHECK_STR(field(eng, "state"), "preparing");
+	CHECK(!json_object_object_get_ex(eng, "error", &error) || error == NULL);
+	json_object_put(vm);
+
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	hookd_reply_done(&reply);
+	close(unblock);
+	close(prep);
+	release_vm("slow");
+}
+
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
 static void test_sigterm_finishes_in_flight(void)
 {
@@ -606,6 +679,7 @@ int main(int argc, char **argv)
 	RUN(test_permissions);
 	RUN(test_malformed);
 	RUN(test_idle_client);
+	RUN(test_second_instance);
 	RUN(test_sigterm_finishes_in_flight);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
