@@ -571,7 +571,7 @@ static int run_second_hookd(char *err, size_t err_size)
  * its in-flight prepare is not marked interrupted. */
 static void test_second_instance(void)
 {
-	struct hookd_reply reply = { 0 };
+	struct proto_reply reply = { 0 };
 	int prep = connect_new(), unblock;
 	char err[4096];
 	struct stat st;
@@ -595,7 +595,7 @@ static void test_second_instance(void)
 	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
 	CHECK(unblock >= 0);
 	read_reply(prep, &reply);
-	hookd_reply_done(&reply);
+	proto_reply_clear(&reply);
 	close(unblock);
 	close(prep);
 	release_vm("slow");
