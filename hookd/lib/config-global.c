@@ -198,7 +198,7 @@ static int global_load_into(struct hookd_config *c, const char *conf_dir, struct
 
 	if (asprintf(&path, "%s/hookd.conf", conf_dir) < 0)
 		return -ENOMEM;
-	r = read_config_file(path, HOOKD_VM_CONFIG_MAX, &text, diag);
+	r = read_config_file(conf_dir, path, HOOKD_VM_CONFIG_MAX, &text, diag);
 	if (r == -ENOENT)
 		return 0;  /* optional: the defaults stand */
 	if (r < 0)

@@ -391,7 +391,7 @@ int vm_config_load(const char *conf_dir, const char *vm_name, struct vm_config *
 		return -EINVAL;
 	if (asprintf(&path, "%s/vms/%s.ini", conf_dir, vm_name) < 0)
 		return -ENOMEM;
-	r = read_config_file(path, HOOKD_VM_CONFIG_MAX, &text, diag);
+	r = read_config_file(conf_dir, path, HOOKD_VM_CONFIG_MAX, &text, diag);
 	if (r < 0)
 		return r;
 	r = vm_config_parse_string(vm_name, text, path, &c, diag);

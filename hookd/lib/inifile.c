@@ -12,6 +12,7 @@
 #include <ini.h>
 
 #include "inifile.h"
+#include "trust.h"
 #include "util.h"
 
 /* What our reader expects inih to do with the line it just handed over. */
@@ -226,17 +227,13 @@ int ini_walk_string(const char *text, const char *label, ini_event_fn fn, void *
 	return w.error;
 }
 
-int read_text_file(const char *path, size_t max, char **ret)
+/* Read the whole of FD (a regular file) into a NUL-terminated string: the body of read_text_file(). */
+static int read_text_fd(int fd, size_t max, char **ret)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, cap;
 	struct stat st;
 
-	/* O_NONBLOCK: a FIFO in the config directory must not hang us before fstat() refuses it. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return negative_errno();
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	if (S_ISDIR(st.st_mode))
@@ -284,13 +281,36 @@ int read_text_file(const char *path, size_t max, char **ret)
 	return 0;
 }
 
-int read_config_file(const char *path, size_t max, char **ret, struct diag *diag)
+int read_text_file(const char *path, size_t max, char **ret)
 {
-	int r = read_text_file(path, max, ret);
+	/* O_NONBLOCK: a FIFO in the config directory must not hang us before fstat() refuses it. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
+	if (fd < 0)
+		return negative_errno();
+	return read_text_fd(fd, max, ret);
+}
+
+int read_config_file(const char *root, const char *path, size_t max, char **ret, struct diag *diag)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = trust_open(root, path, O_NONBLOCK, &fd, &why);
+	if (r == -ENOENT)
+		return r;
+	if (r == -EPERM || r == -ELOOP) {
+		diag_add(diag, "%s", why);
+		return -EPERM;
+	}
+	if (r < 0) {
+		diag_add(diag, "%s", why ? why : strerror(-r));
+		return r;
+	}
+	r = read_text_fd(fd, max, ret);
 	switch (r) {
 	case 0:
-	case -ENOENT:
 		return r;
 	case -EFBIG:
 		diag_add(diag, "%s: larger than %zu bytes: refused", path, max);
