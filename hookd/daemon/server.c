@@ -31,6 +31,7 @@ struct client {
 	bool close_after; /* a protocol error: close once the reply is written */
 	bool eof;
 	bool dispatching; /* inside the handler call: a reply is queued, not written */
+	bool ready;       /* a complete request is buffered and waits for its turn (server.take_ready) */
 	char *out;        /* serialized replies not yet written */
 	size_t out_len;
 	size_t out_off;
@@ -40,6 +41,8 @@ struct server {
 	sd_event *event;
 	int listen_fd;
 	sd_event_source *listen_io;
+	sd_event_source *take_ready; /* deferred: hands each ready client's next request over, one per turn */
+	unsigned refused_connections; /* over a limit since the last log line about it */
 	struct client *clients;
 	unsigned n_clients;
 	uint64_t next_id;
@@ -90,16 +93,30 @@ static struct client *client_find(struct server *s, uint64_t id)
 	return NULL;
 }
 
-/* What to wait for next: writable while output is pending, readable when idle, nothing while busy. */
+/* A client may hand over its next request only when nothing of its previous one is outstanding: not with the
+ * handler and its reply fully written. Until then nothing more is read from it, so a client that pipelines
+ * requests without reading the replies costs one request and one reply, not more. */
+static bool client_can_take(const struct client *c)
+{
+	return !c->busy && !c->close_after && c->out_off >= c->out_len;
+}
+
+/* What to wait for next: writable while output is pending, readable when it may send more, nothing while busy
+ * or while a buffered request waits for its turn (then the server's take_ready source is armed). */
 static void client_update_events(struct client *c)
 {
 	uint32_t ev = 0;
+	bool buffered = proto_reader_has_message(&c->reader);
 
 	if (c->out_len > c->out_off)
 		ev = EPOLLOUT;
-	else if (!c->busy && !c->close_after && !c->eof)
+	else if (client_can_take(c) && !c->eof && !buffered)
 		ev = EPOLLIN;
 	sd_event_source_set_io_events(c->io, ev);
+	if (client_can_take(c) && buffered) {
+		c->ready = true;
+		sd_event_source_set_enabled(c->server->take_ready, SD_EVENT_ONESHOT);
+	}
 }
 
 static int client_queue(struct client *c, json_object *reply)
@@ -111,6 +128,11 @@ static int client_queue(struct client *c, json_object *reply)
 	s = json_object_to_json_string_length(reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (!s)
 		return -ENOMEM;
+	if (c->uid != 0 && len + 1 > SERVER_UNTRUSTED_REPLY_MAX) {
+		log_warning("client pid %d uid %u: a %zu-byte reply is over the %u-byte limit for non-root clients",
+			    (int)c->pid, (unsigned)c->uid, len + 1, SERVER_UNTRUSTED_REPLY_MAX);
+		return -EMSGSIZE;
+	}
 	if (c->out_off > 0 && c->out_off == c->out_len) {
 		c->out_len = c->out_off = 0;
 	}
@@ -150,7 +172,7 @@ static int client_flush(struct client *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	if (c->close_after || (c->eof && !c->busy))
+	if (c->close_after || (c->eof && !c->busy && !proto_reader_has_message(&c->reader)))
 		return -ECONNRESET;
 	return 0;
 }
@@ -198,42 +220,44 @@ static void client_dispatch(struct client *c, const char *msg, size_t len)
 	c->dispatching = false;
 }
 
-/* Hand out complete messages while the client is not waiting for a reply. <0: the client must go. */
-static int client_process(struct client *c)
+/* Hand over the next buffered request, if the client may send one now. <0: the client must go. */
+static int client_take_one(struct client *c)
 {
 	const char *msg;
 	size_t len;
 
-	while (!c->busy && !c->close_after && proto_reader_next(&c->reader, &msg, &len) > 0)
+	if (client_can_take(c) && proto_reader_next(&c->reader, &msg, &len) > 0)
 		client_dispatch(c, msg, len);
-	if (c->eof && !c->busy && !c->close_after && proto_reader_partial(&c->reader)) {
+	if (c->eof && client_can_take(c) && !proto_reader_has_message(&c->reader) &&
+	    proto_reader_partial(&c->reader)) {
 		log_warning("client pid %d: connection closed inside a message", (int)c->pid);
 		return -ECONNRESET;
 	}
 	return 0;
 }
 
+/* Read until one whole request is buffered (or nothing more is there), then hand that one over. */
 static int client_read(struct client *c)
 {
 	/* Bounded, so one fast writer cannot starve the others. */
-	for (int rounds = 0; rounds < 64 && !c->busy && !c->close_after && !c->eof; rounds++) {
+	for (int rounds = 0; rounds < 64 && client_can_take(c) && !c->eof && !proto_reader_has_message(&c->reader);
+	     rounds++) {
 		int r = proto_reader_fill(&c->reader, c->fd, &c->eof);
 
 		if (r == -EAGAIN)
-			return 0;
+			break;
 		if (r == -EMSGSIZE) {
-			log_warning("client pid %d uid %u: message larger than %u bytes", (int)c->pid,
-				    (unsigned)c->uid, HOOKD_MSG_MAX);
-			client_error(c, true, HOOKD_ERROR_PROTOCOL, "message larger than the 4 MiB limit");
+			log_warning("client pid %d uid %u: message larger than %zu bytes", (int)c->pid, (unsigned)c->uid,
+				    c->reader.max);
+			client_error(c, true, HOOKD_ERROR_PROTOCOL,
+				     c->uid == 0 ? "message larger than the 4 MiB limit" :
+						   "message larger than the 64 KiB limit for non-root clients");
 			return 0;
 		}
 		if (r < 0)
 			return r;
-		r = client_process(c);
-		if (r < 0)
-			return r;
 	}
-	return 0;
+	return client_take_one(c);
 }
 
 static int client_io(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -283,6 +307,57 @@ static void client_arm_idle(struct client *c)
 	sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
 }
 
+/* One request from each client that has one buffered, then back to the loop: a client pipelining requests
+ * gets one per turn, like everybody else. Clients are found by id: answering one request can finish (and
+ * free) other clients. */
+static int server_take_ready(sd_event_source *source, void *userdata)
+{
+	struct server *s = userdata;
+	uint64_t ids[SERVER_MAX_CLIENTS];
+	size_t n = 0;
+
+	for (struct client *c = s->clients; c && n < ELEMENTSOF(ids); c = c->next)
+		if (c->ready) {
+			c->ready = false;
+			ids[n++] = c->id;
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct client *c = client_find(s, ids[i]);
+		int r;
+
+		if (!c)
+			continue;
+		r = client_take_one(c);
+		if (r >= 0)
+			r = client_flush(c);
+		if (r < 0) {
+			client_free(c);
+			continue;
+		}
+		client_update_events(c);
+	}
+	return 0;
+}
+
+static unsigned clients_of_uid(const struct server *s, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct client *c = s->clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
+/* Root (the hook, hookctl's writes) always finds a slot: others share what is left of SERVER_MAX_CLIENTS
+ * after SERVER_ROOT_RESERVED, at most SERVER_MAX_CLIENTS_PER_UID each. */
+static bool server_has_room(const struct server *s, uid_t uid)
+{
+	if (uid == 0)
+		return s->n_clients < SERVER_MAX_CLIENTS;
+	return s->n_clients < SERVER_MAX_CLIENTS - SERVER_ROOT_RESERVED &&
+	       clients_of_uid(s, uid) < SERVER_MAX_CLIENTS_PER_UID;
+}
+
 static int server_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
@@ -299,13 +374,17 @@ static int server_accept(sd_event_source *source, int fd, uint32_t revents, void
 				log_warning("accept: %s", strerror(errno));
 			return 0;
 		}
-		if (s->n_clients >= SERVER_MAX_CLIENTS) {
-			log_warning("too many clients (%u): closing a new connection", s->n_clients);
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warning("SO_PEERCRED: %s", strerror(errno));
 			close(cfd);
 			continue;
 		}
-		if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			log_warning("SO_PEERCRED: %s", strerror(errno));
+		if (!server_has_room(s, cred.uid)) {
+			/* One line per burst, not one per connection of a flood. */
+			if (s->refused_connections++ % 256 == 0)
+				log_warning("too many clients (%u, uid %u has %u): closing a new connection from pid %d",
+					    s->n_clients, (unsigned)cred.uid, clients_of_uid(s, cred.uid),
+					    (int)cred.pid);
 			close(cfd);
 			continue;
 		}
@@ -319,6 +398,8 @@ static int server_accept(sd_event_source *source, int fd, uint32_t revents, void
 		c->fd = cfd;
 		c->uid = cred.uid;
 		c->pid = cred.pid;
+		if (c->uid != 0)
+			c->reader.max = SERVER_UNTRUSTED_MSG_MAX;
 		r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, client_io, c);
 		if (r >= 0 && s->client_timeout_usec > 0)
 			r = sd_event_add_time_relative(s->event, &c->idle, CLOCK_MONOTONIC, s->client_timeout_usec, 0,
@@ -350,6 +431,10 @@ int server_new(sd_event *event, int listen_fd, server_request_fn handler, void *
 	s->handler = handler;
 	s->userdata = userdata;
 	r = sd_event_add_io(event, &s->listen_io, listen_fd, EPOLLIN, server_accept, s);
+	if (r >= 0)
+		r = sd_event_add_defer(event, &s->take_ready, server_take_ready, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->take_ready, SD_EVENT_OFF);
 	if (r < 0) {
 		server_free(s);
 		return r;
@@ -384,16 +469,18 @@ int server_reply(struct server *s, uint64_t client_id, json_object *reply)
 	}
 	r = client_queue(c, reply);
 	json_object_put(reply);
+	if (r == -EMSGSIZE) {
+		client_error(c, false, HOOKD_ERROR_FAILED, "the reply is over the size limit for non-root clients");
+		r = 0;
+	}
 	c->busy = false;
 	client_arm_idle(c);
 	if (r < 0)
 		c->close_after = true;
 	if (c->dispatching)
 		return 0;
-	/* A later reply: write it now and serve what the client already sent after its request. */
-	r = client_process(c);
-	if (r >= 0)
-		r = client_flush(c);
+	/* A later reply: write it now; what the client already sent after its request waits for its turn. */
+	r = client_flush(c);
 	if (r < 0) {
 		client_free(c);
 		return 0;
@@ -409,6 +496,7 @@ void server_free(struct server *s)
 	while (s->clients)
 		client_free(s->clients);
 	sd_event_source_disable_unref(s->listen_io);
+	sd_event_source_disable_unref(s->take_ready);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	sd_event_unref(s->event);

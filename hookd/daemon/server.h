@@ -1,6 +1,7 @@
 /* The daemon's socket: accepts clients, reads NUL-framed requests, checks the peer's credentials against the
  * method, and hands each request to a handler that answers it later with server_reply().
- * One request per client is outstanding at a time: the next one is read after its reply was queued. */
+ * One request per client is outstanding at a time: the next one is read after its reply was written, and
+ * each client hands over at most one request per turn of the event loop. */
 #pragma once
 
 #include <stdint.h>
@@ -9,8 +10,16 @@
 
 #include "proto.h"
 
-/* Most clients at once; more are accepted and closed at once (logged), so a flood cannot exhaust fds. */
+/* Most clients at once; more are accepted and closed at once (logged), so a flood cannot exhaust fds.
+ * SERVER_ROOT_RESERVED of them only uid 0 may take, and any other uid holds at most SERVER_MAX_CLIENTS_PER_UID:
+ * the hook always gets a slot. */
 #define SERVER_MAX_CLIENTS 1024u
+#define SERVER_ROOT_RESERVED 64u
+#define SERVER_MAX_CLIENTS_PER_UID 16u
+/* Non-root clients may only ask Status and Check: their requests are small, and so is what they may make
+ * hookd hold for them (bytes, NUL included). Root's limit is HOOKD_MSG_MAX (the domain XML). */
+#define SERVER_UNTRUSTED_MSG_MAX (64u * 1024u)
+#define SERVER_UNTRUSTED_REPLY_MAX (4u * 1024u * 1024u)
 
 struct server;
 

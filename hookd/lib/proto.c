@@ -333,6 +333,7 @@ int proto_parse_reply(const char *buf, size_t len, struct proto_reply *ret, cons
 
 int proto_reader_fill(struct proto_reader *r, int fd, bool *eof)
 {
+	size_t max = r->max && r->max < HOOKD_MSG_MAX ? r->max : HOOKD_MSG_MAX;
 	ssize_t n;
 
 	*eof = false;
@@ -342,14 +343,14 @@ int proto_reader_fill(struct proto_reader *r, int fd, bool *eof)
 		r->len -= r->consumed;
 		r->consumed = 0;
 	}
-	if (r->len >= HOOKD_MSG_MAX)
+	if (r->len >= max)
 		return -EMSGSIZE;
 	if (r->cap - r->len < 4096) {
 		size_t cap = r->cap ? r->cap * 2 : 16384;
 		char *grown;
 
-		if (cap > HOOKD_MSG_MAX)
-			cap = HOOKD_MSG_MAX;
+		if (cap > max)
+			cap = max;
 		grown = realloc(r->buf, cap);
 		if (!grown)
 			return -ENOMEM;
@@ -365,7 +366,7 @@ int proto_reader_fill(struct proto_reader *r, int fd, bool *eof)
 	}
 	r->len += (size_t)n;
 	/* A full buffer with no NUL in it can never become a valid message. */
-	if (r->len >= HOOKD_MSG_MAX && !memchr(r->buf + r->consumed, '\0', r->len - r->consumed))
+	if (r->len >= max && !memchr(r->buf + r->consumed, '\0', r->len - r->consumed))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -383,6 +384,11 @@ int proto_reader_next(struct proto_reader *r, const char **msg, size_t *len)
 	*len = (size_t)(nul - start);
 	r->consumed += *len + 1;
 	return 1;
+}
+
+bool proto_reader_has_message(const struct proto_reader *r)
+{
+	return r->len > r->consumed && memchr(r->buf + r->consumed, '\0', r->len - r->consumed);
 }
 
 bool proto_reader_partial(const struct proto_reader *r)

@@ -105,12 +105,15 @@ struct proto_reader {
 	size_t len;
 	size_t cap;
 	size_t consumed;  /* bytes of buf already handed out */
+	size_t max;       /* largest message, NUL included; 0: HOOKD_MSG_MAX (a smaller bound for untrusted peers) */
 };
 /* Read what the fd has. 0 on progress, -EAGAIN if nothing now, 0 with *eof on orderly EOF, -EMSGSIZE when a
- * message would exceed HOOKD_MSG_MAX, other -errno on error. */
+ * message would exceed the reader's max, other -errno on error. */
 int proto_reader_fill(struct proto_reader *r, int fd, bool *eof);
 /* Next complete message: 1 with msg and len set (len excludes the NUL; valid until the next fill), or 0. */
 int proto_reader_next(struct proto_reader *r, const char **msg, size_t *len);
+/* True when a complete message is buffered (proto_reader_next would return 1). */
+bool proto_reader_has_message(const struct proto_reader *r);
 /* True when bytes of an unfinished message are buffered (EOF now means a truncated message). */
 bool proto_reader_partial(const struct proto_reader *r);
 void proto_reader_clear(struct proto_reader *r);

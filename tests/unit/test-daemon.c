@@ -601,6 +601,135 @@ static void test_second_instance(void)
 	release_vm("slow");
 }
 
+/* hookd's resident memory in KiB, from /proc/PID/status. */
+static long daemon_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid);
+	f = fopen(path, "re");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	CHECK(kib > 0);
+	return kib;
+}
+
+/* Write up to len bytes of data (repeated) to a non-blocking fd; stops when hookd stops reading (no room for
+ * a second) or closes the connection. */
+static void flood(int fd, const char *data, size_t data_len, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		size_t chunk = data_len - (off % data_len);
+		ssize_t w;
+
+		if (chunk > len - off)
+			chunk = len - off;
+		w = send(fd, data + (off % data_len), chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EAGAIN && poll(&p, 1, 1000) == 1)
+			continue;
+		return;
+	}
+}
+
+/* The three attacks of a non-root client allowed on the socket. Each runs as nobody in a child that keeps its
+ * connections open until told to go. */
+enum attack { ATTACK_PIPELINE, ATTACK_IDLE, ATTACK_HUGE };
+
+static void attack_as_nobody(enum attack kind)
+{
+	static const char status[] = "{\"method\":\"io.hookd.Status\",\"parameters\":{}}";
+	int fds[1024];
+	size_t n = 0;
+
+	CHECK(setgroups(0, NULL) == 0);
+	CHECK(setresgid(65534, 65534, 65534) == 0);
+	CHECK(setresuid(65534, 65534, 65534) == 0);
+	switch (kind) {
+	case ATTACK_PIPELINE:
+		/* 4 clients, each sending 1 MiB of Status requests and reading no reply. */
+		for (n = 0; n < 4; n++)
+			fds[n] = connect_new();
+		for (size_t i = 0; i < n; i++)
+			flood(fds[i], status, sizeof(status), 1024 * 1024);
+		break;
+	case ATTACK_IDLE:
+		for (n = 0; n < 1024; n++)
+			if (client_connect(sock, &fds[n]) < 0)
+				break;
+		break;
+	case ATTACK_HUGE: {
+		/* 100 clients, each sending a 4 MiB message without its terminator. */
+		static char junk[65536];
+
+		memset(junk, 'x', sizeof(junk));
+		for (n = 0; n < 100; n++) {
+			if (client_connect(sock, &fds[n]) < 0)
+				break;
+			flood(fds[n], junk, sizeof(junk), HOOKD_MSG_MAX - 1);
+		}
+		break;
+	}
+	}
+}
+
+/* Root's hook is answered while non-root clients attack, and the attack's memory stays bounded. */
+static void run_attack(enum attack kind, const char *what)
+{
+	int ready[2], done[2], status;
+	long rss_before = daemon_rss_kib(), rss_during;
+	char err[4096], byte = 0;
+	pid_t pid;
+
+	CHECK(pipe2(ready, O_CLOEXEC) == 0 && pipe2(done, O_CLOEXEC) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(done[1]);
+		attack_as_nobody(kind);
+		CHECK(write(ready[1], &byte, 1) == 1);
+		(void)read(done[0], &byte, 1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	CHECK_INT(read(ready[0], &byte, 1), 1);
+
+	/* The daemon answers the hook: prepare of "absent" fails naming its missing device, not "not running". */
+	CHECK_INT(run_hook("absent", "prepare", "begin", err, sizeof(err)), 1);
+	fprintf(stderr, "%s: the hook got: %s", what, err);
+	CHECK(strstr(err, "0000:0a:00.0"));
+	rss_during = daemon_rss_kib();
+	fprintf(stderr, "%s: hookd VmRSS %ld KiB before, %ld KiB during\n", what, rss_before, rss_during);
+	CHECK(rss_during - rss_before < 64 * 1024);
+
+	CHECK(write(done[1], &byte, 1) == 1);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(ready[0]);
+	close(done[1]);
+	check_still_serving();
+}
+
+static void test_untrusted_clients_cannot_starve_root(void)
+{
+	run_attack(ATTACK_PIPELINE, "4 pipelining clients");
+	run_attack(ATTACK_IDLE, "1024 idle connections");
+	run_attack(ATTACK_HUGE, "100 unterminated 4 MiB messages");
+}
+
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
 static void test_sigterm_finishes_in_flight(void)
 {
@@ -654,6 +783,15 @@ int main(int argc, char **argv)
 	}
 	hookd_bin = argv[1];
 	hook_bin = argv[2];
+	{
+		/* Under ASan freed memory sits in quarantine (256 MiB by default) and shows in VmRSS: keep it small
+		 * so the memory bounds measure what hookd holds. Ignored by other builds. */
+		const char *asan = getenv("ASAN_OPTIONS");
+		char opts[1024];
+
+		snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=8", asan ? asan : "", asan && *asan ? ":" : "");
+		CHECK(setenv("ASAN_OPTIONS", opts, 1) == 0);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	CHECK(mkdtemp(dir));
 	CHECK(chmod(dir, 0755) == 0);
@@ -679,6 +817,7 @@ int main(int argc, char **argv)
 	RUN(test_permissions);
 	RUN(test_malformed);
 	RUN(test_idle_client);
+	RUN(test_untrusted_clients_cannot_starve_root);
 	RUN(test_second_instance);
 	RUN(test_sigterm_finishes_in_flight);
 
