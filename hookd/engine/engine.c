@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "console.h"
 #include "engine.h"
 #include "engine-internal.h"
@@ -35,14 +35,6 @@ struct operation {
 	char *first_error;        /* the line prepare reports */
 	struct diag failures;     /* every failure, for release */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void operation_clear(struct operation *o)
 {
@@ -73,7 +65,7 @@ static void op_fail(struct operation *o, const char *what, const char *fmt, ...)
 /* The deadline of one write: the sysfs timeout, cut short by what is left of the whole operation. */
 static unsigned op_write_timeout(const struct operation *o)
 {
-	uint64_t now = now_ms();
+	uint64_t now = monotonic_ms();
 
 	if (now >= o->deadline_ms)
 		return 0;
@@ -647,7 +639,7 @@ int engine_recover(struct engine *e)
 
 static void operation_start(struct operation *o, struct engine *e, struct plan *p, const char *op)
 {
-	*o = (struct operation){ .e = e, .plan = p, .op = op, .deadline_ms = now_ms() + e->operation_timeout_ms };
+	*o = (struct operation){ .e = e, .plan = p, .op = op, .deadline_ms = monotonic_ms() + e->operation_timeout_ms };
 }
 
 int engine_prepare(struct engine *e, const struct vm_config *vm, const char *domain_xml, char **ret_message)

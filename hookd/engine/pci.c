@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pci.h"
 #include "util.h"
 
@@ -101,13 +102,7 @@ int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, 
 		return r;
 	}
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = monotonic_timespec_after_ms(timeout_ms);
 	pthread_mutex_lock(&j->lock);
 	while (!j->done)
 		if (pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == ETIMEDOUT)

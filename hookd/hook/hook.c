@@ -15,6 +15,7 @@
 
 #include "hookd-config.h"
 #include "client.h"
+#include "clock.h"
 #include "config.h"
 #include "proto.h"
 #include "util.h"
@@ -187,13 +188,13 @@ static int memfd_with(const char *name, const char *data, size_t len, int *ret_f
 static int wait_with_deadline(pid_t pid, unsigned timeout_ms)
 {
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	unsigned long long deadline = now_ms() + timeout_ms;
+	unsigned long long deadline = monotonic_ms() + timeout_ms;
 	bool timed_out = false;
 	int status;
 
 	while (pidfd >= 0) {
 		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-		unsigned long long now = now_ms();
+		unsigned long long now = monotonic_ms();
 		int n;
 
 		if (now >= deadline) {

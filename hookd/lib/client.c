@@ -4,11 +4,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hookd-config.h"
 #include "client.h"
+#include "clock.h"
 #include "util.h"
 
 const char *client_socket_path(void)
@@ -16,14 +16,6 @@ const char *client_socket_path(void)
 	const char *p = getenv("HOOKD_SOCKET");
 
 	return p && *p ? p : HOOKD_SOCKET_PATH;
-}
-
-unsigned long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000ull + (unsigned long long)ts.tv_nsec / 1000000ull;
 }
 
 int client_connect(const char *path, int *ret_fd)
@@ -46,7 +38,7 @@ int client_connect(const char *path, int *ret_fd)
 
 int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct proto_reply *ret)
 {
-	unsigned long long deadline = now_ms() + timeout_ms;
+	unsigned long long deadline = monotonic_ms() + timeout_ms;
 	struct proto_reader reader = { 0 };
 	json_object *req;
 	int r;
@@ -74,7 +66,7 @@ int client_call(int fd, const char *method, json_object *params, unsigned timeou
 		r = proto_reader_fill(&reader, fd, &eof);
 		if (r == -EAGAIN || r == -EINTR) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
-			unsigned long long now = now_ms();
+			unsigned long long now = monotonic_ms();
 
 			if (now >= deadline) {
 				r = -ETIMEDOUT;

@@ -6,9 +6,6 @@
 /* $HOOKD_SOCKET if set, else the compiled-in default. */
 const char *client_socket_path(void);
 
-/* Monotonic clock in milliseconds. */
-unsigned long long now_ms(void);
-
 /* Connect to path. -ENOENT / -ECONNREFUSED when the daemon is not there. */
 int client_connect(const char *path, int *ret_fd);
 

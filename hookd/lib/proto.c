@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proto.h"
 #include "util.h"
 #include "vmname.h"
@@ -433,13 +433,10 @@ int proto_write(int fd, json_object *obj, unsigned long long deadline_ms)
 			return -errno;
 		{
 			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			struct timespec ts;
 			long long wait = -1;
 
 			if (deadline_ms) {
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				wait = (long long)deadline_ms -
-				       ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+				wait = (long long)deadline_ms - (long long)monotonic_ms();
 				if (wait <= 0)
 					return -ETIMEDOUT;
 			}

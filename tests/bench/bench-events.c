@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 
 extern char **environ;
 
@@ -26,10 +26,7 @@ static pid_t daemon_pid;
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)monotonic_usec() / 1e6;
 }
 
 static pid_t spawn(char *const argv[])

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "client.h"
+#include "clock.h"
 #include "proto.h"
 #include "test.h"
 #include "util.h"
@@ -109,7 +110,7 @@ static void send_request(int fd, const char *method, json_object *params)
 {
 	json_object *req = proto_build_request(method, params);
 
-	CHECK_INT(proto_write(fd, req, now_ms() + 10000), 0);
+	CHECK_INT(proto_write(fd, req, monotonic_ms() + 10000), 0);
 	json_object_put(req);
 }
 

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "log.h"
@@ -38,14 +38,6 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int cmp_ll(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -68,14 +60,14 @@ static int cycle(struct engine *e, const struct vm_config *vm, const char *xml, 
 		 * work queue) finish, as they would between a VM's stop and its next start. */
 		if (i > 0)
 			sleep(1);
-		t0 = now_us();
+		t0 = (long long)monotonic_usec();
 
 		r = engine_prepare(e, vm, xml, message);
 		if (r >= 0)
 			r = engine_release(e, vm->name, message);
 		if (r < 0)
 			return r;
-		t[i] = now_us() - t0;
+		t[i] = (long long)monotonic_usec() - t0;
 	}
 	/* The first round pays one-time set-up (libkmod's indexes): it is left out when there are more. */
 	if (rounds > 1) {
