@@ -16,7 +16,7 @@
 #include "hookd-config.h"
 #include "config.h"
 #include "engine.h"
-#include "events.h"
+#include "router.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -31,7 +31,7 @@ struct options {
 
 struct daemon_state {
 	sd_event *event;
-	struct events *events;
+	struct router *router;
 	struct server *server;
 	unsigned stop_timeout_ms;
 	bool stopping;
@@ -215,7 +215,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon_state *d = userdata;
 
-	log_error("%u operations still running after %u ms; exiting anyway", events_running(d->events),
+	log_error("%u operations still running after %u ms; exiting anyway", router_running(d->router),
 		  d->stop_timeout_ms);
 	return sd_event_exit(d->event, 0);
 }
@@ -227,20 +227,20 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	if (si->ssi_signo == SIGHUP) {
 		struct diag diag = { 0 };
 
-		(void)events_reload(d->events, &diag);
+		(void)router_reload(d->router, &diag);
 		diag_clear(&diag);
 		return 0;
 	}
 	if (d->stopping)
 		return 0;
 	d->stopping = true;
-	log_info("stopping: %u operations to finish", events_running(d->events));
+	log_info("stopping: %u operations to finish", router_running(d->router));
 	sd_notify(0, "STOPPING=1\nSTATUS=Finishing running operations");
 	server_stop_accepting(d->server);
 	/* Bounded: an operation has its own deadline, plus a little for its rollback to be reported. */
 	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, (uint64_t)d->stop_timeout_ms * 1000ull + 2000000ull,
 				   0, on_stop_timeout, d);
-	events_shutdown(d->events, on_idle_exit, d);
+	router_shutdown(d->router, on_idle_exit, d);
 	return 0;
 }
 
@@ -299,7 +299,7 @@ static int run(const struct options *o)
 	r = sd_event_default(&d.event);
 	if (r < 0)
 		goto out;
-	r = events_new(d.event, engine, o->conf_dir, TAKE_PTR(cfg), &d.events);
+	r = router_new(d.event, engine, o->conf_dir, TAKE_PTR(cfg), &d.router);
 	if (r < 0)
 		goto out;
 	if (!socket_path) {
@@ -314,12 +314,12 @@ static int run(const struct options *o)
 		r = fd;
 		goto out;
 	}
-	r = server_new(d.event, fd, events_handle_request, d.events, &d.server);
+	r = server_new(d.event, fd, router_handle_request, d.router, &d.server);
 	if (r >= 0)
 		server_set_client_timeout(d.server, o->client_timeout_usec);
 	if (r < 0)
 		goto out;
-	events_set_server(d.events, d.server);
+	router_set_server(d.router, d.server);
 	if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d)) < 0 ||
 	    (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0 ||
 	    (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d)) < 0)
@@ -336,9 +336,9 @@ out:
 	if (own_socket)
 		unlink(socket_path);
 	/* Operations cut off by the stop timeout still run on their threads: leave what they use alone. */
-	if (!d.events || events_running(d.events) == 0) {
+	if (!d.router || router_running(d.router) == 0) {
 		server_free(d.server);
-		events_free(d.events);
+		router_free(d.router);
 		engine_free(engine);
 	}
 	hookd_config_free(cfg);

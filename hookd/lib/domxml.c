@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,41 @@ static int address_part(xmlNodePtr node, const char *attr, unsigned max, unsigne
 	return 0;
 }
 
+/* The document when XML parses and its root is <domain>, else NULL. No network, no entity expansion: the XML
+ * comes from libvirt but is still input. */
+static xmlDocPtr domain_parse(const char *xml, size_t len)
+{
+	xmlDocPtr doc;
+
+	if (len == 0 || len > INT_MAX)
+		return NULL;
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc && (!xmlDocGetRootElement(doc) ||
+		    !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+int domxml_uuid(const char *xml, size_t len, char **ret)
+{
+	__attribute__((cleanup(xml_doc_freep))) xmlDocPtr doc = domain_parse(xml, len);
+	__attribute__((cleanup(xml_freep))) xmlChar *content = NULL;
+
+	if (!doc)
+		return -EINVAL;
+	for (xmlNodePtr n = xmlDocGetRootElement(doc)->children; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, (const xmlChar *)"uuid")) {
+			content = xmlNodeGetContent(n);
+			break;
+		}
+	if (!content || xmlStrlen(content) > DOMXML_UUID_MAX)
+		return -ENOENT;
+	*ret = strdup((const char *)content);
+	return *ret ? 0 : -ENOMEM;
+}
+
 int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error)
 {
 	__attribute__((cleanup(xml_doc_freep))) xmlDocPtr doc = NULL;
@@ -60,10 +96,8 @@ int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_err
 	size_t n = 0;
 
 	*ret_error = NULL;
-	/* No network, no entity expansion: the XML comes from libvirt but is still input. */
-	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc || !xmlDocGetRootElement(doc) ||
-	    !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain")) {
+	doc = domain_parse(xml, len);
+	if (!doc) {
 		*ret_error = strdup("the domain XML does not parse as a <domain>");
 		return -EINVAL;
 	}

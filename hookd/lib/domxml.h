@@ -1,4 +1,5 @@
-/* What hookd reads from a libvirt domain XML: the PCI devices it passes through. */
+/* What hookd reads from a libvirt domain XML (through libxml2): the PCI devices it passes through, and the
+ * domain's UUID. XML is LEN bytes, not necessarily NUL-terminated. */
 #pragma once
 
 #include <stddef.h>
@@ -7,3 +8,10 @@
  * order, NULL-terminated (free with strv_free). -EINVAL with *ret_error set (caller frees) when the XML does
  * not parse or an address is malformed. */
 int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error);
+
+/* Longest <uuid> text kept (a UUID is 36 characters; libvirt also accepts it without dashes or in braces). */
+#define DOMXML_UUID_MAX 64
+/* The text of the root <domain>'s <uuid> child (caller frees): it names the domain beyond its (renamable)
+ * name. -EINVAL when the XML does not parse as a <domain>, -ENOENT when it has no <uuid> or one over
+ * DOMXML_UUID_MAX characters, -ENOMEM. */
+int domxml_uuid(const char *xml, size_t len, char **ret);

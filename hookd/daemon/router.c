@@ -1,0 +1,255 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libxml/parser.h>
+#include <systemd/sd-daemon.h>
+
+#include "jobs.h"
+#include "log.h"
+#include "router.h"
+#include "server.h"
+#include "status.h"
+#include "util.h"
+
+/* What a request for a VM without a configuration does instead of the route's action. */
+enum unconfigured {
+	UNCONFIGURED_SAME,       /* the same action */
+	UNCONFIGURED_NOTHING,    /* nothing: answered "ok" at once */
+	UNCONFIGURED_NO_SUCH_VM, /* refused with io.hookd.NoSuchVM */
+};
+
+#define ANY_OP (-1)
+
+/* The route table: which request becomes which engine action, read in one place (route_find). The first
+ * row that matches wins. libvirt's ops and sub-ops are described in hooks(libvirt) and
+ * ../shared/reference/libvirt-hooks.md. */
+static const struct route {
+	const char *method;
+	int op;                     /* enum hook_op of io.hookd.Event, or ANY_OP */
+	const char *subop;          /* NULL: any */
+	enum job_action action;
+	enum unconfigured unconfigured;
+} routes[] = {
+	/* libvirt's hook: devices leave the host before QEMU starts, and come back after it stopped. */
+	{ HOOKD_METHOD_EVENT, HOOK_OP_PREPARE, "begin", JOB_ACTION_PREPARE, UNCONFIGURED_NOTHING },
+	/* Release even without configuration: a VM whose file was removed while prepared must get its devices
+	 * back; with no journal the engine does nothing. */
+	{ HOOKD_METHOD_EVENT, HOOK_OP_RELEASE, NULL, JOB_ACTION_RELEASE, UNCONFIGURED_SAME },
+	/* Every other op is recorded and answered "ok". */
+	{ HOOKD_METHOD_EVENT, ANY_OP, NULL, JOB_ACTION_NONE, UNCONFIGURED_SAME },
+	/* hookctl prepare / release / check. */
+	{ HOOKD_METHOD_PREPARE, ANY_OP, NULL, JOB_ACTION_PREPARE, UNCONFIGURED_NO_SUCH_VM },
+	{ HOOKD_METHOD_RELEASE, ANY_OP, NULL, JOB_ACTION_RELEASE, UNCONFIGURED_SAME },
+	{ HOOKD_METHOD_CHECK, ANY_OP, NULL, JOB_ACTION_CHECK, UNCONFIGURED_NO_SUCH_VM },
+};
+
+static const struct route *route_find(const char *method, const struct proto_event *ev)
+{
+	for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+		const struct route *rt = &routes[i];
+
+		if (!streq(rt->method, method))
+			continue;
+		if (ev && rt->op != ANY_OP && rt->op != (int)ev->op)
+			continue;
+		if (ev && rt->subop && !streq(rt->subop, ev->subop))
+			continue;
+		return rt;
+	}
+	return NULL;
+}
+
+struct router {
+	sd_event *event;
+	struct engine *engine;
+	struct server *server;
+	char *conf_dir;
+	struct config_gen *gen; /* the running configuration */
+	struct jobs jobs;
+};
+
+/* Answer at once (reply taken; NULL, out of memory, sends nothing). */
+static void reply_now(struct router *rt, uint64_t client_id, json_object *reply)
+{
+	if (reply)
+		server_reply(rt->server, client_id, reply);
+}
+
+static void handle_reload(struct router *rt, uint64_t client_id)
+{
+	struct diag diag = { 0 };
+	json_object *reply, *params, *problems;
+
+	if (router_reload(rt, &diag) >= 0) {
+		reply_now(rt, client_id, proto_build_reply(NULL));
+		return;
+	}
+	_cleanup_free_ char *joined = diag_join(&diag, "; ");
+	reply = proto_build_error(HOOKD_ERROR_FAILED, "configuration not reloaded (the running one stays): %s",
+				  joined ? joined : "invalid");
+	if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
+		problems = json_object_new_array();
+		for (size_t i = 0; i < diag.n; i++)
+			json_object_array_add(problems, json_object_new_string(diag.lines[i]));
+		json_object_object_add(params, "problems", problems);
+	}
+	diag_clear(&diag);
+	reply_now(rt, client_id, reply);
+}
+
+void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req)
+{
+	struct router *rt = userdata;
+	const char *vm = NULL, *why = NULL;
+	const struct route *route;
+	struct job *j;
+	int r;
+
+	if (streq(req->method, HOOKD_METHOD_STATUS)) {
+		reply_now(rt, client_id, status_build_reply(rt->gen->cfg, &rt->jobs, rt->engine, req->params));
+		proto_request_clear(req);
+		return;
+	}
+	if (streq(req->method, HOOKD_METHOD_RELOAD)) {
+		proto_request_clear(req);
+		handle_reload(rt, client_id);
+		return;
+	}
+
+	j = job_new(&rt->jobs, client_id, req);
+	if (!j)
+		return reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of memory"));
+	if (streq(j->req.method, HOOKD_METHOD_EVENT)) {
+		j->from_hook = true;
+		r = proto_event_from_params(j->req.params, &j->ev, &why);
+		vm = j->ev.vm;
+	} else
+		r = proto_vm_from_params(j->req.params, &vm, &why);
+	if (r < 0) {
+		reply_now(rt, client_id,
+			  proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?"));
+		return job_free(j);
+	}
+	if (rt->jobs.stopping) {
+		reply_now(rt, client_id,
+			  proto_build_error(HOOKD_ERROR_FAILED, "VM %s: hookd is stopping; %s was not carried out", vm,
+					    j->req.method));
+		return job_free(j);
+	}
+	/* The server only passes known methods on: every one but Status and Reload has a route. */
+	route = route_find(j->req.method, j->from_hook ? &j->ev : NULL);
+	if (!route) {
+		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_METHOD, "no route for %s", j->req.method));
+		return job_free(j);
+	}
+	j->gen = config_gen_ref(rt->gen);
+	j->vm_config = hookd_config_find_vm(rt->gen->cfg, vm);
+	j->action = route->action;
+	if (!j->vm_config && route->unconfigured == UNCONFIGURED_NO_SUCH_VM) {
+		reply_now(rt, client_id,
+			  proto_build_error(HOOKD_ERROR_NO_SUCH_VM, "VM %s has no configuration (%s/vms/%s.ini)", vm,
+					    rt->conf_dir, vm));
+		return job_free(j);
+	}
+	if (!j->vm_config && route->unconfigured == UNCONFIGURED_NOTHING)
+		j->action = JOB_ACTION_NONE;
+	j->vm = jobs_get_vm(&rt->jobs, vm);
+	if (!j->vm) {
+		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of memory"));
+		return job_free(j);
+	}
+	if (j->from_hook)
+		log_ctx(LOG_DEBUG, vm, hook_op_to_string(j->ev.op), NULL, "event %s %s (%zu bytes of XML)",
+			j->ev.subop, j->ev.extra, j->ev.xml_len);
+	jobs_enqueue(&rt->jobs, j);
+}
+
+/* ---- life cycle ---- */
+
+int router_reload(struct router *rt, struct diag *diag)
+{
+	struct hookd_config *cfg = NULL;
+	struct config_gen *g;
+	int r;
+
+	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+	r = hookd_config_load(rt->conf_dir, &cfg, diag);
+	if (r < 0) {
+		log_error("configuration in %s not reloaded, the running one stays (%zu problems):", rt->conf_dir,
+			  diag->n);
+		for (size_t i = 0; i < diag->n; i++)
+			log_error("%s", diag->lines[i]);
+		if (diag->n == 0)
+			diag_add(diag, "%s: %s", rt->conf_dir, strerror(-r));
+		sd_notify(0, "READY=1\nSTATUS=Running (the last reload failed)");
+		return -EINVAL;
+	}
+	g = config_gen_new(cfg);
+	if (!g) {
+		hookd_config_free(cfg);
+		diag_add(diag, "out of memory");
+		sd_notify(0, "READY=1");
+		return -ENOMEM;
+	}
+	config_gen_unref(rt->gen);
+	rt->gen = g;
+	log_info("configuration reloaded: %zu VMs", cfg->n_vms);
+	sd_notifyf(0, "READY=1\nSTATUS=Running, %zu VMs configured", cfg->n_vms);
+	return 0;
+}
+
+int router_new(sd_event *event, struct engine *engine, const char *conf_dir, struct hookd_config *cfg,
+	       struct router **ret)
+{
+	struct router *rt = calloc(1, sizeof(*rt));
+	int r;
+
+	if (!rt) {
+		hookd_config_free(cfg);
+		return -ENOMEM;
+	}
+	r = jobs_init(&rt->jobs, event, engine);
+	/* libxml2 must be initialized once before threads (the engine's) use it. */
+	xmlInitParser();
+	rt->event = sd_event_ref(event);
+	rt->engine = engine;
+	rt->conf_dir = strdup(conf_dir);
+	rt->gen = config_gen_new(cfg);
+	if (!rt->gen)
+		hookd_config_free(cfg);
+	if (r >= 0 && (!rt->conf_dir || !rt->gen))
+		r = -ENOMEM;
+	if (r < 0) {
+		router_free(rt);
+		return r;
+	}
+	*ret = rt;
+	return 0;
+}
+
+void router_set_server(struct router *rt, struct server *server)
+{
+	rt->server = server;
+	rt->jobs.server = server;
+}
+
+void router_shutdown(struct router *rt, void (*on_idle)(void *userdata), void *userdata)
+{
+	jobs_shutdown(&rt->jobs, on_idle, userdata);
+}
+
+unsigned router_running(const struct router *rt)
+{
+	return rt->jobs.running;
+}
+
+void router_free(struct router *rt)
+{
+	if (!rt)
+		return;
+	jobs_clear(&rt->jobs);
+	config_gen_unref(rt->gen);
+	free(rt->conf_dir);
+	sd_event_unref(rt->event);
+	free(rt);
+}

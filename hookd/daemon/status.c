@@ -1,0 +1,120 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookd-config.h"
+#include "log.h"
+#include "status.h"
+#include "util.h"
+
+static json_object *status_vm(const struct hookd_config *cfg, const struct jobs *jobs, const char *name,
+			      json_object *engine_vms)
+{
+	const struct vm_config *vc = hookd_config_find_vm(cfg, name);
+	struct vm_state *v = jobs_find_vm(jobs, name);
+	json_object *o = json_object_new_object(), *events = json_object_new_array(), *eng = NULL;
+	unsigned queued = 0;
+
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "configured", json_object_new_boolean(vc != NULL));
+	json_object_object_add(o, "running_job",
+			       v && v->running ? json_object_new_string(job_op_name(v->running)) : NULL);
+	if (v)
+		for (struct job *j = v->queue_head; j; j = j->next)
+			queued++;
+	json_object_object_add(o, "queued_jobs", json_object_new_int((int)queued));
+	for (unsigned i = 0; v && i < v->n_history; i++) {
+		const struct event_record *r = &v->history[(v->head + i) % JOBS_HISTORY];
+		json_object *ev = json_object_new_object();
+
+		json_object_object_add(ev, "op", json_object_new_string(r->op ? r->op : "?"));
+		json_object_object_add(ev, "subop", json_object_new_string(r->subop ? r->subop : "-"));
+		json_object_object_add(ev, "extra", json_object_new_string(r->extra ? r->extra : "-"));
+		json_object_object_add(ev, "time_usec", json_object_new_int64(r->time_usec));
+		json_object_object_add(ev, "duration_ms", json_object_new_int64(r->duration_ms));
+		json_object_object_add(ev, "result", json_object_new_string(r->result));
+		json_object_object_add(ev, "message", r->message ? json_object_new_string(r->message) : NULL);
+		json_object_object_add(ev, "xml_length", json_object_new_int64((int64_t)r->xml_len));
+		json_object_object_add(ev, "uuid", r->uuid ? json_object_new_string(r->uuid) : NULL);
+		json_object_array_add(events, ev);
+	}
+	json_object_object_add(o, "last_events", events);
+	for (size_t i = 0; engine_vms && i < json_object_array_length(engine_vms); i++) {
+		json_object *ev = json_object_array_get_idx(engine_vms, i), *n;
+
+		if (json_object_object_get_ex(ev, "name", &n) && streq_ptr(json_object_get_string(n), name)) {
+			eng = json_object_get(ev);
+			break;
+		}
+	}
+	json_object_object_add(o, "engine", eng);
+	return o;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, struct engine *engine,
+				json_object *params)
+{
+	json_object *engine_all = NULL, *engine_vms = NULL, *vms, *reply_params;
+	const char *only = NULL, *why = NULL;
+	_cleanup_free_ const char **names = NULL;
+	size_t n = 0, cap;
+	int r;
+
+	if (json_object_object_get_ex(params, "vm", NULL) && proto_vm_from_params(params, &only, &why) < 0)
+		return proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
+	/* All of the engine's VMs (those it holds state for), even for one VM: asked about a single name, the
+	 * engine describes it whether or not it knows it. */
+	r = engine_status(engine, NULL, &engine_all);
+	if (r < 0)
+		log_warning("engine status: %s", strerror(-r));
+	else if (engine_all)
+		json_object_object_get_ex(engine_all, "vms", &engine_vms);
+
+	/* Every VM anyone knows of: configured, seen in a request, or holding engine state. */
+	cap = cfg->n_vms + 1 + (engine_vms ? json_object_array_length(engine_vms) : 0);
+	for (struct vm_state *v = jobs->vms; v; v = v->next)
+		cap++;
+	names = calloc(cap, sizeof(char *));
+	if (!names) {
+		json_object_put(engine_all);
+		return proto_build_error(HOOKD_ERROR_FAILED, "out of memory");
+	}
+	for (size_t i = 0; i < cfg->n_vms; i++)
+		names[n++] = cfg->vms[i]->name;
+	for (struct vm_state *v = jobs->vms; v; v = v->next)
+		names[n++] = v->name;
+	for (size_t i = 0; engine_vms && i < json_object_array_length(engine_vms); i++) {
+		json_object *nm;
+
+		if (json_object_object_get_ex(json_object_array_get_idx(engine_vms, i), "name", &nm) &&
+		    json_object_get_string(nm))
+			names[n++] = json_object_get_string(nm);
+	}
+	qsort(names, n, sizeof(char *), cmp_names);
+
+	vms = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && streq(names[i], names[i - 1]))
+			continue;
+		if (only && !streq(only, names[i]))
+			continue;
+		json_object_array_add(vms, status_vm(cfg, jobs, names[i], engine_vms));
+	}
+	json_object_put(engine_all);
+	if (only && json_object_array_length(vms) == 0) {
+		json_object_put(vms);
+		return proto_build_error(HOOKD_ERROR_NO_SUCH_VM, "VM %s is not known to hookd", only);
+	}
+	reply_params = json_object_new_object();
+	json_object_object_add(reply_params, "version", json_object_new_string(HOOKD_VERSION));
+	json_object_object_add(reply_params, "protocol", json_object_new_int(HOOKD_PROTO_VERSION));
+	json_object_object_add(reply_params, "jobs_running", json_object_new_int((int)jobs->running));
+	json_object_object_add(reply_params, "stopping", json_object_new_boolean(jobs->stopping));
+	json_object_object_add(reply_params, "vms", vms);
+	return proto_build_reply(reply_params);
+}
