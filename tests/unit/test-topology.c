@@ -168,6 +168,26 @@ static void test_domxml(void)
 	}
 }
 
+static void test_domxml_uuid(void)
+{
+	static const char xml[] = "<domain type='kvm'><name>win10</name>"
+				  "<uuid>0b6d6c6e-1111-2222-3333-444455556666</uuid><devices/></domain>";
+	static const char nested[] = "<domain><devices><uuid>not-the-domain's</uuid></devices></domain>";
+	static const char other_root[] = "<network><uuid>0b6d6c6e-1111-2222-3333-444455556666</uuid></network>";
+	_cleanup_free_ char *uuid = NULL, *none = NULL;
+	char long_uuid[200];
+
+	CHECK_INT(domxml_uuid(xml, strlen(xml), &uuid), 0);
+	CHECK_STR(uuid, "0b6d6c6e-1111-2222-3333-444455556666");
+	CHECK_INT(domxml_uuid(nested, strlen(nested), &none), -ENOENT);
+	CHECK_INT(domxml_uuid(other_root, strlen(other_root), &none), -EINVAL);
+	CHECK_INT(domxml_uuid("<domain", 7, &none), -EINVAL);
+	CHECK_INT(domxml_uuid("", 0, &none), -EINVAL);
+	snprintf(long_uuid, sizeof(long_uuid), "<domain><uuid>%0*d</uuid></domain>", DOMXML_UUID_MAX + 1, 0);
+	CHECK_INT(domxml_uuid(long_uuid, strlen(long_uuid), &none), -ENOENT);
+	CHECK(none == NULL);
+}
+
 int main(void)
 {
 	fx_machine(&f);
@@ -178,6 +198,7 @@ int main(void)
 	RUN(test_storage);
 	RUN(test_console);
 	RUN(test_domxml);
+	RUN(test_domxml_uuid);
 	fx_clear(&f);
 	return 0;
 }
