@@ -1,0 +1,30 @@
+/* What the hook's two parts share: hook.c (argv, stdin, the daemon round trip, exit status) and legacy.c
+ * (the qemu.d scripts). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto.h"
+
+struct hook_call {
+	char **argv;         /* as libvirt gave it, passed on to legacy scripts */
+	const char *vm;
+	const char *op_name;
+	const char *subop;
+	const char *extra;
+	int op;              /* enum hook_op, or -EINVAL for an op hookd does not know */
+	bool configured;     /* CONF_DIR/vms/<vm>.ini exists */
+	unsigned timeout_ms; /* [hook] timeout: for the daemon and for each legacy script */
+	char *xml;
+	size_t xml_len;
+};
+
+/* stopped and release are "end" phases: libvirt ignores their status, legacy scripts run before hookd. */
+static inline bool op_is_end_phase(int op)
+{
+	return op == HOOK_OP_STOPPED || op == HOOK_OP_RELEASE;
+}
+
+/* Read fd to EOF into a NUL-terminated buffer (caller frees). -EFBIG past max bytes. */
+int read_all(int fd, size_t max, char **ret, size_t *ret_len);
