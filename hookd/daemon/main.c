@@ -335,8 +335,9 @@ out:
 		log_error("hookd: %s", strerror(-r));
 	if (own_socket)
 		unlink(socket_path);
-	/* Operations cut off by the stop timeout still run on their threads: leave what they use alone. */
-	if (!d.router || router_running(d.router) == 0) {
+	/* Operations cut off by the stop timeout (or a status read stuck on a device) still run on their
+	 * threads: leave what they use alone. */
+	if (!d.router || router_threads_done(d.router)) {
 		server_free(d.server);
 		router_free(d.router);
 		engine_free(engine);

@@ -4,6 +4,7 @@
 #include <libxml/parser.h>
 #include <systemd/sd-daemon.h>
 
+#include "engine-view.h"
 #include "jobs.h"
 #include "log.h"
 #include "router.h"
@@ -66,6 +67,7 @@ struct router {
 	char *conf_dir;
 	struct config_gen *gen; /* the running configuration */
 	struct jobs jobs;
+	struct engine_view *view; /* the devices as Status shows them, read off the loop */
 };
 
 /* Answer at once (reply taken; NULL, out of memory, sends nothing). */
@@ -97,6 +99,66 @@ static void handle_reload(struct router *rt, uint64_t client_id)
 	reply_now(rt, client_id, reply);
 }
 
+/* How long a Status request waits for a fresh device view before it is answered from the last one. */
+#define STATUS_VIEW_WAIT_USEC (500ull * 1000ull)
+
+struct status_request {
+	struct router *router;
+	uint64_t client_id;
+	struct proto_request req;
+};
+
+static void status_answer(void *userdata, json_object *engine_vms, uint64_t age_usec)
+{
+	struct status_request *sr = userdata;
+	struct router *rt = sr->router;
+
+	if (rt->server) /* NULL: shutting down */
+		reply_now(rt, sr->client_id,
+			  status_build_reply(rt->gen->cfg, &rt->jobs, sr->req.params, engine_vms, age_usec));
+	proto_request_clear(&sr->req);
+	free(sr);
+}
+
+/* Status never reads a device on the loop: the engine's view comes from engine-view's helper thread. */
+static void handle_status(struct router *rt, uint64_t client_id, struct proto_request *req)
+{
+	_cleanup_free_ char **busy = NULL;
+	struct status_request *sr;
+	json_object *invalid = status_check_params(req->params);
+	size_t n = 0;
+	int r;
+
+	if (invalid) {
+		proto_request_clear(req);
+		return reply_now(rt, client_id, invalid);
+	}
+	for (struct vm_state *v = rt->jobs.vms; v; v = v->next)
+		n++;
+	busy = calloc(n + 1, sizeof(char *));
+	sr = calloc(1, sizeof(*sr));
+	if (!busy || !sr) {
+		free(sr);
+		proto_request_clear(req);
+		return reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of memory"));
+	}
+	n = 0;
+	for (struct vm_state *v = rt->jobs.vms; v; v = v->next)
+		if (status_job_moves_devices(v->running))
+			busy[n++] = v->name; /* borrowed: engine_view_get copies */
+	sr->router = rt;
+	sr->client_id = client_id;
+	sr->req = *req;
+	*req = (struct proto_request){ 0 };
+	r = engine_view_get(rt->view, busy, STATUS_VIEW_WAIT_USEC, status_answer, sr);
+	if (r < 0) {
+		log_warning("status: cannot read the devices' view: %s", strerror(-r));
+		proto_request_clear(&sr->req);
+		free(sr);
+		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of resources"));
+	}
+}
+
 void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req)
 {
 	struct router *rt = userdata;
@@ -105,11 +167,8 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 	struct job *j;
 	int r;
 
-	if (streq(req->method, HOOKD_METHOD_STATUS)) {
-		reply_now(rt, client_id, status_build_reply(rt->gen->cfg, &rt->jobs, rt->engine, req->params));
-		proto_request_clear(req);
-		return;
-	}
+	if (streq(req->method, HOOKD_METHOD_STATUS))
+		return handle_status(rt, client_id, req);
 	if (streq(req->method, HOOKD_METHOD_RELOAD)) {
 		proto_request_clear(req);
 		handle_reload(rt, client_id);
@@ -219,6 +278,8 @@ int router_new(sd_event *event, struct engine *engine, const char *conf_dir, str
 		hookd_config_free(cfg);
 	if (r >= 0 && (!rt->conf_dir || !rt->gen))
 		r = -ENOMEM;
+	if (r >= 0)
+		r = engine_view_new(event, engine, &rt->view);
 	if (r < 0) {
 		router_free(rt);
 		return r;
@@ -243,10 +304,18 @@ unsigned router_running(const struct router *rt)
 	return rt->jobs.running;
 }
 
+bool router_threads_done(const struct router *rt)
+{
+	return rt->jobs.running == 0 && !engine_view_busy(rt->view);
+}
+
 void router_free(struct router *rt)
 {
 	if (!rt)
 		return;
+	/* Status requests still waiting for the view are dropped: their server is gone. */
+	rt->server = NULL;
+	engine_view_free(rt->view);
 	jobs_clear(&rt->jobs);
 	config_gen_unref(rt->gen);
 	free(rt->conf_dir);

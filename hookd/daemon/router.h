@@ -33,3 +33,5 @@ int router_reload(struct router *r, struct diag *diag);
 void router_shutdown(struct router *r, void (*on_idle)(void *userdata), void *userdata);
 /* Operations running on worker threads now. */
 unsigned router_running(const struct router *r);
+/* True when no thread (an operation or a status read) still uses the engine: then it may be freed. */
+bool router_threads_done(const struct router *r);

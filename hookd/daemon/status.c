@@ -7,6 +7,32 @@
 #include "status.h"
 #include "util.h"
 
+bool status_job_moves_devices(const struct job *j)
+{
+	return j && (j->action == JOB_ACTION_PREPARE || j->action == JOB_ACTION_RELEASE);
+}
+
+/* The engine's entry (taken) of a VM whose job moves its devices, when the view was read before the job
+ * began: what it showed is no longer true, so every device is "moving". */
+static json_object *engine_entry_as_moving(json_object *eng)
+{
+	json_object *copy = NULL, *devices, *moving;
+
+	if (json_object_object_get_ex(eng, "moving", &moving) && json_object_get_boolean(moving))
+		return eng;
+	if (json_object_deep_copy(eng, &copy, NULL) < 0) {
+		json_object_put(eng);
+		return NULL;
+	}
+	json_object_put(eng);
+	if (json_object_object_get_ex(copy, "devices", &devices))
+		for (size_t i = 0; i < json_object_array_length(devices); i++)
+			json_object_object_add(json_object_array_get_idx(devices, i), "state",
+					       json_object_new_string("moving"));
+	json_object_object_add(copy, "moving", json_object_new_boolean(true));
+	return copy;
+}
+
 static json_object *status_vm(const struct hookd_config *cfg, const struct jobs *jobs, const char *name,
 			      json_object *engine_vms)
 {
@@ -47,6 +73,8 @@ static json_object *status_vm(const struct hookd_config *cfg, const struct jobs 
 			break;
 		}
 	}
+	if (eng && v && status_job_moves_devices(v->running))
+		eng = engine_entry_as_moving(eng);
 	json_object_object_add(o, "engine", eng);
 	return o;
 }
@@ -56,34 +84,33 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, struct engine *engine,
-				json_object *params)
+json_object *status_check_params(json_object *params)
 {
-	json_object *engine_all = NULL, *engine_vms = NULL, *vms, *reply_params;
 	const char *only = NULL, *why = NULL;
-	_cleanup_free_ const char **names = NULL;
-	size_t n = 0, cap;
-	int r;
 
 	if (json_object_object_get_ex(params, "vm", NULL) && proto_vm_from_params(params, &only, &why) < 0)
 		return proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
-	/* All of the engine's VMs (those it holds state for), even for one VM: asked about a single name, the
-	 * engine describes it whether or not it knows it. */
-	r = engine_status(engine, NULL, &engine_all);
-	if (r < 0)
-		log_warning("engine status: %s", strerror(-r));
-	else if (engine_all)
-		json_object_object_get_ex(engine_all, "vms", &engine_vms);
+	return NULL;
+}
+
+json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, json_object *params,
+				json_object *engine_vms, uint64_t age_usec)
+{
+	json_object *vms, *reply_params, *view;
+	const char *only = NULL, *why = NULL;
+	_cleanup_free_ const char **names = NULL;
+	size_t n = 0, cap;
+
+	if (json_object_object_get_ex(params, "vm", NULL) && proto_vm_from_params(params, &only, &why) < 0)
+		return proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
 
 	/* Every VM anyone knows of: configured, seen in a request, or holding engine state. */
 	cap = cfg->n_vms + 1 + (engine_vms ? json_object_array_length(engine_vms) : 0);
 	for (struct vm_state *v = jobs->vms; v; v = v->next)
 		cap++;
 	names = calloc(cap, sizeof(char *));
-	if (!names) {
-		json_object_put(engine_all);
+	if (!names)
 		return proto_build_error(HOOKD_ERROR_FAILED, "out of memory");
-	}
 	for (size_t i = 0; i < cfg->n_vms; i++)
 		names[n++] = cfg->vms[i]->name;
 	for (struct vm_state *v = jobs->vms; v; v = v->next)
@@ -105,7 +132,6 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 			continue;
 		json_object_array_add(vms, status_vm(cfg, jobs, names[i], engine_vms));
 	}
-	json_object_put(engine_all);
 	if (only && json_object_array_length(vms) == 0) {
 		json_object_put(vms);
 		return proto_build_error(HOOKD_ERROR_NO_SUCH_VM, "VM %s is not known to hookd", only);
@@ -115,6 +141,11 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 	json_object_object_add(reply_params, "protocol", json_object_new_int(HOOKD_PROTO_VERSION));
 	json_object_object_add(reply_params, "jobs_running", json_object_new_int((int)jobs->running));
 	json_object_object_add(reply_params, "stopping", json_object_new_boolean(jobs->stopping));
+	/* How old the devices' view is: a device read that blocks leaves the last complete one. */
+	view = json_object_new_object();
+	json_object_object_add(view, "available", json_object_new_boolean(engine_vms != NULL));
+	json_object_object_add(view, "age_ms", json_object_new_int64((int64_t)(age_usec / 1000)));
+	json_object_object_add(reply_params, "device_view", view);
 	json_object_object_add(reply_params, "vms", vms);
 	return proto_build_reply(reply_params);
 }

@@ -9,7 +9,12 @@
 #include "jobs.h"
 
 /* The reply to send for parameters PARAMS ({vm?}): a proto reply, or a proto error (InvalidParameter,
- * NoSuchVM when the one VM asked for is unknown, Failed when out of memory). The caller owns it; NULL only
- * when even the error could not be built. */
-json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, struct engine *engine,
-				json_object *params);
+ * NoSuchVM when the one VM asked for is unknown, Failed when out of memory). engine_vms is the engine's view
+ * (engine-view.h; borrowed, NULL when none could be read yet), age_usec how old it is. The caller owns the
+ * reply; NULL only when even the error could not be built. Reads nothing: cheap. */
+json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, json_object *params,
+				json_object *engine_vms, uint64_t age_usec);
+/* Validate PARAMS before the view is read: NULL when fine, else the error reply (caller owns). */
+json_object *status_check_params(json_object *params);
+/* A job that moves its VM's devices (prepare, release): reading them now may block. */
+bool status_job_moves_devices(const struct job *j);

@@ -44,3 +44,25 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
  *                        "iommu_group": 28, "state": "on-host|on-vfio|moving|stuck"}],
  *           "modules_unloaded": ["..."], "console_released": false, "error": "..." }]} */
 int engine_status(struct engine *e, const char *vm_name, json_object **ret);
+
+/* What one VM's journal says hookd holds, read without touching sysfs (engine-held.c). */
+struct engine_held_device {
+	char address[13];
+	char *name;
+	int iommu_group;
+	bool held;  /* moved (or moving) and not yet given back */
+};
+struct engine_held_vm {
+	char *name;
+	const char *phase;          /* "preparing", "prepared", "failed", "releasing" (static) */
+	struct engine_held_device *devices;
+	size_t n_devices;
+	int *iommu_groups;          /* the distinct IOMMU groups of the held devices */
+	size_t n_groups;
+	bool holds_modules;         /* modules unloaded and not yet reloaded */
+	bool holds_console;         /* the console released and not yet restored */
+};
+/* Every VM with a journal, from the journals alone (never blocks on a device). Free with
+ * engine_held_vms_free(). Unreadable journals are left out. 0 or -errno. */
+int engine_held_vms(struct engine *e, struct engine_held_vm **ret, size_t *ret_n);
+void engine_held_vms_free(struct engine_held_vm *v, size_t n);

@@ -574,12 +574,17 @@ static void test_second_instance(void)
 {
 	struct proto_reply reply = { 0 };
 	int prep = connect_new(), unblock;
-	char err[4096];
+	char err[4096], journal[512];
 	struct stat st;
 	json_object *vm, *eng, *error;
 
 	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
 	json_object_put(wait_running_job("slow"));
+	/* The prepare is journaled before its first write, and that write (the unbind FIFO) blocks. */
+	snprintf(journal, sizeof(journal), "%s/run/state/slow.state", dir);
+	for (int i = 0; i < 1000 && access(journal, F_OK) < 0; i++)
+		usleep(10000);
+	CHECK(access(journal, F_OK) == 0);
 
 	CHECK_INT(run_second_hookd(err, sizeof(err)), 1);
 	fprintf(stderr, "second hookd said: %s", err);
@@ -770,6 +775,66 @@ static void test_sigterm_finishes_in_flight(void)
 	close(watch);
 }
 
+/* A device whose lock the kernel holds (an unbind that never ends): reading its driver_override blocks. Here
+ * 0000:03:00.0, which the journal of VM "held" says is on vfio-pci, has a FIFO nobody writes as its
+ * driver_override. Status is still answered, another VM's events are served and SIGTERM is honoured. */
+static void test_stuck_device(void)
+{
+	struct proto_reply reply = { 0 };
+	char cmd[4096], path[512], err[4096];
+	json_object *view, *available;
+	int fd, status = 0;
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; S=%s; D=$S/devices/pci0000:00/0000:03:00.0;"
+		 "mkdir -p $D $S/kernel/iommu_groups/8/devices;"
+		 "echo 0x1b36 > $D/vendor; echo 0x0010 > $D/device; echo 0x010802 > $D/class;"
+		 "mkfifo $D/driver_override;"
+		 "ln -s ../../../devices/pci0000:00/0000:03:00.0 $S/bus/pci/devices/0000:03:00.0;"
+		 "ln -s ../../../bus/pci/drivers/vfio-pci $D/driver;"
+		 "ln -s ../../../kernel/iommu_groups/8 $D/iommu_group;"
+		 "ln -s ../../../../devices/pci0000:00/0000:03:00.0 $S/kernel/iommu_groups/8/devices/0000:03:00.0",
+		 sys_root);
+	run(cmd);
+	snprintf(path, sizeof(path), "%s/run/state/held.state", dir);
+	write_file(path, "{\"vm\":\"held\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"gpu\","
+			 "\"address\":\"0000:03:00.0\",\"original_driver\":\"nvme\",\"original_module\":null,"
+			 "\"reset_method\":null,\"iommu_group\":8,\"boot_vga\":false,\"step\":\"on-vfio\"}],"
+			 "\"modules\":[],\"release_console\":false,\"vtconsoles\":[],\"firmware_framebuffers\":[],"
+			 "\"console\":\"untouched\",\"error\":null}\n");
+	start_daemon();
+
+	/* Status is answered (within this client's 10 s), twice: the second does not queue behind the first. */
+	for (int i = 0; i < 2; i++) {
+		fd = connect_new();
+		CHECK_INT(client_call(fd, HOOKD_METHOD_STATUS, json_object_new_object(), 10000, &reply), 0);
+		CHECK(reply.error == NULL);
+		CHECK(json_object_object_get_ex(reply.params, "device_view", &view));
+		CHECK(json_object_object_get_ex(view, "available", &available));
+		fprintf(stderr, "status with a stuck device: device view %s\n", json_object_to_json_string(view));
+		proto_reply_clear(&reply);
+		close(fd);
+	}
+	/* Another VM is served: a no-op event, and a prepare the engine refuses for its own reasons. */
+	fd = connect_new();
+	CHECK_INT(client_call(fd, HOOKD_METHOD_EVENT, event_params("legacy", "started", "begin"), 10000, &reply), 0);
+	CHECK(reply.error == NULL);
+	proto_reply_clear(&reply);
+	close(fd);
+	CHECK_INT(run_hook("absent", "prepare", "begin", err, sizeof(err)), 1);
+	CHECK(strstr(err, "0000:0a:00.0"));
+
+	/* SIGTERM: nothing runs but the stuck read, so hookd exits at once, bounded by its stop timeout
+	 * (operation-timeout 60 s + 2 s here). */
+	CHECK(kill(daemon_pid, SIGTERM) == 0);
+	for (int i = 0; i < 6500 && (pid = waitpid(daemon_pid, &status, WNOHANG)) == 0; i++)
+		usleep(10000);
+	CHECK(pid == daemon_pid);
+	daemon_pid = 0;
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	char path[512], cmd[600];
@@ -821,6 +886,7 @@ int main(int argc, char **argv)
 	RUN(test_untrusted_clients_cannot_starve_root);
 	RUN(test_second_instance);
 	RUN(test_sigterm_finishes_in_flight);
+	RUN(test_stuck_device);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	run(cmd);
