@@ -40,6 +40,7 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv);
 int cmd_import(struct hookctl *ctx, int argc, char **argv);
 int cmd_prepare(struct hookctl *ctx, int argc, char **argv);
 int cmd_release(struct hookctl *ctx, int argc, char **argv);
+int cmd_reload(struct hookctl *ctx, int argc, char **argv);
 
 /* One error line on stderr: "hookctl: ...". */
 void hookctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

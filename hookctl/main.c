@@ -67,6 +67,10 @@ static const struct command commands[] = {
 	  "  --stdout, -       print the result instead of writing it\n" },
 	{ "prepare", cmd_prepare, 1, 1, 0, "VM", "move VM's devices to vfio-pci now (recovery)", "" },
 	{ "release", cmd_release, 1, 1, 0, "VM", "give VM's devices back to the host now (recovery)", "" },
+	{ "reload", cmd_reload, 0, 0, 0, "", "make hookd read its configuration again",
+	  "Asks hookd to load hookd.conf and the VM files again and waits for the answer. When any file is\n"
+	  "invalid hookd keeps the running configuration; hookctl prints each problem and exits 1 (3 when\n"
+	  "hookd is not running). hookd.service's ExecReload, so `systemctl reload hookd` fails the same way.\n" },
 };
 
 static const char global_help[] =

@@ -22,7 +22,7 @@ _hookctl()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	}
-	local commands="status iommu check edit cat get set unset init import prepare release help"
+	local commands="status iommu check edit cat get set unset init import prepare release reload help"
 	local globals="--conf-dir --socket --sysfs-root --connect --no-color --help --version"
 
 	case $prev in
