@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon_state *d = userdata;
+	uint64_t stop_usec;
 
 	if (si->ssi_signo == SIGHUP) {
 		struct diag diag = { 0 };
@@ -235,11 +237,13 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 		return 0;
 	d->stopping = true;
 	log_info("stopping: %u operations to finish", router_running(d->router));
-	sd_notify(0, "STOPPING=1\nSTATUS=Finishing running operations");
+	/* Bounded: an operation has its own deadline, plus a little for its rollback to be reported. systemd is
+	 * told the same bound (plus a second), so the unit's TimeoutStopSec= never cuts a rollback short. */
+	stop_usec = (uint64_t)d->stop_timeout_ms * 1000ull + 2000000ull;
+	sd_notifyf(0, "STOPPING=1\nSTATUS=Finishing running operations\nEXTEND_TIMEOUT_USEC=%" PRIu64,
+		   stop_usec + (uint64_t)1000000);
 	server_stop_accepting(d->server);
-	/* Bounded: an operation has its own deadline, plus a little for its rollback to be reported. */
-	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, (uint64_t)d->stop_timeout_ms * 1000ull + 2000000ull,
-				   0, on_stop_timeout, d);
+	sd_event_add_time_relative(d->event, NULL, CLOCK_MONOTONIC, stop_usec, 0, on_stop_timeout, d);
 	router_shutdown(d->router, on_idle_exit, d);
 	return 0;
 }
