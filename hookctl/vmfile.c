@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "fileio.h"
 #include "util.h"
 #include "vmfile.h"
 #include "vmname.h"
@@ -27,30 +28,16 @@ int vmfile_path(const struct hookctl *ctx, const char *vm, char **ret)
 
 int hookctl_read_file(const char *path, size_t max, char **ret)
 {
-	_cleanup_fclose_ FILE *owned = NULL;
 	_cleanup_free_ char *buf = NULL;
-	FILE *f;
 	size_t len;
+	int r;
 
-	if (streq(path, "-"))
-		f = stdin;
-	else {
-		owned = fopen(path, "re");
-		if (!owned)
-			return -errno;
-		f = owned;
-	}
-	buf = malloc(max + 2);
-	if (!buf)
-		return -ENOMEM;
-	len = fread(buf, 1, max + 1, f);
-	if (ferror(f))
-		return -EIO;
-	if (len > max)
-		return -EFBIG;
+	/* Any kind of file: "hookctl init --xml <(virsh dumpxml win10)" reads a pipe. */
+	r = streq(path, "-") ? read_full_fd(STDIN_FILENO, max, &buf, &len) : read_full_file(path, max, &buf, &len);
+	if (r < 0)
+		return r;
 	if (memchr(buf, '\0', len))
 		return -EBADMSG; /* a binary file is not a configuration */
-	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	return 0;
 }
@@ -91,68 +78,22 @@ void vmfile_print_diag(const struct diag *diag)
 		fprintf(stderr, "%s\n", diag->lines[i]);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	return fsync(fd) < 0 ? -errno : 0;
-}
-
 int vmfile_install(const struct hookctl *ctx, const char *vm, const char *text, bool replace)
 {
-	_cleanup_free_ char *dir = NULL, *path = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *dir = NULL, *path = NULL, *name = NULL;
 	int r;
 
 	r = vmfile_path(ctx, vm, &path);
 	if (r < 0)
 		return r;
-	if (asprintf(&dir, "%s/vms", ctx->conf_dir) < 0 || asprintf(&tmp, "%s/.%s.ini.XXXXXX", dir, vm) < 0)
+	if (asprintf(&dir, "%s/vms", ctx->conf_dir) < 0 || asprintf(&name, "%s.ini", vm) < 0)
 		return -ENOMEM;
 	/* The configuration directory itself must exist (the package makes it); vms/ we may create. */
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	if (!replace && access(path, F_OK) == 0)
 		return -EEXIST;
-
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = write_all(fd, text, strlen(text));
-	if (r >= 0 && fchmod(fd, 0644) < 0)
-		r = -errno;
-	if (r >= 0 && fsync(fd) < 0)
-		r = -errno;
-	if (r >= 0) {
-		/* Without replace, link() refuses atomically if someone created the file meanwhile. */
-		if (replace)
-			r = rename(tmp, path) < 0 ? -errno : 0;
-		else
-			r = link(tmp, path) < 0 ? -errno : 0;
-	}
-	if (r < 0 || !replace)
-		unlink(tmp);
-	if (r < 0)
-		return r;
-	return fsync_dir(dir);
+	return replace ? write_file_atomic(dir, name, text, 0644) : write_file_atomic_new(dir, name, text, 0644);
 }
 
 int vmfile_commit(const struct hookctl *ctx, const char *vm, const char *text, bool replace)

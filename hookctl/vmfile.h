@@ -1,5 +1,6 @@
 /* A VM's configuration file on disk: CONF_DIR/vms/<vm>.ini. Reading, validating with the real parser, and
- * installing atomically (temp file in the same directory, fsync, rename, fsync of the directory). */
+ * installing atomically (write_file_atomic(): temp file in the same directory, fsync, rename, fsync of the
+ * directory), the way the daemon writes its journal. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,7 +13,8 @@
 int vmfile_path(const struct hookctl *ctx, const char *vm, char **ret);
 /* The file's text (NUL-terminated). -ENOENT when the VM has no file, -EFBIG over HOOKD_VM_CONFIG_MAX. */
 int vmfile_read(const struct hookctl *ctx, const char *vm, char **ret);
-/* Read any file (or "-" for stdin) up to max bytes. */
+/* Read any file (or "-" for stdin) up to max bytes, as text: -EFBIG over max, -EBADMSG with a NUL byte,
+ * -errno of open() or read(). */
 int hookctl_read_file(const char *path, size_t max, char **ret);
 /* Parse text with the daemon's own parser. -EINVAL with every problem in diag. */
 int vmfile_validate(const char *vm, const char *text, struct diag *diag);

@@ -1,5 +1,6 @@
 /* The journal: each VM's plan and how far it got, in RUN_DIR/state/<vm>.state, replaced atomically (temp
- * file, fsync, rename, fsync of the directory) so a crash leaves either the old or the new state. */
+ * file, fsync, rename, fsync of the directory: write_file_atomic()) so a crash leaves either the old or the
+ * new state. */
 #pragma once
 
 #include "plan.h"

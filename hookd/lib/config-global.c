@@ -1,5 +1,4 @@
 /* The configuration as a whole: hookd.conf, and the directory of per-VM files loaded all-or-nothing. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include "config-values.h"
 #include "config.h"
 #include "inifile.h"
+#include "strv.h"
 #include "util.h"
 #include "vmname.h"
 
@@ -223,75 +223,30 @@ int hookd_config_load_global(const char *conf_dir, struct hookd_config **ret, st
 	return 0;
 }
 
-static int strcmp_ptr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* The VM names of CONF_DIR/vms/<name>.ini, sorted bytewise (not by locale). No directory: no VMs. */
-static int list_vm_names(const char *conf_dir, char ***ret, size_t *ret_n, struct diag *diag)
+/* The VM names of CONF_DIR/vms/<name>.ini, sorted bytewise (not by locale). No directory: no VMs. Hidden files
+ * (editor swap files, ".ini" alone) and anything not *.ini (backups like x.ini~) are not VM files. */
+static int list_vm_names(const char *conf_dir, char ***ret, struct diag *diag)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_closedir_ DIR *dir = NULL;
-	char **names = NULL;
-	size_t n = 0;
-	struct dirent *de;
+	int r;
 
 	if (asprintf(&path, "%s/vms", conf_dir) < 0)
 		return -ENOMEM;
-	dir = opendir(path);
-	if (!dir) {
-		int r = negative_errno();
-
-		if (r == -ENOENT) {
-			*ret = NULL;
-			*ret_n = 0;
-			return 0;
-		}
+	r = strv_from_dir(path, ".ini", NULL, NULL, ret);
+	if (r == -ENOENT) {
+		*ret = calloc(1, sizeof(char *));
+		return *ret ? 0 : -ENOMEM;
+	}
+	if (r < 0 && r != -ENOMEM)
 		diag_add(diag, "%s: cannot read: %s", path, strerror(-r));
-		return r;
-	}
-	for (errno = 0; (de = readdir(dir)); errno = 0) {
-		size_t len = strlen(de->d_name);
-		char **grown;
-
-		/* Hidden files (editor swap files, ".ini" alone) and anything not *.ini (backups like x.ini~). */
-		if (de->d_name[0] == '.' || len <= 4 || !streq(de->d_name + len - 4, ".ini"))
-			continue;
-		grown = realloc(names, (n + 1) * sizeof(*names));
-		if (!grown || !(grown[n] = strndup(de->d_name, len - 4))) {
-			strv_free(grown ? grown : names, n);
-			return -ENOMEM;
-		}
-		names = grown;
-		n++;
-	}
-	if (errno) {
-		int r = negative_errno();
-
-		diag_add(diag, "%s: cannot read: %s", path, strerror(-r));
-		strv_free(names, n);
-		return r;
-	}
-	if (n > 0)
-		qsort(names, n, sizeof(*names), strcmp_ptr);
-	*ret = names;
-	*ret_n = n;
-	return 0;
+	return r;
 }
 
 int hookd_config_load(const char *conf_dir, struct hookd_config **ret, struct diag *diag)
 {
 	_cleanup_(hookd_config_freep) struct hookd_config *c = NULL;
-	char **names = NULL;
-	size_t n_names = 0;
+	_cleanup_strv_free_ char **names = NULL;
+	size_t n_names;
 	int result, r;
 
 	if (!conf_dir || !ret)
@@ -304,14 +259,13 @@ int hookd_config_load(const char *conf_dir, struct hookd_config **ret, struct di
 	result = global_load_into(c, conf_dir, diag);
 	if (result == -ENOMEM)
 		return result;
-	r = list_vm_names(conf_dir, &names, &n_names, diag);
+	r = list_vm_names(conf_dir, &names, diag);
 	if (r < 0)
 		return r;
+	n_names = strv_length(names);
 	c->vms = calloc(n_names ? n_names : 1, sizeof(*c->vms));
-	if (!c->vms) {
-		strv_free(names, n_names);
+	if (!c->vms)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < n_names; i++) {
 		struct vm_config *vm = NULL;
 		const char *why;
@@ -336,7 +290,6 @@ int hookd_config_load(const char *conf_dir, struct hookd_config **ret, struct di
 		}
 		c->vms[c->n_vms++] = vm;
 	}
-	strv_free(names, n_names);
 	if (result < 0)
 		return result;
 	*ret = TAKE_PTR(c);

@@ -8,7 +8,7 @@
 #include <libxml/xpath.h>
 
 #include "domxml.h"
-#include "topology.h"
+#include "strv.h"
 #include "util.h"
 
 static void xml_doc_freep(xmlDocPtr *d)

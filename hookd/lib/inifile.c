@@ -11,6 +11,7 @@
 
 #include <ini.h>
 
+#include "fileio.h"
 #include "inifile.h"
 #include "trust.h"
 #include "util.h"
@@ -225,70 +226,6 @@ int ini_walk_string(const char *text, const char *label, ini_event_fn fn, void *
 	if (n_problems)
 		*n_problems = w.problems;
 	return w.error;
-}
-
-/* Read the whole of FD (a regular file) into a NUL-terminated string: the body of read_text_file(). */
-static int read_text_fd(int fd, size_t max, char **ret)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap;
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return negative_errno();
-	if (S_ISDIR(st.st_mode))
-		return -EISDIR;
-	if (!S_ISREG(st.st_mode))
-		return -EINVAL;
-	if ((unsigned long long)st.st_size > max)
-		return -EFBIG;
-
-	/* Read until EOF rather than trusting st_size: the file may grow while we read. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *grown;
-
-			if (cap > max)
-				return -EFBIG;
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			grown = realloc(buf, cap + 1);
-			if (!grown)
-				return -ENOMEM;
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return negative_errno();
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max)
-		return -EFBIG;
-	if (memchr(buf, '\0', len))
-		return -EBADMSG;
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
-int read_text_file(const char *path, size_t max, char **ret)
-{
-	/* O_NONBLOCK: a FIFO in the config directory must not hang us before fstat() refuses it. */
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
-		return negative_errno();
-	return read_text_fd(fd, max, ret);
 }
 
 int read_config_file(const char *root, const char *path, size_t max, char **ret, struct diag *diag)

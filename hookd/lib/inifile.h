@@ -35,10 +35,7 @@ typedef int (*ini_event_fn)(void *user, enum ini_event event, const char *sectio
 int ini_walk_string(const char *text, const char *label, ini_event_fn fn, void *user, struct diag *diag,
 		    unsigned *n_problems);
 
-/* Read a whole regular file into a NUL-terminated string. -EFBIG when larger than max bytes, -EBADMSG when it
- * contains a NUL byte (it is not text), -EISDIR/-EINVAL for directories and other non-regular files. */
-int read_text_file(const char *path, size_t max, char **ret);
-/* A configuration file found under ROOT (CONF_DIR), read as read_text_file() does once trust_open() accepted
+/* A configuration file found under ROOT (CONF_DIR), read as read_text_file() (fileio.h) does once trust_open() accepted
  * it: never through a symbolic link, and only when it and its directories up to ROOT are root's alone.
  * Every failure but a missing file (-ENOENT, no message) becomes one message naming the file. An untrusted file
  * or a link returns -EPERM; content problems (too large, NUL, not a regular file) -EINVAL; I/O errors their

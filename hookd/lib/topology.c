@@ -10,43 +10,6 @@
 #include "topology.h"
 #include "util.h"
 
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
-size_t strv_length(char *const *v)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **grown = realloc(*v, (*n + 2) * sizeof(char *));
-
-	if (!grown)
-		return -ENOMEM;
-	*v = grown;
-	grown[*n] = strdup(s);
-	if (!grown[*n])
-		return -ENOMEM;
-	grown[++*n] = NULL;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *path_join(const char *root, const char *rel)
 {
 	char *p;
@@ -218,36 +181,15 @@ static int read_function(const struct topology *t, const char *address, bool wit
 	return 0;
 }
 
-/* Sorted names in directory REL (no dot entries), filtered by KEEP when given. */
-static int list_dir(const struct topology *t, const char *rel, bool (*keep)(const char *name), char ***ret)
+/* Sorted names in sysfs directory REL (no hidden entries), filtered by KEEP when given. */
+static int list_dir(const struct topology *t, const char *rel, bool (*keep)(const char *name, void *userdata),
+		    char ***ret)
 {
 	_cleanup_free_ char *p = path_join(t->sysfs_root, rel);
-	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_strv_free_ char **v = NULL;
-	struct dirent *de;
-	size_t n = 0;
-	int r;
 
 	if (!p)
 		return -ENOMEM;
-	d = opendir(p);
-	if (!d)
-		return negative_errno();
-	v = calloc(1, sizeof(char *));
-	if (!v)
-		return -ENOMEM;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (keep && !keep(de->d_name))
-			continue;
-		r = strv_push(&v, &n, de->d_name);
-		if (r < 0)
-			return r;
-	}
-	qsort(v, n, sizeof(char *), cmp_str);
-	*ret = TAKE_PTR(v);
-	return 0;
+	return strv_from_dir(p, NULL, keep, NULL, ret);
 }
 
 int topology_list_functions(const struct topology *t, char ***ret)
@@ -292,11 +234,6 @@ static void blockdevs_clear(struct blockdevs *b)
 	free(b->v);
 }
 
-static bool not_dot(const char *name)
-{
-	return name[0] != '.';
-}
-
 /* Add the block device at sysfs REL (name NAME) and its partitions. */
 static int blockdevs_add(const struct topology *t, struct blockdevs *b, const char *rel, const char *name)
 {
@@ -314,7 +251,7 @@ static int blockdevs_add(const struct topology *t, struct blockdevs *b, const ch
 		return -ENOMEM;
 	b->v = grown;
 	grown[b->n] = (struct blockdev){ .name = strdup(name), .dev = TAKE_PTR(dev) };
-	if (list_dir(t, holders_rel, not_dot, &holders) >= 0 && holders[0])
+	if (list_dir(t, holders_rel, NULL, &holders) >= 0 && holders[0])
 		grown[b->n].holder = strdup(holders[0]);
 	b->n++;
 
@@ -474,7 +411,7 @@ int topology_storage_user(const struct topology *t, const char *address, char **
 	return r < 0 ? r : 0;
 }
 
-static bool is_vtcon(const char *name)
+static bool is_vtcon(const char *name, void *userdata)
 {
 	return startswith(name, "vtcon");
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "strv.h"
+
 struct topology {
 	const char *sysfs_root;  /* "/sys" or a fixture tree; not owned */
 	const char *proc_root;   /* "/proc" or a fixture tree; not owned */
@@ -23,15 +25,6 @@ struct pci_function {
 
 #define PCI_CLASS_BRIDGE_PCI 0x0604u
 #define PCI_CLASS_DISPLAY_VGA 0x0300u
-
-/* NULL-terminated string vectors. */
-void strv_free(char **v);
-size_t strv_length(char *const *v);
-static inline void strv_freep(char ***v)
-{
-	strv_free(*v);
-}
-#define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
 
 /* Read one sysfs attribute as a trimmed string. -ENOENT etc. */
 int topology_read_attr(const struct topology *t, const char *relpath, char **ret);

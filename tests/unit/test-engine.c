@@ -3,6 +3,7 @@
  * A fixture cannot bind drivers, so a prepare here always fails at its first verify: exactly what the
  * rollback tests need. Module operations are never made against a fixture (the engine only makes them
  * when its sysfs root is the real /sys). */
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -53,6 +54,19 @@ static void test_journal(void)
 	CHECK_INT(journal_save(f.run, p), 0);
 	snprintf(path, sizeof(path), "%s/state/win10.state.tmp", f.run);
 	CHECK(stat(path, &st) < 0 && errno == ENOENT); /* the temp file was renamed away */
+	{
+		/* Nothing else is left behind either (write_file_atomic's temp file is hidden). */
+		struct dirent **entries = NULL;
+		int n;
+
+		snprintf(path, sizeof(path), "%s/state", f.run);
+		n = scandir(path, &entries, NULL, alphasort);
+		CHECK_INT(n, 3);
+		CHECK_STR(entries[n - 1]->d_name, "win10.state");
+		for (int i = 0; i < n; i++)
+			free(entries[i]);
+		free(entries);
+	}
 	snprintf(path, sizeof(path), "%s/state/win10.state", f.run);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	CHECK_INT(journal_load(f.run, "win10", &back), 0);

@@ -14,29 +14,10 @@
 #include "clock.h"
 #include "config.h"
 #include "engine.h"
+#include "fileio.h"
 #include "log.h"
+#include "proto.h"
 #include "util.h"
-
-static char *read_file(const char *path)
-{
-	_cleanup_fclose_ FILE *f = streq(path, "-") ? NULL : fopen(path, "re");
-	FILE *in = streq(path, "-") ? stdin : f;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out;
-	char chunk[65536];
-	size_t n;
-
-	if (!in)
-		return NULL;
-	out = open_memstream(&buf, &len);
-	if (!out)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
-		fwrite(chunk, 1, n, out);
-	fclose(out);
-	return buf;
-}
 
 static int cmp_ll(const void *a, const void *b)
 {
@@ -119,9 +100,13 @@ int main(int argc, char **argv)
 	vm_name = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if (!vm_name && !streq(cmd, "status") && !streq(cmd, "recover"))
 		return usage();
-	if (xml_path && !(xml = read_file(xml_path))) {
-		fprintf(stderr, "engine-tool: cannot read %s: %m\n", xml_path);
-		return 1;
+	if (xml_path) {
+		r = streq(xml_path, "-") ? read_full_fd(STDIN_FILENO, HOOKD_XML_MAX, &xml, NULL) :
+					   read_full_file(xml_path, HOOKD_XML_MAX, &xml, NULL);
+		if (r < 0) {
+			fprintf(stderr, "engine-tool: cannot read %s: %s\n", xml_path, strerror(-r));
+			return 1;
+		}
 	}
 	r = engine_new(&opts, &e);
 	if (r < 0) {
