@@ -10,6 +10,7 @@
 #include "hookd-config.h"
 #include "client.h"
 #include "config.h"
+#include "fileio.h"
 #include "proto.h"
 #include "util.h"
 #include "vmname.h"
@@ -31,44 +32,6 @@ static bool path_exists(const char *path)
 static bool op_can_fail(int op)
 {
 	return op < 0 || hook_op_can_fail(op);
-}
-
-int read_all(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			size_t ncap = cap ? cap * 2 : 16384;
-			char *grown;
-
-			if (ncap > max + 2)
-				ncap = max + 2;
-			grown = realloc(buf, ncap);
-			if (!grown)
-				return -ENOMEM;
-			buf = grown;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return -EFBIG;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
 }
 
 /* ---- the daemon round trip ---- */
@@ -187,7 +150,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hookd: VM %s: unknown hook operation '%s'\n", c.vm, c.op_name);
 		return 1;
 	}
-	r = read_all(STDIN_FILENO, HOOKD_XML_MAX, &c.xml, &c.xml_len);
+	r = read_full_fd(STDIN_FILENO, HOOKD_XML_MAX, &c.xml, &c.xml_len);
 	if (r < 0) {
 		if (r == -EFBIG)
 			fprintf(stderr, "hookd: VM %s: the domain XML on stdin is larger than %u bytes; refusing it\n",

@@ -25,6 +25,3 @@ static inline bool op_is_end_phase(int op)
 {
 	return op == HOOK_OP_STOPPED || op == HOOK_OP_RELEASE;
 }
-
-/* Read fd to EOF into a NUL-terminated buffer (caller frees). -EFBIG past max bytes. */
-int read_all(int fd, size_t max, char **ret, size_t *ret_len);

@@ -12,28 +12,23 @@
 #include <sys/wait.h>
 
 #include "clock.h"
-#include "util.h"
+#include "fileio.h"
 #include "legacy.h"
+#include "strv.h"
+#include "util.h"
 
 extern char **environ;
 
 static int memfd_with(const char *name, const char *data, size_t len, int *ret_fd)
 {
 	_cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC);
-	size_t off = 0;
+	int r;
 
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		off += (size_t)n;
-	}
+	r = write_full(fd, data, len);
+	if (r < 0)
+		return r;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
 	*ret_fd = TAKE_FD(fd);
@@ -143,7 +138,7 @@ static int run_script(const struct hook_call *c, const char *path, const char *x
 	}
 	if (lseek(out, 0, SEEK_SET) < 0)
 		return -errno;
-	return read_all(out, HOOKD_XML_MAX, ret_out, ret_out_len);
+	return read_full_fd(out, HOOKD_XML_MAX, ret_out, ret_out_len);
 }
 
 static bool is_executable_file(const char *path)
@@ -153,67 +148,45 @@ static bool is_executable_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-static int cmp_strings(const void *a, const void *b)
+/* strv_from_dir()'s filter: executables of the directory USERDATA. */
+static bool is_executable_entry(const char *name, void *userdata)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	_cleanup_free_ char *path = NULL;
+
+	return asprintf(&path, "%s/%s", (const char *)userdata, name) >= 0 && is_executable_file(path);
 }
 
-/* The scripts for this event in strcmp order: the executables in the directory, or the one file. */
-static int list_scripts(const char *where, char ***ret, size_t *ret_n)
+/* The scripts for this event (their paths) in strcmp order: the executables in the directory, or the one
+ * file. None when WHERE does not exist. */
+static int list_scripts(const char *where, char ***ret)
 {
-	_cleanup_closedir_ DIR *d = NULL;
-	char **list = NULL;
-	size_t n = 0;
+	_cleanup_strv_free_ char **names = NULL, **paths = NULL;
 	struct stat st;
-	struct dirent *de;
+	size_t n = 0;
+	int r;
 
-	*ret = NULL;
-	*ret_n = 0;
-	if (stat(where, &st) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		if (!is_executable_file(where))
-			return 0;
-		list = calloc(1, sizeof(char *));
-		if (!list || !(list[0] = strdup(where))) {
-			free(list);
+	paths = calloc(1, sizeof(char *));
+	if (!paths)
+		return -ENOMEM;
+	if (stat(where, &st) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+	} else if (!S_ISDIR(st.st_mode)) {
+		if (is_executable_file(where) && strv_push(&paths, &n, where) < 0)
 			return -ENOMEM;
-		}
-		*ret = list;
-		*ret_n = 1;
-		return 0;
-	}
-	d = opendir(where);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char *path, **grown;
+	} else {
+		r = strv_from_dir(where, NULL, is_executable_entry, (void *)where, &names);
+		if (r < 0)
+			return r;
+		for (char **name = names; *name; name++) {
+			_cleanup_free_ char *path = NULL;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (asprintf(&path, "%s/%s", where, de->d_name) < 0)
-			goto oom;
-		if (!is_executable_file(path)) {
-			free(path);
-			continue;
+			if (asprintf(&path, "%s/%s", where, *name) < 0 || strv_push(&paths, &n, path) < 0)
+				return -ENOMEM;
 		}
-		grown = realloc(list, (n + 1) * sizeof(char *));
-		if (!grown) {
-			free(path);
-			goto oom;
-		}
-		list = grown;
-		list[n++] = path;
 	}
-	qsort(list, n, sizeof(char *), cmp_strings);
-	*ret = list;
-	*ret_n = n;
+	*ret = TAKE_PTR(paths);
 	return 0;
-oom:
-	for (size_t i = 0; i < n; i++)
-		free(list[i]);
-	free(list);
-	return -ENOMEM;
 }
 
 int run_legacy(struct hook_call *c, const char *hooks_dir)
@@ -222,14 +195,13 @@ int run_legacy(struct hook_call *c, const char *hooks_dir)
 	bool end_phase = op_is_end_phase(c->op);
 	_cleanup_free_ char *where = NULL, *xml = NULL;
 	size_t xml_len = c->xml_len;
+	_cleanup_strv_free_ char **scripts = NULL;
 	bool changed = false;
-	char **scripts;
-	size_t n;
 	int r, result = 0;
 
 	if (asprintf(&where, "%s/qemu.d/%s/%s/%s", hooks_dir, c->vm, c->op_name, c->subop) < 0)
 		return -ENOMEM;
-	r = list_scripts(where, &scripts, &n);
+	r = list_scripts(where, &scripts);
 	if (r < 0) {
 		fprintf(stderr, "hookd: VM %s: cannot read legacy hooks in %s: %s\n", c->vm, where, strerror(-r));
 		return end_phase ? 0 : 1;
@@ -237,7 +209,7 @@ int run_legacy(struct hook_call *c, const char *hooks_dir)
 	xml = strdup(c->xml);
 	if (!xml)
 		r = -ENOMEM;
-	for (size_t i = 0; i < n && r >= 0; i++) {
+	for (size_t i = 0; scripts[i] && r >= 0; i++) {
 		_cleanup_free_ char *out = NULL;
 		size_t out_len = 0;
 
@@ -261,9 +233,6 @@ int run_legacy(struct hook_call *c, const char *hooks_dir)
 			changed = true;
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		free(scripts[i]);
-	free(scripts);
 	if (r < 0) {
 		fprintf(stderr, "hookd: VM %s: %s\n", c->vm, strerror(-r));
 		return 1;
