@@ -279,7 +279,9 @@ static int run(const struct options *o)
 	}
 	d.stop_timeout_ms = cfg->operation_timeout_ms;
 
+	/* Modules belong to the running kernel: change them only when the devices are its own. */
 	r = engine_new(&(struct engine_options){ .sysfs_root = o->sysfs_root,
+						 .change_modules = kernel_sysfs_root_is_live(o->sysfs_root),
 						 .run_dir = o->run_dir,
 						 .sysfs_timeout_ms = cfg->sysfs_timeout_ms,
 						 .operation_timeout_ms = cfg->operation_timeout_ms },

@@ -1,10 +1,9 @@
 /* What engine.c and engine-status.c share; nothing outside the engine includes this. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 
-#include "modules.h"
+#include "kernel.h"
 #include "topology.h"
 
 struct engine {
@@ -14,9 +13,6 @@ struct engine {
 	unsigned sysfs_timeout_ms;
 	unsigned operation_timeout_ms;
 	struct topology topo;
-	/* Module loads and unloads act on the running kernel, so they only happen when sysfs_root is the real
-	 * /sys; against a fixture tree they are skipped. */
-	bool real_kernel;
-	pthread_mutex_t kmod_lock;  /* a kmod context is not thread-safe */
-	struct modules *modules;    /* created on first use */
+	struct kernel kernel;       /* carries out every write and module change */
+	bool owns_kernel;           /* the running kernel, made by engine_new */
 };

@@ -107,35 +107,9 @@ static int save(struct operation *o)
 	return r;
 }
 
-static int engine_modules(struct engine *e, struct modules **ret)
+static int module_load(struct engine *e, const char *name)
 {
-	int r = 0;
-
-	if (!e->modules)
-		r = modules_new(&e->modules);
-	*ret = e->modules;
-	return r;
-}
-
-/* Run FN on the kmod context under the lock. */
-static int with_kmod(struct engine *e, int (*fn)(struct modules *m, const char *name), const char *name)
-{
-	struct modules *m;
-	int r;
-
-	if (!e->real_kernel)
-		return 0;
-	pthread_mutex_lock(&e->kmod_lock);
-	r = engine_modules(e, &m);
-	if (r >= 0)
-		r = fn(m, name);
-	pthread_mutex_unlock(&e->kmod_lock);
-	return r;
-}
-
-static int load_if_absent(struct modules *m, const char *name)
-{
-	return modules_is_loaded(m, name) ? 0 : modules_load(m, name);
+	return e->kernel.ops->module_load(e->kernel.data, name);
 }
 
 /* ---- checks ---- */
@@ -147,16 +121,15 @@ static int plan_modules(struct engine *e, struct plan *p, struct diag *diag)
 	_cleanup_free_ struct module_info *infos = calloc(n + 1, sizeof(*infos));
 	_cleanup_free_ size_t *order = calloc(n + 1, sizeof(size_t));
 	struct plan_module *live = NULL;
-	struct modules *m;
-	int r;
+	int r = 0;
 
 	if (!infos || !order)
 		return -ENOMEM;
 	if (n == 0)
 		return 0;
-	pthread_mutex_lock(&e->kmod_lock);
-	r = engine_modules(e, &m);
-	if (r < 0) {
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = e->kernel.ops->module_info(e->kernel.data, p->modules[i].name, &infos[i]);
+	if (r < 0 && r != -ENOMEM) {
 		struct utsname u;
 
 		/* No module tree for the running kernel: a refusal to explain, not an opaque errno. */
@@ -165,9 +138,6 @@ static int plan_modules(struct engine *e, struct plan *p, struct diag *diag)
 			 u.release, strerror(-r));
 		r = -EBUSY;
 	}
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = modules_inspect(m, p->modules[i].name, &infos[i]);
-	pthread_mutex_unlock(&e->kmod_lock);
 	if (r >= 0)
 		r = modules_unload_order(p->vm, infos, n, order, &n_order, diag);
 	if (r >= 0 && !(live = calloc(n_order + 1, sizeof(*live))))
@@ -291,7 +261,7 @@ static bool driver_is(const char *driver, const char *want)
 
 static int move_device(struct operation *o, struct plan_device *d)
 {
-	const char *root = o->e->sysfs_root;
+	const struct kernel *k = &o->e->kernel;
 	_cleanup_free_ char *driver = NULL;
 	char label[96];
 	int r;
@@ -304,12 +274,12 @@ static int move_device(struct operation *o, struct plan_device *d)
 	if (r < 0)
 		return r;
 	if ((r = step_fault("override", d->address)) < 0 ||
-	    (r = pci_set_driver_override(root, d->address, "vfio-pci", op_write_timeout(o))) < 0) {
+	    (r = pci_set_driver_override(k, d->address, "vfio-pci", op_write_timeout(o))) < 0) {
 		op_fail(o, label, "cannot set driver_override: %s", strerror(-r));
 		return r;
 	}
 	if (d->reset_method && ((r = step_fault("reset-method", d->address)) < 0 ||
-				(r = pci_set_reset_method(root, d->address, d->reset_method, op_write_timeout(o))) < 0)) {
+				(r = pci_set_reset_method(k, d->address, d->reset_method, op_write_timeout(o))) < 0)) {
 		op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, strerror(-r));
 		return r;
 	}
@@ -317,7 +287,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 	if (r >= 0 && driver && !streq(driver, "vfio-pci")) {
 		r = step_fault("unbind", d->address);
 		if (r >= 0)
-			r = pci_unbind(root, d->address, op_write_timeout(o));
+			r = pci_unbind(k, d->address, op_write_timeout(o));
 		if (r == -ETIMEDOUT) {
 			d->step = DEVICE_STUCK;
 			(void)save(o);
@@ -335,7 +305,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 	if (!driver) {
 		r = step_fault("probe", d->address);
 		if (r >= 0)
-			r = pci_probe(root, d->address, op_write_timeout(o));
+			r = pci_probe(k, d->address, op_write_timeout(o));
 		if (r < 0) {
 			op_fail(o, label, "binding it to vfio-pci failed: %s",
 				r == -ETIMEDOUT ? "the kernel did not finish probing in time" : strerror(-r));
@@ -371,7 +341,8 @@ static int apply(struct operation *o)
 			return r;
 		r = fault_point("console-release");
 		if (r >= 0)
-			r = console_release(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), &error);
+			r = console_release(&o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o),
+					    &error);
 		if (r < 0) {
 			op_fail(o, "release-console", "%s", error ? error : strerror(-r));
 			return r;
@@ -384,7 +355,7 @@ static int apply(struct operation *o)
 			return r;
 		r = step_fault("module-unload", p->modules[i].name);
 		if (r >= 0)
-			r = with_kmod(o->e, modules_unload, p->modules[i].name);
+			r = o->e->kernel.ops->module_unload(o->e->kernel.data, p->modules[i].name);
 		if (r < 0) {
 			char what[128];
 
@@ -397,7 +368,7 @@ static int apply(struct operation *o)
 	}
 	r = fault_point("vfio-load");
 	if (r >= 0)
-		r = with_kmod(o->e, modules_load, "vfio-pci");
+		r = module_load(o->e, "vfio-pci");
 	if (r < 0) {
 		op_fail(o, "module vfio-pci", "cannot load it: %s", r == -EPERM ? "it is blacklisted" : strerror(-r));
 		return r;
@@ -415,7 +386,7 @@ static int apply(struct operation *o)
 /* Converge one device on its original driver with driver_override cleared, whatever step it reached. */
 static int restore_device(struct operation *o, struct plan_device *d)
 {
-	const char *root = o->e->sysfs_root;
+	const struct kernel *k = &o->e->kernel;
 	_cleanup_free_ char *driver = NULL;
 	char label[96];
 	int r;
@@ -429,7 +400,7 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	if (r >= 0 && driver && !driver_is(driver, d->original_driver)) {
 		r = step_fault("release-unbind", d->address);
 		if (r >= 0)
-			r = pci_unbind(root, d->address, op_write_timeout(o));
+			r = pci_unbind(k, d->address, op_write_timeout(o));
 		if (r == -ETIMEDOUT) {
 			d->step = DEVICE_STUCK;
 			op_fail(o, label, "the kernel did not finish unbinding it from %s within %u ms", driver,
@@ -438,16 +409,16 @@ static int restore_device(struct operation *o, struct plan_device *d)
 		}
 	}
 	if (r >= 0 && (r = step_fault("release-override", d->address)) >= 0)
-		r = pci_set_driver_override(root, d->address, NULL, op_write_timeout(o));
+		r = pci_set_driver_override(k, d->address, NULL, op_write_timeout(o));
 	if (r >= 0 && d->reset_method)
-		(void)pci_set_reset_method(root, d->address, "default", op_write_timeout(o));
+		(void)pci_set_reset_method(k, d->address, "default", op_write_timeout(o));
 	if (r < 0) {
 		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", strerror(-r));
 		return r;
 	}
 	if (d->original_driver) {
 		/* Loading the module may bind the device by itself; probe only if it did not. */
-		if (d->original_module && (r = with_kmod(o->e, load_if_absent, d->original_module)) < 0)
+		if (d->original_module && (r = module_load(o->e, d->original_module)) < 0)
 			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
 				strerror(-r));
 		free(driver);
@@ -456,7 +427,7 @@ static int restore_device(struct operation *o, struct plan_device *d)
 		if (!driver_is(driver, d->original_driver)) {
 			r = step_fault("release-probe", d->address);
 			if (r >= 0)
-				r = pci_probe(root, d->address, op_write_timeout(o));
+				r = pci_probe(k, d->address, op_write_timeout(o));
 			if (r < 0)
 				op_fail(o, label, "probing it failed: %s", strerror(-r));
 		}
@@ -492,7 +463,8 @@ static int restore_console(struct operation *o)
 		op_fail(o, "release-console", "injected failure");
 		return r;
 	}
-	r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix, &o->failures);
+	r = console_restore(&o->e->topo, &o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
+			    &o->failures);
 	for (size_t i = 0; r >= 0 && !console_bound(&o->e->topo, p->vtconsoles) && i < p->n_devices; i++) {
 		struct plan_device *d = &p->devices[i];
 
@@ -500,14 +472,14 @@ static int restore_console(struct operation *o)
 			continue;
 		log_ctx(LOG_INFO, p->vm, o->op, d->address, "re-probing the boot GPU so the console takes it back");
 		timeout = op_write_timeout(o);
-		r = pci_unbind(o->e->sysfs_root, d->address, timeout);
+		r = pci_unbind(&o->e->kernel, d->address, timeout);
 		if (r >= 0)
-			r = pci_probe(o->e->sysfs_root, d->address, op_write_timeout(o));
+			r = pci_probe(&o->e->kernel, d->address, op_write_timeout(o));
 		if (r >= 0 && restore_device(o, d) < 0)
 			r = -EIO;
 		if (r >= 0)
-			r = console_restore(&o->e->topo, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
-					    &o->failures);
+			r = console_restore(&o->e->topo, &o->e->kernel, p->vtconsoles, p->firmware_fbs,
+					    op_write_timeout(o), prefix, &o->failures);
 	}
 	if (r >= 0 && !console_bound(&o->e->topo, p->vtconsoles)) {
 		op_fail(o, "release-console", "the framebuffer console did not bind again");
@@ -544,7 +516,7 @@ static int undo(struct operation *o)
 			continue;
 		r = step_fault("module-reload", m->name);
 		if (r >= 0)
-			r = with_kmod(o->e, load_if_absent, m->name);
+			r = module_load(o->e, m->name);
 		if (r < 0) {
 			char what[128];
 
@@ -568,7 +540,7 @@ static int undo(struct operation *o)
 int engine_new(const struct engine_options *opts, struct engine **ret)
 {
 	struct engine *e;
-	char resolved[PATH_MAX];
+	int r;
 
 	if (!opts || !opts->sysfs_root || !opts->run_dir)
 		return -EINVAL;
@@ -585,8 +557,16 @@ int engine_new(const struct engine_options *opts, struct engine **ret)
 	e->sysfs_timeout_ms = opts->sysfs_timeout_ms ? opts->sysfs_timeout_ms : 10000;
 	e->operation_timeout_ms = opts->operation_timeout_ms ? opts->operation_timeout_ms : 60000;
 	e->topo = (struct topology){ .sysfs_root = e->sysfs_root, .proc_root = e->proc_root };
-	e->real_kernel = realpath(e->sysfs_root, resolved) && streq(resolved, "/sys");
-	pthread_mutex_init(&e->kmod_lock, NULL);
+	if (opts->kernel)
+		e->kernel = *opts->kernel;
+	else {
+		r = kernel_running_new(e->sysfs_root, opts->change_modules, &e->kernel);
+		if (r < 0) {
+			engine_free(e);
+			return r;
+		}
+		e->owns_kernel = true;
+	}
 	*ret = e;
 	return 0;
 }
@@ -595,8 +575,8 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	modules_free(e->modules);
-	pthread_mutex_destroy(&e->kmod_lock);
+	if (e->owns_kernel)
+		kernel_running_free(&e->kernel);
 	free(e->sysfs_root);
 	free(e->proc_root);
 	free(e->run_dir);

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "kernel.h"
 
 struct engine_options {
 	const char *sysfs_root;         /* "/sys", or a test tree */
@@ -15,6 +16,15 @@ struct engine_options {
 	unsigned sysfs_timeout_ms;      /* deadline for one blocking sysfs write */
 	unsigned operation_timeout_ms;  /* deadline for one whole prepare or release */
 	const char *proc_root;          /* "/proc" when NULL; tests fake mountinfo and swaps */
+	/* Who carries out the writes and the module changes. NULL: the running kernel, with its sysfs at
+	 * sysfs_root. Tests pass a fake kernel that keeps the sysfs_root tree as the kernel would
+	 * (tests/unit/fake-kernel.h); not owned, it must outlive the engine. */
+	const struct kernel *kernel;
+	/* With the running kernel only: carry out module unloads and loads (unload-modules, vfio-pci, the
+	 * drivers' modules on release). false plans and journals them but changes no module: for a
+	 * sysfs_root that is a fixture tree, whose modules would be the host's. See
+	 * kernel_sysfs_root_is_live(). */
+	bool change_modules;
 };
 
 struct engine;

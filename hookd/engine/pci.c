@@ -21,7 +21,9 @@ struct write_job {
 	pthread_cond_t cond;
 	bool done;
 	int result;
-	char *path;
+	int (*fn)(void *data, const char *relpath, const char *value);
+	void *data;
+	char *relpath;
 	char *value;
 };
 
@@ -31,18 +33,21 @@ static void job_unref(struct write_job *j)
 		return;
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
-	free(j->path);
+	free(j->relpath);
 	free(j->value);
 	free(j);
 }
 
-static int write_now(const char *path, const char *value)
+/* PATH is whole: nothing the caller owns is used, as a timed-out writer outlives the caller. */
+static int write_now(void *data, const char *path, const char *value)
 {
-	/* O_TRUNC as the shell does: harmless on sysfs, and a fixture file then holds only the last write. */
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	_cleanup_close_ int fd = -1;
 	size_t len = strlen(value);
 	ssize_t n;
 
+	(void)data;
+	/* O_TRUNC as the shell does: harmless on sysfs, and a fixture file then holds only the last write. */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	if (fd < 0)
 		return negative_errno();
 	do
@@ -56,7 +61,7 @@ static int write_now(const char *path, const char *value)
 static void *writer(void *arg)
 {
 	struct write_job *j = arg;
-	int r = write_now(j->path, j->value);
+	int r = j->fn(j->data, j->relpath, j->value);
 
 	pthread_mutex_lock(&j->lock);
 	j->result = r;
@@ -67,7 +72,8 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, unsigned timeout_ms)
+int call_with_deadline(int (*fn)(void *data, const char *relpath, const char *value), void *data,
+		       const char *relpath, const char *value, unsigned timeout_ms)
 {
 	struct write_job *j;
 	pthread_condattr_t attr;
@@ -80,8 +86,13 @@ int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, 
 	if (!j)
 		return -ENOMEM;
 	atomic_init(&j->refs, 2);
-	if (asprintf(&j->path, "%s/%s", sysfs_root, relpath) < 0 || !(j->value = strdup(value))) {
-		free(j->path);
+	j->fn = fn;
+	j->data = data;
+	j->relpath = strdup(relpath);
+	j->value = strdup(value);
+	if (!j->relpath || !j->value) {
+		free(j->relpath);
+		free(j->value);
 		free(j);
 		return -ENOMEM;
 	}
@@ -113,35 +124,44 @@ int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, 
 	return r;
 }
 
-static int device_write(const char *sysfs_root, const char *address, const char *attr, const char *value,
+int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (asprintf(&path, "%s/%s", sysfs_root, relpath) < 0)
+		return -ENOMEM;
+	return call_with_deadline(write_now, NULL, path, value, timeout_ms);
+}
+
+static int device_write(const struct kernel *k, const char *address, const char *attr, const char *value,
 			unsigned timeout_ms)
 {
 	char rel[96];
 
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/%s", address, attr);
-	return sysfs_write(sysfs_root, rel, value, timeout_ms);
+	return kernel_write(k, rel, value, timeout_ms);
 }
 
-int pci_set_driver_override(const char *sysfs_root, const char *address, const char *driver, unsigned timeout_ms)
+int pci_set_driver_override(const struct kernel *k, const char *address, const char *driver, unsigned timeout_ms)
 {
 	/* "\n" clears it: the kernel strips the newline and stores nothing. */
-	return device_write(sysfs_root, address, "driver_override", driver ? driver : "\n", timeout_ms);
+	return device_write(k, address, "driver_override", driver ? driver : "\n", timeout_ms);
 }
 
-int pci_unbind(const char *sysfs_root, const char *address, unsigned timeout_ms)
+int pci_unbind(const struct kernel *k, const char *address, unsigned timeout_ms)
 {
-	int r = device_write(sysfs_root, address, "driver/unbind", address, timeout_ms);
+	int r = device_write(k, address, "driver/unbind", address, timeout_ms);
 
 	/* No driver link: nothing to unbind. */
 	return r == -ENOENT ? 0 : r;
 }
 
-int pci_probe(const char *sysfs_root, const char *address, unsigned timeout_ms)
+int pci_probe(const struct kernel *k, const char *address, unsigned timeout_ms)
 {
-	return sysfs_write(sysfs_root, "bus/pci/drivers_probe", address, timeout_ms);
+	return kernel_write(k, "bus/pci/drivers_probe", address, timeout_ms);
 }
 
-int pci_set_reset_method(const char *sysfs_root, const char *address, const char *method, unsigned timeout_ms)
+int pci_set_reset_method(const struct kernel *k, const char *address, const char *method, unsigned timeout_ms)
 {
-	return device_write(sysfs_root, address, "reset_method", method, timeout_ms);
+	return device_write(k, address, "reset_method", method, timeout_ms);
 }

@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	opts.change_modules = kernel_sysfs_root_is_live(opts.sysfs_root);
 	r = engine_new(&opts, &e);
 	if (r < 0) {
 		fprintf(stderr, "engine-tool: %s\n", strerror(-r));

@@ -1,0 +1,47 @@
+/* The kernel the engine acts on. Every sysfs write and every module change the engine makes goes through one
+ * of these operations; reads go through topology. The running kernel is the default; tests put a fake kernel
+ * behind the engine instead (tests/unit/fake-kernel.h), which applies the kernel's semantics to a fixture
+ * tree, so every branch of prepare and release can be reached in a unit test. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "modules.h"
+
+struct kernel_ops {
+	/* Write VALUE to the sysfs attribute RELPATH (relative to the sysfs root), waiting at most TIMEOUT_MS.
+	 * 0 when the write returned success; -errno of the write; -ETIMEDOUT when it had not returned by then:
+	 * it goes on in the kernel (holding the device lock, for an unbind or a probe) and its outcome must be
+	 * read from the tree later. */
+	int (*sysfs_write)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
+	/* State, reference count and holders of module NAME, as modules_inspect(). -errno when the module
+	 * state cannot be read at all (no module tree for the running kernel). */
+	int (*module_info)(void *data, const char *name, struct module_info *ret);
+	/* Remove module NAME, never its dependencies and never forced. 0 when it was not loaded; -EBUSY when
+	 * it is in use. */
+	int (*module_unload)(void *data, const char *name);
+	/* Load NAME (a module name or an alias such as "vfio-pci") and its dependencies, honouring the
+	 * blacklist. 0 when it is loaded or built in already; -ENOENT when there is no such module; -EPERM
+	 * when it is blacklisted. */
+	int (*module_load)(void *data, const char *name);
+};
+
+struct kernel {
+	const struct kernel_ops *ops;
+	void *data;  /* passed to every operation; owned by whoever made the kernel */
+};
+
+/* The running kernel with its sysfs at SYSFS_ROOT (copied): each write on its own thread under its deadline,
+ * modules through libkmod (one context, made on first use, calls serialized). With CHANGE_MODULES false,
+ * module_unload and module_load change nothing and return 0 (module_info still asks the running kernel):
+ * for a SYSFS_ROOT that is a fixture tree, whose modules would be the host's. Free with kernel_running_free. */
+int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret);
+void kernel_running_free(struct kernel *k);
+
+/* True when SYSFS_ROOT resolves to /sys: the tree the running kernel's modules belong to. */
+bool kernel_sysfs_root_is_live(const char *sysfs_root);
+
+static inline int kernel_write(const struct kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	return k->ops->sysfs_write(k->data, relpath, value, timeout_ms);
+}
