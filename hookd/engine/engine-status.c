@@ -1,4 +1,5 @@
 /* engine_status: what the journals say was done, compared with what sysfs shows now. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,14 +15,20 @@ static bool driver_is(const char *driver, const char *want)
 	return streq_ptr(driver, want);
 }
 
-static const char *device_state(const struct plan_device *d, const char *driver, bool override)
+/* The live driver compared with the original one; the journal's step only says what hookd last did. */
+static const char *device_state(const struct plan *p, const struct plan_device *d, const char *driver,
+				bool override)
 {
+	bool working = p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING;
+
 	if (d->step == DEVICE_STUCK)
 		return "stuck";
 	if (driver_is(driver, "vfio-pci"))
 		return "on-vfio";
 	if (driver_is(driver, d->original_driver) && !override)
 		return "on-host";
+	if (!driver && d->original_driver && !working)
+		return "no-driver";
 	return "moving";
 }
 
@@ -30,6 +37,7 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 	json_object *vm = json_object_new_object(), *devices = json_object_new_array(),
 		    *modules = json_object_new_array();
 	size_t on_vfio = 0, on_host = 0, stuck = 0;
+	_cleanup_free_ char *no_driver = NULL;
 	const char *state;
 
 	for (size_t i = 0; i < p->n_devices; i++) {
@@ -41,7 +49,16 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		bool present = (d->step == DEVICE_STUCK ? topology_function_unlocked : topology_function)(
 				       &e->topo, d->address, &f) >= 0;
 
-		s = present ? device_state(d, f.driver, f.driver_override) : "missing";
+		s = present ? device_state(p, d, f.driver, f.driver_override) : "missing";
+		if (streq(s, "no-driver") && !no_driver) {
+			char label[96];
+
+			/* Left without a driver: the error says how to give it one. */
+			if (asprintf(&no_driver, "VM %s: %s: it has no driver (it had %s); run: hookctl release %s, or: "
+				     "echo %s > /sys/bus/pci/drivers_probe", p->vm, plan_device_label(d, label),
+				     d->original_driver, p->vm, d->address) < 0)
+				no_driver = NULL;
+		}
 		on_vfio += streq(s, "on-vfio");
 		on_host += streq(s, "on-host");
 		stuck += streq(s, "stuck");
@@ -78,7 +95,8 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 	json_object_object_add(vm, "devices", devices);
 	json_object_object_add(vm, "modules_unloaded", modules);
 	json_object_object_add(vm, "console_released", json_object_new_boolean(p->console == CONSOLE_RELEASING));
-	json_object_object_add(vm, "error", p->error ? json_object_new_string(p->error) : NULL);
+	json_object_object_add(vm, "error", no_driver ? json_object_new_string(no_driver)
+					    : p->error ? json_object_new_string(p->error) : NULL);
 	return vm;
 }
 

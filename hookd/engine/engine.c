@@ -259,11 +259,49 @@ static bool driver_is(const char *driver, const char *want)
 	return streq_ptr(driver, want);
 }
 
+/* A write on D did not succeed: read what it left. A device no longer on the bus is gone; a write that had
+ * not returned by its deadline is still running in the kernel, which holds the device (stuck, whatever the
+ * tree shows meanwhile: a probe's driver link appears before the probe has succeeded). Reports either and
+ * returns true; false leaves the failure to the caller. STUCK_WHAT: "unbinding it from nvme". */
+static bool device_gone_or_stuck(struct operation *o, struct plan_device *d, const char *label, int r,
+				 unsigned timeout_ms, const char *stuck_what)
+{
+	if (!topology_device_exists(&o->e->topo, d->address)) {
+		op_fail(o, label, "the device disappeared from the bus while it was being moved");
+		return true;
+	}
+	if (r != -ETIMEDOUT)
+		return false;
+	d->step = DEVICE_STUCK;
+	(void)save(o);
+	op_fail(o, label, "the kernel did not finish %s within %u ms; it is stuck until the kernel lets go, then run: "
+		"hookctl release %s", stuck_what, timeout_ms, o->plan->vm);
+	return true;
+}
+
+/* Probe D and read the outcome back: *ret_driver is the driver the probe bound, NULL when none. A probe
+ * whose write had not returned by its deadline is still running: -ETIMEDOUT, even when the link is there. */
+static int probe_device(struct operation *o, struct plan_device *d, const char *step, unsigned *ret_timeout,
+			char **ret_driver)
+{
+	int r;
+
+	*ret_driver = NULL;
+	*ret_timeout = op_write_timeout(o);
+	r = step_fault(step, d->address);
+	if (r >= 0)
+		r = pci_probe(&o->e->kernel, d->address, *ret_timeout);
+	if (r >= 0)
+		r = topology_driver(&o->e->topo, d->address, ret_driver);
+	return r;
+}
+
 static int move_device(struct operation *o, struct plan_device *d)
 {
 	const struct kernel *k = &o->e->kernel;
 	_cleanup_free_ char *driver = NULL;
-	char label[96];
+	char label[96], what[96];
+	unsigned timeout;
 	int r;
 
 	plan_device_label(d, label);
@@ -273,52 +311,57 @@ static int move_device(struct operation *o, struct plan_device *d)
 	r = save(o);
 	if (r < 0)
 		return r;
+	timeout = op_write_timeout(o);
 	if ((r = step_fault("override", d->address)) < 0 ||
-	    (r = pci_set_driver_override(k, d->address, "vfio-pci", op_write_timeout(o))) < 0) {
-		op_fail(o, label, "cannot set driver_override: %s", strerror(-r));
+	    (r = pci_set_driver_override(k, d->address, "vfio-pci", timeout)) < 0) {
+		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting driver_override"))
+			op_fail(o, label, "cannot set driver_override: %s", strerror(-r));
 		return r;
 	}
+	timeout = op_write_timeout(o);
 	if (d->reset_method && ((r = step_fault("reset-method", d->address)) < 0 ||
-				(r = pci_set_reset_method(k, d->address, d->reset_method, op_write_timeout(o))) < 0)) {
-		op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, strerror(-r));
+				(r = pci_set_reset_method(k, d->address, d->reset_method, timeout)) < 0)) {
+		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting reset_method"))
+			op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, strerror(-r));
 		return r;
 	}
 	r = topology_driver(&o->e->topo, d->address, &driver);
 	if (r >= 0 && driver && !streq(driver, "vfio-pci")) {
+		timeout = op_write_timeout(o);
 		r = step_fault("unbind", d->address);
 		if (r >= 0)
-			r = pci_unbind(k, d->address, op_write_timeout(o));
-		if (r == -ETIMEDOUT) {
-			d->step = DEVICE_STUCK;
-			(void)save(o);
-			op_fail(o, label, "the kernel did not finish unbinding it from %s within %u ms", driver,
-				o->e->sysfs_timeout_ms);
+			r = pci_unbind(k, d->address, timeout);
+		snprintf(what, sizeof(what), "unbinding it from %s", driver);
+		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
 			return r;
-		}
 		if (r < 0) {
 			op_fail(o, label, "cannot unbind it from %s: %s", driver, strerror(-r));
 			return r;
 		}
 		free(driver);
 		driver = NULL;
+		r = topology_driver(&o->e->topo, d->address, &driver);
+		if (r >= 0 && driver) {
+			op_fail(o, label, "it is still bound to %s after the unbind returned", driver);
+			return -EIO;
+		}
 	}
-	if (!driver) {
-		r = step_fault("probe", d->address);
-		if (r >= 0)
-			r = pci_probe(k, d->address, op_write_timeout(o));
+	if (r >= 0 && !driver) {
+		r = probe_device(o, d, "probe", &timeout, &driver);
+		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, "vfio-pci's probe of it"))
+			return r;
 		if (r < 0) {
-			op_fail(o, label, "binding it to vfio-pci failed: %s",
-				r == -ETIMEDOUT ? "the kernel did not finish probing in time" : strerror(-r));
+			op_fail(o, label, "binding it to vfio-pci failed: %s", strerror(-r));
 			return r;
 		}
 	}
-	free(driver);
-	driver = NULL;
-	r = topology_driver(&o->e->topo, d->address, &driver);
 	if (r >= 0)
 		r = step_fault("verify", d->address);
 	if (r < 0 || !driver_is(driver, "vfio-pci")) {
-		op_fail(o, label, "it did not bind to vfio-pci (driver now: %s)", driver ? driver : "none");
+		if (!topology_device_exists(&o->e->topo, d->address))
+			op_fail(o, label, "the device disappeared from the bus while it was being moved");
+		else
+			op_fail(o, label, "it did not bind to vfio-pci (driver now: %s)", driver ? driver : "none");
 		return r < 0 ? r : -EIO;
 	}
 	d->step = DEVICE_ON_VFIO;
@@ -383,12 +426,28 @@ static int apply(struct operation *o)
 
 /* ---- undo (rollback and release) ---- */
 
-/* Converge one device on its original driver with driver_override cleared, whatever step it reached. */
+/* Is D where it was before prepare, as the tree shows it now: its original driver, no driver_override? */
+static bool device_is_home(struct operation *o, const struct plan_device *d)
+{
+	struct pci_function f;
+	bool home;
+
+	if (topology_function(&o->e->topo, d->address, &f) < 0)
+		return false;
+	home = driver_is(f.driver, d->original_driver) && !f.driver_override;
+	pci_function_clear(&f);
+	return home;
+}
+
+/* Converge one device on its original driver with driver_override cleared, whatever step it reached; done
+ * only when the tree shows it so after every write has returned. */
 static int restore_device(struct operation *o, struct plan_device *d)
 {
 	const struct kernel *k = &o->e->kernel;
+	const char *vm = o->plan->vm;
 	_cleanup_free_ char *driver = NULL;
-	char label[96];
+	char label[96], what[96];
+	unsigned timeout;
 	int r;
 
 	plan_device_label(d, label);
@@ -398,51 +457,55 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	}
 	r = topology_driver(&o->e->topo, d->address, &driver);
 	if (r >= 0 && driver && !driver_is(driver, d->original_driver)) {
+		timeout = op_write_timeout(o);
 		r = step_fault("release-unbind", d->address);
 		if (r >= 0)
-			r = pci_unbind(k, d->address, op_write_timeout(o));
-		if (r == -ETIMEDOUT) {
-			d->step = DEVICE_STUCK;
-			op_fail(o, label, "the kernel did not finish unbinding it from %s within %u ms", driver,
-				o->e->sysfs_timeout_ms);
+			r = pci_unbind(k, d->address, timeout);
+		snprintf(what, sizeof(what), "unbinding it from %s", driver);
+		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
 			return r;
-		}
 	}
+	timeout = op_write_timeout(o);
 	if (r >= 0 && (r = step_fault("release-override", d->address)) >= 0)
-		r = pci_set_driver_override(k, d->address, NULL, op_write_timeout(o));
+		r = pci_set_driver_override(k, d->address, NULL, timeout);
+	if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, "clearing driver_override"))
+		return r;
 	if (r >= 0 && d->reset_method)
 		(void)pci_set_reset_method(k, d->address, "default", op_write_timeout(o));
 	if (r < 0) {
 		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", strerror(-r));
 		return r;
 	}
+	free(driver);
+	driver = NULL;
 	if (d->original_driver) {
 		/* Loading the module may bind the device by itself; probe only if it did not. */
 		if (d->original_module && (r = module_load(o->e, d->original_module)) < 0)
 			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
 				strerror(-r));
-		free(driver);
-		driver = NULL;
 		(void)topology_driver(&o->e->topo, d->address, &driver);
-		if (!driver_is(driver, d->original_driver)) {
-			r = step_fault("release-probe", d->address);
-			if (r >= 0)
-				r = pci_probe(k, d->address, op_write_timeout(o));
+		if (!driver) {
+			r = probe_device(o, d, "release-probe", &timeout, &driver);
+			snprintf(what, sizeof(what), "%s's probe of it", d->original_driver);
+			if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
+				return r;
 			if (r < 0)
 				op_fail(o, label, "probing it failed: %s", strerror(-r));
 		}
+	} else
+		(void)topology_driver(&o->e->topo, d->address, &driver);
+	if (!driver && d->original_driver) {
+		op_fail(o, label, "it has no driver (it had %s); run: hookctl release %s, or: echo %s > "
+			"/sys/bus/pci/drivers_probe", d->original_driver, vm, d->address);
+		return -EIO;
 	}
-	free(driver);
-	driver = NULL;
-	(void)topology_driver(&o->e->topo, d->address, &driver);
 	if (!driver_is(driver, d->original_driver)) {
-		op_fail(o, label, "it did not return to %s (driver now: %s)",
-			d->original_driver ? d->original_driver : "no driver", driver ? driver : "none");
+		op_fail(o, label, "it is on %s, not on %s as before; run: hookctl release %s", driver,
+			d->original_driver ? d->original_driver : "no driver", vm);
 		return -EIO;
 	}
 	d->step = DEVICE_RESTORED;
-	log_ctx(LOG_INFO, o->plan->vm, o->op, d->address, "returned to %s",
-		d->original_driver ? d->original_driver : "no driver");
+	log_ctx(LOG_INFO, vm, o->op, d->address, "returned to %s", d->original_driver ? d->original_driver : "no driver");
 	return 0;
 }
 
@@ -504,7 +567,8 @@ static int undo(struct operation *o)
 	for (size_t i = p->n_devices; i-- > 0;) {
 		struct plan_device *d = &p->devices[i];
 
-		if (d->step == DEVICE_PLANNED || d->step == DEVICE_RESTORED)
+		/* A device the journal calls restored is believed only if the tree agrees. */
+		if (d->step == DEVICE_PLANNED || (d->step == DEVICE_RESTORED && device_is_home(o, d)))
 			continue;
 		r = restore_device(o, d);
 		first = first ? first : r;
@@ -707,7 +771,8 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message)
 	if (r >= 0)
 		r = undo(&o);
 	if (r < 0 || o.failures.n) {
-		/* Keep the journal: the next release tries what is left. */
+		/* Keep the journal: the next release tries what is left. No release runs now. */
+		p->phase = PHASE_FAILED;
 		free(p->error);
 		p->error = o.first_error ? strdup(o.first_error) : NULL;
 		(void)journal_save(e->run_dir, p);

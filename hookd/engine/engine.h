@@ -51,8 +51,10 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
 /* Device states for one VM (vm_name) or all (NULL), as JSON:
  * {"vms": [{"name": "...", "state": "on-host|prepared|preparing|releasing|stuck|partial",
  *           "devices": [{"address": "0000:0a:00.0", "driver": "vfio-pci", "original_driver": "nvidia",
- *                        "iommu_group": 28, "state": "on-host|on-vfio|moving|stuck"}],
- *           "modules_unloaded": ["..."], "console_released": false, "error": "..." }]} */
+ *                        "iommu_group": 28, "state": "on-host|on-vfio|moving|no-driver|stuck|missing"}],
+ *           "modules_unloaded": ["..."], "console_released": false, "error": "..." }]}
+ * A device's state compares its live driver with its original one: "no-driver" is a device left without
+ * the driver it had, and the VM's error then names the command that gives it one. */
 int engine_status(struct engine *e, const char *vm_name, json_object **ret);
 
 /* What one VM's journal says hookd holds, read without touching sysfs (engine-held.c). */

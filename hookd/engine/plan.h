@@ -39,7 +39,7 @@ enum console_step {
 enum plan_phase {
 	PHASE_PREPARING,
 	PHASE_PREPARED,
-	PHASE_FAILED,      /* prepare failed; what was done has been undone as far as possible */
+	PHASE_FAILED,      /* prepare or release failed; what could be undone has been (the steps say how far) */
 	PHASE_RELEASING,
 	_PHASE_MAX,
 };

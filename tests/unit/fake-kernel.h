@@ -1,0 +1,74 @@
+/* A fake kernel for the engine's unit tests: a struct kernel_ops that applies the kernel's semantics to a
+ * fixture sysfs tree (sysfs-fixture.h) when the engine writes it, in-process, so prepare, release, rollback
+ * and recovery run end to end in milliseconds and never near the host's /sys. libvirt's tests/virpcimock.c
+ * and kmod's testsuite are the models; this one is handed to the engine explicitly (engine_options.kernel)
+ * instead of being preloaded.
+ *
+ * What it does, as the kernel does:
+ * - unbind (drivers/X/unbind, devices/A/driver/unbind) takes the device lock, runs the driver's remove and
+ *   removes the driver link; -ENODEV when the device is not bound to X;
+ * - drivers_probe and drivers/X/bind take the device lock and bind the driver named by driver_override, or
+ *   the device's default driver when there is no override, provided that driver's module is loaded; the
+ *   driver link appears when the probe starts and goes again when the probe fails, and a failed probe still
+ *   returns success to the writer, as the kernel's drivers_probe does;
+ * - driver_override takes the device lock; an empty value reads back as "(null)";
+ * - reset_method accepts "default", "" and the methods the device offers (the fixture file's content when
+ *   the fake kernel is made), -EINVAL for any other;
+ * - modules: load (with what it depends on) registers the module's drivers and binds the unbound devices
+ *   they match; unload is -EBUSY while the module has holders or users, else unbinds its devices and
+ *   unregisters its drivers; module_info reports the state, the reference count and the holders;
+ * - any other attribute is written as a plain file (vtconsole bind, platform framebuffer drivers).
+ * The engine does not read /dev/vfio, so the fake kernel does not make it; new_id is not needed either.
+ *
+ * Devices and drivers are taken from the tree when the fake kernel is made: a device's default driver is the
+ * one it is bound to then (fk_set_default_driver() changes it), a driver's module is its drivers/X/module
+ * link (built in when it has none). vfio-pci (module vfio_pci, not loaded) is always there. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "kernel.h"
+#include "sysfs-fixture.h"
+
+struct fake_kernel;
+
+/* A fake kernel over F's sysfs tree (F must outlive it). Aborts the test on failure. */
+struct fake_kernel *fk_new(const struct fixture *f);
+/* Lets every blocked step go on, waits until none is running in the fake kernel, then frees. */
+void fk_free(struct fake_kernel *k);
+/* What to pass as engine_options.kernel. */
+const struct kernel *fk_kernel(struct fake_kernel *k);
+
+/* The driver ADDRESS binds to when it has no driver_override (NULL: none matches it). */
+void fk_set_default_driver(struct fake_kernel *k, const char *address, const char *driver);
+
+/* A module (names are normalized '-' -> '_') with the PCI drivers it registers (NULL-terminated or NULL),
+ * loaded or not. A driver already in the tree keeps its devices. */
+void fk_add_module(struct fake_kernel *k, const char *name, bool loaded, const char *const *drivers);
+/* HOLDER uses symbols of HELD: loading HOLDER loads HELD first, and HELD cannot go while HOLDER is loaded. */
+void fk_module_depends(struct fake_kernel *k, const char *holder, const char *held);
+/* USERS references that are not modules (a process with the device open): the module is in use. */
+void fk_module_set_users(struct fake_kernel *k, const char *name, int users);
+bool fk_module_loaded(struct fake_kernel *k, const char *name);
+
+/* Faults at the kernel's real steps, each armed for the next time its step runs on ADDRESS. */
+enum fk_fault {
+	FK_UNBIND_BLOCKS,           /* the driver's remove() blocks, holding the device lock, until fk_unblock() */
+	FK_PROBE_FAILS,             /* the probe fails at once: no driver, and the write still succeeds */
+	FK_PROBE_BLOCKS_THEN_FAILS, /* the link appears, the probe blocks until fk_unblock(), then fails */
+	FK_VANISHES_AT_UNBIND,      /* the device is surprise-removed while its driver lets go */
+};
+void fk_inject(struct fake_kernel *k, const char *address, enum fk_fault fault);
+/* True while a step on ADDRESS is blocked in the fake kernel. */
+bool fk_blocked(struct fake_kernel *k, const char *address);
+/* Let the blocked step on ADDRESS go on, and wait until it and whatever queued on the device lock behind it
+ * have finished. */
+void fk_unblock(struct fake_kernel *k, const char *address);
+/* Hot-unplug: ADDRESS disappears from the tree now. */
+void fk_remove_device(struct fake_kernel *k, const char *address);
+
+/* Every change the fake kernel made, one per line in order: "unbind ADDRESS DRIVER", "bind ADDRESS DRIVER",
+ * "probe-failed ADDRESS DRIVER", "load MODULE", "unload MODULE", "override ADDRESS VALUE", "gone ADDRESS".
+ * Owned by K; valid until the next step. */
+const char *fk_log(struct fake_kernel *k);
+void fk_log_clear(struct fake_kernel *k);
