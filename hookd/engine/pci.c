@@ -72,8 +72,10 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-int call_with_deadline(int (*fn)(void *data, const char *relpath, const char *value), void *data,
-		       const char *relpath, const char *value, unsigned timeout_ms)
+/* Call FN(DATA, RELPATH, VALUE) on a thread of its own and wait at most TIMEOUT_MS for it to return: FN's
+ * result, or -ETIMEDOUT (FN carries on; DATA must outlive it, RELPATH and VALUE are copied). */
+static int call_with_deadline(int (*fn)(void *data, const char *relpath, const char *value), void *data,
+			      const char *relpath, const char *value, unsigned timeout_ms)
 {
 	struct write_job *j;
 	pthread_condattr_t attr;

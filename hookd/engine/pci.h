@@ -7,12 +7,6 @@
 
 #include "kernel.h"
 
-/* Call FN(DATA, RELPATH, VALUE) on a thread of its own and wait at most TIMEOUT_MS for it to return.
- * FN's result, or -ETIMEDOUT (FN carries on; DATA must outlive it, RELPATH and VALUE are copied).
- * -ENOMEM, or -errno of pthread_create. */
-int call_with_deadline(int (*fn)(void *data, const char *relpath, const char *value), void *data,
-		       const char *relpath, const char *value, unsigned timeout_ms);
-
 /* Write VALUE to the file SYSFS_ROOT/RELPATH (truncating, as the shell's echo does) within TIMEOUT_MS:
  * the running kernel's write. 0, -errno of open or write, or -ETIMEDOUT. */
 int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, unsigned timeout_ms);

@@ -18,6 +18,10 @@
  *   they match; unload is -EBUSY while the module has holders or users, else unbinds its devices and
  *   unregisters its drivers; module_info reports the state, the reference count and the holders;
  * - any other attribute is written as a plain file (vtconsole bind, platform framebuffer drivers).
+ * Each write runs on a thread of its own, as the engine's writes to the real kernel do. The fake kernel keeps
+ * its own time: a write that blocks (an injected fault, or waiting for the lock of a device whose step is
+ * blocked) has run past its deadline at once and returns -ETIMEDOUT while it goes on; one that does not
+ * block is never late. Tests therefore never depend on the machine's speed.
  * The engine does not read /dev/vfio, so the fake kernel does not make it; new_id is not needed either.
  *
  * Devices and drivers are taken from the tree when the fake kernel is made: a device's default driver is the

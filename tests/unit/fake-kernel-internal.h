@@ -1,0 +1,83 @@
+/* What the fake kernel's files share: its state and the helpers that keep the tree. Tests include
+ * fake-kernel.h, never this. Locking as the kernel's: a step that the kernel runs under the device lock takes
+ * dev->lock first, then k->lock for the bookkeeping and the tree; a blocked step waits on k->cond with
+ * dev->lock still held, so whatever needs the device lock queues behind it. Functions marked "k->lock held"
+ * expect the caller to hold it. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fake-kernel.h"
+
+#define FK_FAULTS 4
+
+struct fk_device {
+	char address[13];
+	char *driver;          /* bound now; NULL when unbound */
+	char *default_driver;  /* what matches it without an override */
+	char *override;        /* NULL when empty */
+	char *offered_resets;  /* "flr bus"; NULL: the device has no reset_method attribute */
+	pthread_mutex_t lock;  /* the device lock */
+	bool gone;
+	bool armed[FK_FAULTS];
+	bool blocked;          /* a step is waiting in the fake kernel */
+	bool let_go;           /* fk_unblock() was called for it */
+};
+
+struct fk_driver {
+	char *name;
+	char *module;  /* NULL: built in */
+};
+
+struct fk_module {
+	char *name;
+	bool loaded;
+	int users;
+	char **depends;  /* modules it holds, NULL-terminated */
+};
+
+struct fake_kernel {
+	struct kernel kernel;
+	const struct fixture *f;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;  /* blocked, let_go and inflight changes */
+	unsigned inflight;    /* writes in the fake kernel, counting those the engine gave up on */
+	struct fk_device *devices;
+	size_t n_devices;
+	struct fk_driver *drivers;
+	size_t n_drivers;
+	struct fk_module *modules;
+	size_t n_modules;
+	char *log;
+	size_t log_len;
+};
+
+/* Allocation and strings: a failure ends the test. */
+void *fk_xcalloc(size_t n, size_t size);
+char *fk_xstrdup(const char *s);
+char *fk_normalized(const char *name);          /* '-' -> '_' */
+void fk_logf(struct fake_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *fk_sys_path(const struct fake_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fk_rm_rf(const char *path);               /* only inside /tmp/hookd-fixture-* */
+char *fk_link_name(const char *path);          /* last component of a symlink's target, or NULL */
+char *fk_read_trimmed(const char *path);
+
+/* Lookups and the tree (k->lock held). */
+struct fk_device *fk_find_device(struct fake_kernel *k, const char *address);
+struct fk_driver *fk_find_driver(struct fake_kernel *k, const char *name);
+struct fk_module *fk_find_module(struct fake_kernel *k, const char *name);
+struct fk_driver *fk_add_driver(struct fake_kernel *k, const char *name, const char *module);
+bool fk_driver_registered(struct fake_kernel *k, const char *name);
+const char *fk_matching_driver(struct fake_kernel *k, const struct fk_device *dev);
+void fk_link_driver(struct fake_kernel *k, struct fk_device *dev, const char *driver);
+void fk_unlink_driver(struct fake_kernel *k, struct fk_device *dev);
+void fk_make_driver_dir(struct fake_kernel *k, const struct fk_driver *d);
+void fk_remove_device_locked(struct fake_kernel *k, struct fk_device *dev);
+
+/* The sysfs side (fake-kernel-sysfs.c). */
+/* Probe DEV with DRIVER as really_probe does (k->lock held, and the device lock but in a module load);
+ * false when the probe failed. */
+bool fk_probe_locked(struct fake_kernel *k, struct fk_device *dev, const char *driver);
+int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
