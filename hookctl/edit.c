@@ -256,7 +256,7 @@ int cmd_edit(struct hookctl *ctx, int argc, char **argv)
 			edited = NULL;
 			r = hookctl_read_file(tmp, HOOKD_VM_CONFIG_MAX, &edited);
 			if (r < 0)
-				hookctl_error("cannot read back %s: %s", tmp, strerror(-r));
+				hookctl_error("cannot read back %s: %s", tmp, hookctl_read_error(r));
 		}
 		if (r < 0)
 			break;

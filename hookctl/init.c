@@ -109,7 +109,7 @@ static int domain_xml(const struct hookctl *ctx, const char *vm, char **ret)
 	if (ctx->xml_file) {
 		r = hookctl_read_file(ctx->xml_file, 16u * 1024u * 1024u, ret);
 		if (r < 0)
-			hookctl_error("cannot read %s: %s", ctx->xml_file, strerror(-r));
+			hookctl_error("cannot read %s: %s", ctx->xml_file, hookctl_read_error(r));
 		return r;
 	}
 	r = virt_open(ctx->connect_uri, &conn, &err);

@@ -42,6 +42,38 @@ int hookctl_read_file(const char *path, size_t max, char **ret)
 	return 0;
 }
 
+int hookctl_read_regular(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	if (streq(path, "-"))
+		return read_full_fd(STDIN_FILENO, max, ret, ret_len);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return -errno;
+	return read_full_fd(fd, max, ret, ret_len);
+}
+
+const char *hookctl_read_error(int r)
+{
+	switch (r) {
+	case -EBADMSG: return "not a text file";
+	case -EINVAL: return "not a regular file (only files and standard input are read)";
+	case -EFBIG: return "too large";
+	default: return strerror(-r);
+	}
+}
+
 int vmfile_read(const struct hookctl *ctx, const char *vm, char **ret)
 {
 	_cleanup_free_ char *path = NULL;
