@@ -16,5 +16,7 @@ static inline bool daemon_not_running(int r)
 {
 	return r == -ENOENT || r == -ECONNREFUSED;
 }
+/* One line saying what a daemon_call() error means and what to do, for any r < 0 (a static buffer). */
+const char *daemon_call_problem(const struct hookctl *ctx, int r);
 /* io.hookd.Reload, reporting on stderr. Never fails the caller: the file is already installed. */
 void daemon_request_reload(const struct hookctl *ctx);

@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "claims.h"
 #include "daemon.h"
 #include "output.h"
+#include "reply-decode.h"
+#include "status-view.h"
 #include "util.h"
 #include "virt.h"
 #include "vmfile.h"
@@ -84,82 +85,6 @@ static json_object *vm_json(const char *name, json_object *daemon_vm, virConnect
 	return o;
 }
 
-static bool vm_in_trouble(json_object *vm)
-{
-	json_object *engine = NULL, *devices = NULL;
-	const char *state;
-
-	if (json_object_object_get_ex(vm, "engine", &engine) && engine) {
-		state = json_get_str(engine, "state");
-		if (json_get_str(engine, "error") || streq_ptr(state, "stuck") || streq_ptr(state, "partial"))
-			return true;
-	}
-	if (json_object_object_get_ex(vm, "devices", &devices))
-		for (size_t i = 0; i < json_object_array_length(devices); i++)
-			if (streq_ptr(json_get_str(json_object_array_get_idx(devices, i), "state"), "stuck"))
-				return true;
-	return false;
-}
-
-static void format_time(long long usec, char out[32])
-{
-	time_t t = (time_t)(usec / 1000000);
-	struct tm tm;
-
-	if (!localtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(out, 32, "?");
-}
-
-static void print_vm(const struct hookctl *ctx, json_object *vm)
-{
-	json_object *engine = NULL, *devices = NULL, *events = NULL;
-	const char *lv = json_get_str(vm, "libvirt_state");
-	const char *state = NULL, *err = NULL;
-
-	if (json_object_object_get_ex(vm, "engine", &engine) && engine) {
-		state = json_get_str(engine, "state");
-		err = json_get_str(engine, "error");
-	}
-	printf("\n%s%s%s: libvirt %s", color(ctx, COLOR_BOLD), json_get_str(vm, "name"), color(ctx, COLOR_RESET),
-	       lv ? lv : "unknown");
-	if (state)
-		printf(", hookd %s", state);
-	if (!json_get_bool(vm, "configured"))
-		printf(" (not configured)");
-	putchar('\n');
-	if (json_object_object_get_ex(vm, "devices", &devices))
-		for (size_t i = 0; i < json_object_array_length(devices); i++) {
-			json_object *d = json_object_array_get_idx(devices, i);
-			const char *drv = json_get_str(d, "driver"), *orig = json_get_str(d, "original_driver");
-			const char *s = json_get_str(d, "state");
-			enum color col = streq_ptr(s, "stuck") || streq_ptr(s, "missing") || streq_ptr(s, "no-driver") ? COLOR_RED :
-					 streq_ptr(s, "on-vfio") ? COLOR_GREEN : COLOR_RESET;
-			char label[48], group[16];
-
-			snprintf(label, sizeof(label), "%s (%s)", json_get_str(d, "address"), json_get_str(d, "name"));
-			snprintf(group, sizeof(group), "group %d", json_get_int(d, "iommu_group", -1));
-			printf("  %-28s %-14s", label, drv ? drv : "(no driver)");
-			if (orig)
-				printf(" was %-13s", orig);
-			printf(" %-9s %s%s%s\n", group, color(ctx, col), s ? s : "?", color(ctx, COLOR_RESET));
-		}
-	if (json_object_object_get_ex(vm, "last_events", &events) && json_object_array_length(events) > 0) {
-		json_object *ev = json_object_array_get_idx(events, json_object_array_length(events) - 1);
-		json_object *t;
-		char when[32] = "?";
-
-		if (json_object_object_get_ex(ev, "time_usec", &t))
-			format_time(json_object_get_int64(t), when);
-		printf("  last event: %s %s at %s: %s", json_get_str(ev, "op"), json_get_str(ev, "subop"), when,
-		       json_get_str(ev, "result"));
-		if (json_get_str(ev, "message"))
-			printf(" (%s)", json_get_str(ev, "message"));
-		putchar('\n');
-	}
-	if (err)
-		printf("  %serror: %s%s\n", color(ctx, COLOR_RED), err, color(ctx, COLOR_RESET));
-}
-
 int cmd_status(struct hookctl *ctx, int argc, char **argv)
 {
 	struct topology t = { .sysfs_root = ctx->sysfs_root, .proc_root = ctx->proc_root };
@@ -169,7 +94,8 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 	struct proto_reply reply = { 0 };
 	json_object *daemon_vms = NULL, *root, *vms, *daemon, *libvirt;
 	struct claims c = { 0 };
-	bool running, trouble = false;
+	_cleanup_free_ char *why = NULL;
+	bool running, trouble = false, broken_reply = false;
 	int r;
 
 	if (only) {
@@ -182,12 +108,28 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 	/* Ask for every VM and filter here: an unknown VM is then handled in one place. */
 	r = daemon_call(ctx, HOOKD_METHOD_STATUS, NULL, 10000, &reply);
 	running = r >= 0 && !reply.error;
-	if (r < 0 && !daemon_not_running(r))
-		hookctl_note("warning: hookd's socket %s did not answer: %s", ctx->socket_path, strerror(-r));
-	else if (r >= 0 && reply.error)
+	if (r < 0 && !daemon_not_running(r)) {
+		why = strdup(daemon_call_problem(ctx, r));
+		hookctl_note("warning: %s", why ? why : "hookd did not answer");
+		broken_reply = true;
+	} else if (r >= 0 && reply.error) {
 		hookctl_note("warning: hookd answered: %s", reply.message ? reply.message : reply.error);
-	if (running)
-		json_object_object_get_ex(reply.params, "vms", &daemon_vms);
+	}
+	if (running) {
+		r = reply_decode_status(reply.params, &why);
+		if (r == -ENOMEM) {
+			proto_reply_clear(&reply);
+			return r;
+		}
+		if (r < 0) {
+			hookctl_note("warning: hookd's answer to Status cannot be used (%s); devices are shown from sysfs.",
+				     why);
+			running = false;
+			broken_reply = true;
+		} else {
+			json_object_object_get_ex(reply.params, "vms", &daemon_vms);
+		}
+	}
 
 	r = claims_load(ctx, &t, &c);
 	if (r < 0) {
@@ -201,6 +143,8 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 	daemon = json_object_new_object();
 	json_object_object_add(daemon, "running", json_object_new_boolean(running));
 	json_object_object_add(daemon, "socket", json_object_new_string(ctx->socket_path));
+	if (broken_reply)
+		json_object_object_add(daemon, "error", json_object_new_string(why ? why : "no usable answer"));
 	if (running) {
 		json_object *v;
 
@@ -242,7 +186,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 		json_object_object_add(root, "problems", problems);
 	}
 	for (size_t i = 0; i < json_object_array_length(vms); i++)
-		trouble |= vm_in_trouble(json_object_array_get_idx(vms, i));
+		trouble |= status_vm_in_trouble(json_object_array_get_idx(vms, i));
 
 	if (only && json_object_array_length(vms) == 0) {
 		hookctl_error("no such VM '%s': it has no configuration in %s/vms and hookd does not know it.", only,
@@ -255,6 +199,9 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 			printf("hookd: %srunning%s (version %s, protocol %d) on %s\n", color(ctx, COLOR_GREEN),
 			       color(ctx, COLOR_RESET), json_get_str(daemon, "version"),
 			       json_get_int(daemon, "protocol", 0), ctx->socket_path);
+		else if (broken_reply)
+			printf("hookd: %sno usable answer%s on %s; devices shown from sysfs\n", color(ctx, COLOR_RED),
+			       color(ctx, COLOR_RESET), ctx->socket_path);
 		else
 			printf("hookd: %snot running%s (no answer on %s); devices shown from sysfs\n",
 			       color(ctx, COLOR_RED), color(ctx, COLOR_RESET), ctx->socket_path);
@@ -263,7 +210,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 		else
 			printf("libvirt: %s unreachable: %s\n", ctx->connect_uri, virt_error ? virt_error : "?");
 		for (size_t i = 0; i < json_object_array_length(vms); i++)
-			print_vm(ctx, json_object_array_get_idx(vms, i));
+			status_print_vm(ctx, json_object_array_get_idx(vms, i));
 		if (json_object_array_length(vms) == 0)
 			printf("\nNo VM is configured in %s/vms.\n", ctx->conf_dir);
 		if (c.problems.n > 0) {
@@ -273,7 +220,8 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 		}
 	}
 	if (r != HOOKCTL_EXIT_NO_SUCH_VM)
-		r = !running ? HOOKCTL_EXIT_NOT_RUNNING : trouble ? HOOKCTL_EXIT_FAILURE : 0;
+		r = broken_reply ? HOOKCTL_EXIT_FAILURE : !running ? HOOKCTL_EXIT_NOT_RUNNING :
+		    trouble ? HOOKCTL_EXIT_FAILURE : 0;
 	json_object_put(root);
 	claims_clear(&c);
 	proto_reply_clear(&reply);
@@ -300,7 +248,7 @@ static int by_hand(struct hookctl *ctx, const char *method, const char *vm, cons
 		return HOOKCTL_EXIT_NOT_RUNNING;
 	}
 	if (r < 0) {
-		hookctl_error("talking to hookd on %s: %s", ctx->socket_path, strerror(-r));
+		hookctl_error("%s", daemon_call_problem(ctx, r));
 		return r;
 	}
 	if (reply.error) {

@@ -5,9 +5,7 @@
  *   - an accepted VM file is consistent: each device has exactly one of address / match, addresses are
  *     canonical, module names valid, reset methods normalized; an accepted hookd.conf has ordered timeouts;
  *   - an accepted VM file survives being written back as INI and parsed again.
- * Without -DFUZZING it builds as a replay tool: every file of the directories given is run through the checks
- * (the seed corpus and past crashes, as a regression test in the ordinary build). */
-#include <dirent.h>
+ * Without -DFUZZING, tests/fuzz/replay.c runs the corpus through it (a regression test in every build). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -190,62 +188,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_address(text);
 	return 0;
 }
-
-#ifndef FUZZING
-/* Replay every regular file of the given directories (or the files themselves). */
-static int replay_file(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "rbe");
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-
-	if (!f)
-		return negative_errno();
-	buf = malloc(HOOKD_VM_CONFIG_MAX + 1);
-	if (!buf)
-		return -ENOMEM;
-	len = fread(buf, 1, HOOKD_VM_CONFIG_MAX + 1, f);
-	if (ferror(f))
-		return -EIO;
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	unsigned n = 0;
-
-	for (int i = 1; i < argc; i++) {
-		_cleanup_closedir_ DIR *dir = opendir(argv[i]);
-		struct dirent *de;
-
-		if (!dir) {
-			if (replay_file(argv[i]) < 0) {
-				fprintf(stderr, "%s: %m\n", argv[i]);
-				return 1;
-			}
-			n++;
-			continue;
-		}
-		while ((de = readdir(dir))) {
-			_cleanup_free_ char *path = NULL;
-
-			if (de->d_name[0] == '.')
-				continue;
-			if (asprintf(&path, "%s/%s", argv[i], de->d_name) < 0)
-				return 1;
-			if (replay_file(path) < 0) {
-				fprintf(stderr, "%s: cannot read\n", path);
-				return 1;
-			}
-			n++;
-		}
-	}
-	if (n == 0) {
-		fprintf(stderr, "no inputs replayed\n");
-		return 1;
-	}
-	printf("replayed %u inputs\n", n);
-	return 0;
-}
-#endif

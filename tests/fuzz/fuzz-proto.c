@@ -1,5 +1,6 @@
 /* Fuzz the protocol decoder: whatever bytes arrive, parsing must not crash, leak or accept a bad field.
- * Built as a libFuzzer target with -Dfuzz=true (clang); otherwise a replay of the corpus as a regression test. */
+ * Built as a libFuzzer target with -Dfuzz=true (clang); otherwise tests/fuzz/replay.c replays the corpus
+ * through it as a regression test. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,54 +44,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	return 0;
 }
-
-#ifndef FUZZING
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-/* Replay: every file of the given directories (the seed corpus and past crashes) through the target. */
-int main(int argc, char **argv)
-{
-	int n = 0;
-
-	for (int i = 1; i < argc; i++) {
-		DIR *d = opendir(argv[i]);
-		struct dirent *de;
-
-		if (!d) {
-			fprintf(stderr, "%s: %s\n", argv[i], strerror(errno));
-			return 1;
-		}
-		while ((de = readdir(d))) {
-			char path[4096], *buf;
-			FILE *f;
-			long len;
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], de->d_name);
-			f = fopen(path, "rb");
-			if (!f)
-				continue;
-			fseek(f, 0, SEEK_END);
-			len = ftell(f);
-			rewind(f);
-			buf = malloc(len > 0 ? (size_t)len : 1);
-			if (buf && fread(buf, 1, (size_t)len, f) == (size_t)len) {
-				LLVMFuzzerTestOneInput((const uint8_t *)buf, (size_t)len);
-				n++;
-			}
-			free(buf);
-			fclose(f);
-		}
-		closedir(d);
-	}
-	if (n == 0) {
-		fprintf(stderr, "no corpus files replayed\n");
-		return 1;
-	}
-	printf("replayed %d inputs\n", n);
-	return 0;
-}
-#endif

@@ -104,6 +104,7 @@ fi
 step "a FIFO or a directory is refused at once, never waited on"
 mkfifo "$T/fifo"
 rc=0
+# shellcheck disable=SC2034 # rc is read by expect_rc
 timeout 10 "$HOOKCTL" import "$T/fifo" vm7 --stdout >"$T/out" 2>"$T/err" || rc=$?
 expect_rc 1 "import of a FIFO"
 expect_grep "not a regular file" "$T/err" "stderr"
