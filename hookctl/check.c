@@ -6,38 +6,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "engine.h"
 #include "hookd-config.h"
 #include "output.h"
+#include "reply-decode.h"
 #include "util.h"
 #include "virt.h"
 #include "vmfile.h"
-
-/* The VM's config, or a printed error: HOOKCTL_EXIT_NO_SUCH_VM when it has none. Shared with prepare. */
-int load_vm_config(const struct hookctl *ctx, const char *vm, struct vm_config **ret);
-
-int load_vm_config(const struct hookctl *ctx, const char *vm, struct vm_config **ret)
-{
-	_cleanup_free_ char *path = NULL;
-	struct diag diag = { 0 };
-	int r;
-
-	r = vmfile_path(ctx, vm, &path);
-	if (r < 0)
-		return r;
-	r = vm_config_load(ctx->conf_dir, vm, ret, &diag);
-	if (r == -ENOENT) {
-		hookctl_error("VM '%s' has no configuration (%s).", vm, path);
-		return HOOKCTL_EXIT_NO_SUCH_VM;
-	}
-	if (r < 0) {
-		vmfile_print_diag(&diag);
-		diag_clear(&diag);
-		hookctl_error("%s is not valid.", path);
-		return r;
-	}
-	return 0;
-}
 
 static void print_plan(const struct hookctl *ctx, json_object *result)
 {
@@ -90,6 +66,78 @@ static void print_plan(const struct hookctl *ctx, json_object *result)
 		}
 }
 
+/* hookd's own check, for a user who may not read the VM's file or the journals (a member of the socket's
+ * group): io.hookd.Check, decoded like every reply. */
+static int check_by_daemon(struct hookctl *ctx, const char *vm, json_object **ret)
+{
+	_cleanup_free_ char *why = NULL;
+	struct proto_reply reply = { 0 };
+	json_object *params = json_object_new_object(), *result;
+	int r;
+
+	json_object_object_add(params, "vm", json_object_new_string(vm));
+	r = daemon_call(ctx, HOOKD_METHOD_CHECK, params, 60000, &reply);
+	if (r < 0) {
+		hookctl_error("VM '%s' cannot be checked here (permission denied) and hookd cannot be asked: %s", vm,
+			      daemon_call_problem(ctx, r));
+		return daemon_not_running(r) ? HOOKCTL_EXIT_NOT_RUNNING : r;
+	}
+	if (reply.error) {
+		bool no_vm = streq(reply.error, HOOKD_ERROR_NO_SUCH_VM);
+
+		hookctl_error("%s", reply.message);
+		proto_reply_clear(&reply);
+		return no_vm ? HOOKCTL_EXIT_NO_SUCH_VM : -EIO;
+	}
+	r = reply_decode_check(reply.params, &result, &why);
+	if (r < 0) {
+		if (r == -EBADMSG)
+			hookctl_error("hookd's answer to Check cannot be used (%s).", why);
+		proto_reply_clear(&reply);
+		return r;
+	}
+	*ret = json_object_get(result);
+	proto_reply_clear(&reply);
+	hookctl_note("note: the plan is hookd's own check (this user may not read everything it reads).");
+	return 0;
+}
+
+/* The <hostdev> devices of a devices-from-xml VM: --xml FILE, else the domain's XML from libvirt. NULL with a
+ * note when neither has it. */
+static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_config *vm, char **ret)
+{
+	_cleanup_virt_ virConnectPtr conn = NULL;
+	_cleanup_free_ char *err = NULL;
+	int r;
+
+	*ret = NULL;
+	if (ctx->xml_file) {
+		r = hookctl_read_file(ctx->xml_file, HOOKD_XML_MAX, ret);
+		if (r < 0)
+			hookctl_error("cannot read %s: %s", ctx->xml_file, hookctl_read_error(r));
+		if (r >= 0 && !vm->devices_from_xml)
+			hookctl_note("note: VM '%s' does not set devices-from-xml; the XML of %s is not used.", vm->name,
+				     ctx->xml_file);
+		return r;
+	}
+	if (!vm->devices_from_xml)
+		return 0;
+	if (virt_open(ctx->connect_uri, &conn, &err) < 0)
+		hookctl_note("note: VM '%s' takes its devices from the domain XML, and libvirt (%s) cannot be reached: "
+			     "its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
+			     vm->name, ctx->connect_uri);
+	else if (virt_domain_xml(conn, vm->name, ret) < 0)
+		hookctl_note("note: VM '%s' takes its devices from the domain XML, and libvirt has no domain of that "
+			     "name: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
+			     vm->name);
+	return 0;
+}
+
+static bool permission_denied(int r)
+{
+	return r == -EACCES || r == -EPERM;
+}
+
 int cmd_check(struct hookctl *ctx, int argc, char **argv)
 {
 	const char *run_dir = getenv("HOOKCTL_RUN_DIR");
@@ -99,30 +147,70 @@ int cmd_check(struct hookctl *ctx, int argc, char **argv)
 		.run_dir = run_dir && *run_dir ? run_dir : HOOKD_RUN_DIR,
 	};
 	_cleanup_(vm_config_freep) struct vm_config *vm = NULL;
-	_cleanup_free_ char *xml = NULL;
+	_cleanup_free_ char *xml = NULL, *path = NULL, *why = NULL;
+	struct diag diag = { 0 };
+	struct vm_config without_xml;
 	struct engine *e = NULL;
 	json_object *result = NULL;
 	int r;
 
-	r = load_vm_config(ctx, argv[0], &vm);
-	if (r != 0)
+	r = vmfile_path(ctx, argv[0], &path);
+	if (r < 0)
 		return r;
-	if (vm->devices_from_xml) {
-		_cleanup_virt_ virConnectPtr conn = NULL;
-		_cleanup_free_ char *err = NULL;
-
-		if (virt_open(ctx->connect_uri, &conn, &err) < 0 || virt_domain_xml(conn, vm->name, &xml) < 0)
-			hookctl_note("note: devices-from-xml is set but the domain XML could not be read from %s%s%s; "
-				     "its <hostdev> devices are not in this plan.",
-				     ctx->connect_uri, err ? ": " : "", err ? err : "");
+	r = vm_config_load(ctx->conf_dir, argv[0], &vm, &diag);
+	if (permission_denied(r)) {
+		diag_clear(&diag);
+		if (ctx->xml_file)
+			hookctl_note("note: hookd checks with the domain XML libvirt gives it; --xml is not used.");
+		r = check_by_daemon(ctx, argv[0], &result);
+		if (r != 0)
+			return r;
+		goto print;
+	}
+	if (r == -ENOENT) {
+		diag_clear(&diag);
+		hookctl_error("VM '%s' has no configuration (%s).", argv[0], path);
+		return HOOKCTL_EXIT_NO_SUCH_VM;
+	}
+	if (r < 0) {
+		vmfile_print_diag(&diag);
+		diag_clear(&diag);
+		hookctl_error("%s is not valid.", path);
+		return r;
+	}
+	r = domain_xml_for_check(ctx, vm, &xml);
+	if (r < 0)
+		return r;
+	if (vm->devices_from_xml && !xml) {
+		/* Its hostdevs are unknown here, which is no fault of its file: check the rest. */
+		if (vm->n_devices == 0) {
+			hookctl_error("VM '%s' takes all its devices from the domain XML: nothing to check without it.",
+				      vm->name);
+			return HOOKCTL_EXIT_FAILURE;
+		}
+		without_xml = *vm;
+		without_xml.devices_from_xml = false;
 	}
 	r = engine_new(&opts, &e);
 	if (r < 0)
 		return r;
-	r = engine_check(e, vm, xml, &result);
+	r = engine_check(e, vm->devices_from_xml && !xml ? &without_xml : vm, xml, &result);
 	engine_free(e);
-	if (r < 0) {
+	if (permission_denied(r)) {
+		r = check_by_daemon(ctx, vm->name, &result);
+		if (r != 0)
+			return r;
+	} else if (r < 0) {
 		hookctl_error("cannot check VM '%s': %s", vm->name, strerror(-r));
+		return r;
+	}
+print:
+	/* The engine's result and hookd's answer go through the same decoding before they are read. */
+	r = reply_decode_check_result(result, &why);
+	if (r < 0) {
+		if (r == -EBADMSG)
+			hookctl_error("the check result cannot be used (%s).", why);
+		json_object_put(result);
 		return r;
 	}
 	if (ctx->json)

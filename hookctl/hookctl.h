@@ -10,7 +10,7 @@ struct hookctl {
 	const char *proc_root;    /* $HOOKCTL_PROC_ROOT or /proc (tests aim it at a fixture) */
 	const char *connect_uri;  /* --connect, libvirt URI; opened read-only */
 	const char *vm_filter;    /* --vm (iommu) */
-	const char *xml_file;     /* --xml FILE (init) */
+	const char *xml_file;     /* --xml FILE (init, check) */
 	bool json;
 	bool color;               /* stdout is a terminal and NO_COLOR is unset, and no --no-color */
 	bool force;

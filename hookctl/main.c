@@ -41,9 +41,12 @@ static const struct command commands[] = {
 	  "Lists every IOMMU group with its devices and whether it can be passed through as configured.\n"
 	  "  --vm VM           only the groups that hold devices VM claims\n"
 	  "  --json            machine-readable output\n" },
-	{ "check", cmd_check, 1, 1, OPT_JSON, "VM", "what prepare would do, without doing it",
+	{ "check", cmd_check, 1, 1, OPT_JSON | OPT_XML, "VM", "what prepare would do, without doing it",
 	  "Validates VM's configuration against this host and prints the plan prepare would carry out.\n"
-	  "Exit status 1 with every reason when prepare would refuse. Changes nothing.\n"
+	  "Exit status 1 with every reason when prepare would refuse. Changes nothing. A VM with\n"
+	  "devices-from-xml is checked with its domain's XML from libvirt. A user who may not read the\n"
+	  "VM's file gets hookd's own check instead (io.hookd.Check).\n"
+	  "  --xml FILE        the domain XML to take <hostdev> devices from, instead of libvirt's\n"
 	  "  --json            machine-readable output\n" },
 	{ "edit", cmd_edit, 1, 1, 0, "VM", "edit VM's configuration in $VISUAL/$EDITOR",
 	  "Opens a copy of VM's file (or a commented template) in $VISUAL, $EDITOR or vi, validates it\n"

@@ -95,6 +95,7 @@ static const struct shape check_result_fields[] = {
 	REQUIRED("vm", KIND_STRING),
 	REQUIRED("ok", KIND_BOOL),
 	ARRAY("problems", KIND_STRING, NULL),
+	ARRAY("warnings", KIND_STRING, NULL),
 	OBJECT("plan", plan_fields),
 	END
 };

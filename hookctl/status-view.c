@@ -50,6 +50,15 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 	if (!json_get_bool(vm, "configured"))
 		printf(" (not configured)");
 	putchar('\n');
+	if (json_get_bool(vm, "devices_from_xml")) {
+		const char *source = json_get_str(vm, "domain_xml");
+
+		if (streq_ptr(source, "libvirt"))
+			printf("  devices from the domain XML (<hostdev>), as libvirt has it now\n");
+		else
+			printf("  devices from the domain XML (<hostdev>), given by libvirt at start; not shown: %s\n",
+			       source ? source : "no XML");
+	}
 	if (json_object_object_get_ex(vm, "devices", &devices))
 		for (size_t i = 0; i < json_object_array_length(devices); i++) {
 			json_object *d = json_object_array_get_idx(devices, i);

@@ -74,6 +74,11 @@ static json_object *vm_json(const char *name, json_object *daemon_vm, virConnect
 	if (conn && virt_domain_state(conn, name, &state) == -ENOENT)
 		state = "no such domain";
 	json_object_object_add(o, "libvirt_state", state ? json_object_new_string(state) : NULL);
+	if (claims_xml_source(c, name)) {
+		/* Its <hostdev> devices are in the domain XML, not in its file. */
+		json_object_object_add(o, "devices_from_xml", json_object_new_boolean(true));
+		json_object_object_add(o, "domain_xml", json_object_new_string(claims_xml_source(c, name)));
+	}
 	if (json_object_object_get_ex(o, "engine", &engine) && engine &&
 	    json_object_object_get_ex(engine, "devices", &devices) && devices) {
 		json_object_object_add(o, "devices", json_object_get(devices));

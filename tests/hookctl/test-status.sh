@@ -84,6 +84,34 @@ assert vm["name"] == "amd" and vm["libvirt_state"] == "shut off", vm
 assert vm["last_events"][-1]["op"] == "release" and vm["last_events"][-1]["result"] == "ok", vm
 assert [d["address"] for d in vm["devices"]] == ["0000:0d:00.0", "0000:0d:00.1"], vm["devices"]
 PY
+step "a user who may not read the VM's file gets hookd's own check (io.hookd.Check)"
+# As root: run hookctl as nobody, who can reach the socket but not the configuration directory. Otherwise
+# the VM's file is made unreadable to ourselves.
+if [ "$(id -u)" = 0 ]; then
+	chmod 711 "$T"
+	chmod 666 "$HOOKD_SOCKET"
+	as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+else
+	chmod 000 "$HOOKD_CONF_DIR/vms/amd.ini"
+	as_user=()
+fi
+# As root this runs twice: the file readable but the run directory not, then the file unreadable too.
+for conf_mode in 755 700; do
+	[ "$(id -u)" = 0 ] && chmod "$conf_mode" "$HOOKD_CONF_DIR"
+	rc=0
+	# shellcheck disable=SC2086
+	"${as_user[@]}" "$HOOKCTL" $IO check amd >"$T/out" 2>"$T/err" || rc=$?
+	expect_rc 0 "check amd by a user who may not read everything (conf dir $conf_mode)"
+	expect_grep "the plan is hookd's own check" "$T/err" "stderr"
+	golden check-amd.txt "$T/out"
+	grep -q "Permission denied" "$T/err" && fail "a bare 'Permission denied': $(cat "$T/err")"
+done
+if [ "$(id -u)" = 0 ]; then
+	chmod 755 "$HOOKD_CONF_DIR"
+	chmod 700 "$T"
+else
+	chmod 644 "$HOOKD_CONF_DIR/vms/amd.ini"
+fi
 hc prepare nosuchvm
 expect_rc 4 "prepare of an unknown VM"
 expect_grep "no configuration" "$T/err" "stderr"
