@@ -29,6 +29,11 @@ static void print_plan(const struct hookctl *ctx, json_object *result)
 	if (!ok && json_object_object_get_ex(result, "problems", &list))
 		for (size_t i = 0; i < json_object_array_length(list); i++)
 			printf("  - %s\n", json_object_get_string(json_object_array_get_idx(list, i)));
+	/* Group members the host uses: taken if the user goes ahead, so said before anything else. */
+	if (json_object_object_get_ex(result, "warnings", &list))
+		for (size_t i = 0; i < json_object_array_length(list); i++)
+			printf("  %swarning:%s %s\n", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET),
+			       json_object_get_string(json_object_array_get_idx(list, i)));
 	if (!plan)
 		return;
 	if (!ok)
@@ -60,9 +65,14 @@ static void print_plan(const struct hookctl *ctx, json_object *result)
 			char label[48];
 
 			snprintf(label, sizeof(label), "%s (%s)", json_get_str(d, "address"), json_get_str(d, "name"));
-			printf("  %2zu. %-28s %-14s -> vfio-pci  group %d%s%s%s\n", i + 1, label,
-			       from ? from : "(no driver)", json_get_int(d, "iommu_group", -1),
-			       json_get_bool(d, "boot_vga") ? ", boot VGA" : "", reset ? ", reset " : "", reset ? reset : "");
+			if (streq_ptr(from, "vfio-pci"))
+				printf("  %2zu. %-28s already on vfio-pci, left alone  group %d\n", i + 1, label,
+				       json_get_int(d, "iommu_group", -1));
+			else
+				printf("  %2zu. %-28s %-14s -> vfio-pci  group %d%s%s%s\n", i + 1, label,
+				       from ? from : "(no driver)", json_get_int(d, "iommu_group", -1),
+				       json_get_bool(d, "boot_vga") ? ", boot VGA" : "", reset ? ", reset " : "",
+				       reset ? reset : "");
 		}
 }
 

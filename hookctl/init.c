@@ -1,11 +1,13 @@
 /* hookctl init: a VM's file from its domain XML. Every <hostdev> PCI device becomes a [device.*] section, and
  * so does every other endpoint of its IOMMU group (VFIO needs the whole group), each with a comment saying
- * where it came from. */
+ * where it came from. A group member that is not part of the hostdev's card and that the host uses (the
+ * engine's host_loses()) is written commented out, with what the host would lose, for the user to confirm. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "config.h"
 #include "domxml.h"
 #include "output.h"
@@ -18,6 +20,7 @@ struct init_device {
 	char address[13];
 	char name[40];
 	char comment[160];
+	char *host_use;  /* what the host loses with it; the section is then written commented out */
 };
 
 struct init_list {
@@ -138,9 +141,16 @@ static int build_text(const struct hookctl *ctx, const char *vm, const struct in
 		ctx->xml_file ? "a saved domain XML" : "the domain XML");
 	fprintf(f, "# Kernel modules to unload first (nvidia: nvidia_drm nvidia_modeset nvidia_uvm nvidia):\n"
 		   "#[vm]\n#unload-modules =\n");
-	for (size_t i = 0; i < l->n; i++)
-		fprintf(f, "\n[device.%s]\n# %s\naddress = %s\n", l->items[i].name, l->items[i].comment,
-			l->items[i].address);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct init_device *d = &l->items[i];
+
+		if (d->host_use)
+			fprintf(f, "\n# The host uses this group member: %s.\n# VFIO needs the whole group: uncomment "
+				   "the section to give it to the VM too.\n#[device.%s]\n## %s\n#address = %s\n",
+				d->host_use, d->name, d->comment, d->address);
+		else
+			fprintf(f, "\n[device.%s]\n# %s\naddress = %s\n", d->name, d->comment, d->address);
+	}
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	*ret = TAKE_PTR(text);
@@ -200,14 +210,19 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv)
 
 			if (listed(&l, members[m]) || topology_function(&t, members[m], &g) < 0)
 				continue;
-			bridge = pci_class_is_bridge(g.class);
+			bridge = pci_class_role(g.class) != PCI_ROLE_ENDPOINT;
 			pci_function_clear(&g);
-			if (!bridge)
-				r = add_device(&l, &t, members[m], why);
+			if (bridge)
+				continue;
+			r = add_device(&l, &t, members[m], why);
+			if (r >= 0 && !same_slot(members[m], l.items[i].address))
+				r = host_loses(&t, members[m], &l.items[l.n - 1].host_use);
 		}
 	}
 	if (r >= 0)
 		r = build_text(ctx, vm, &l, &text);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.items[i].host_use);
 	free(l.items);
 	if (r < 0)
 		return r;

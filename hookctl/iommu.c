@@ -1,11 +1,12 @@
 /* hookctl iommu: every IOMMU group, its devices, who claims them, and whether each claiming VM could take
- * the group as configured (every other endpoint either claimed by it too, or on no driver / vfio-pci /
- * pci-stub). Read-only: everything comes from topology. */
+ * the group as configured: the engine's own group_blockers() decides, so iommu and prepare cannot disagree.
+ * Read-only, and nothing here reads an attribute that takes a device's lock. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "claims.h"
 #include "output.h"
 #include "util.h"
@@ -23,18 +24,19 @@ static int cmp_functions(const void *a, const void *b)
 	return strcmp(x->address, y->address);
 }
 
-/* A driver VFIO accepts beside a group member it does not own. */
-static bool driver_harmless(const char *driver)
-{
-	return !driver || streq(driver, "vfio-pci") || streq(driver, "pci-stub");
-}
+struct vm_claims_of {
+	const struct claims *c;
+	const char *vm;
+};
 
-static bool vm_claims(const struct claims *c, const char *address, const char *vm)
+/* group_blockers' question: does this VM take ADDRESS? */
+static bool vm_takes(const char *address, void *userdata)
 {
+	const struct vm_claims_of *who = userdata;
 	const struct claim *cl;
 
-	for (size_t i = 0; (cl = claims_find(c, address, i)); i++)
-		if (streq(cl->vm, vm))
+	for (size_t i = 0; (cl = claims_find(who->c, address, i)); i++)
+		if (streq(cl->vm, who->vm))
 			return true;
 	return false;
 }
@@ -75,7 +77,7 @@ static json_object *function_json(const struct pci_function *f, const struct cla
 	json_object_object_add(o, "id", json_object_new_string(buf));
 	json_object_object_add(o, "driver", f->driver ? json_object_new_string(f->driver) : NULL);
 	json_object_object_add(o, "boot_vga", json_object_new_boolean(f->boot_vga));
-	json_object_object_add(o, "bridge", json_object_new_boolean(pci_class_is_bridge(f->class)));
+	json_object_object_add(o, "bridge", json_object_new_boolean(pci_class_role(f->class) != PCI_ROLE_ENDPOINT));
 	for (size_t i = 0; (cl = claims_find(c, f->address, i)); i++) {
 		json_object *x = json_object_new_object();
 
@@ -113,8 +115,8 @@ static void print_function(const struct hookctl *ctx, const struct pci_function 
 }
 
 /* One group: f[0..n). Prints (or adds to groups_json) and returns whether it matters for ctx->vm_filter. */
-static void show_group(const struct hookctl *ctx, const struct pci_function *f, size_t n, const struct claims *c,
-		       json_object *groups_json)
+static void show_group(const struct hookctl *ctx, const struct topology *t, const struct pci_function *f, size_t n,
+		       const struct claims *c, json_object *groups_json)
 {
 	const char *vms[16];
 	size_t n_vms = group_claimants(c, f, n, vms, ELEMENTSOF(vms));
@@ -148,22 +150,29 @@ static void show_group(const struct hookctl *ctx, const struct pci_function *f, 
 
 	for (size_t v = 0; v < n_vms; v++) {
 		json_object *missing = groups_json ? json_object_new_array() : NULL;
+		struct vm_claims_of who = { .c = c, .vm = vms[v] };
+		struct pci_function *blockers = NULL;
 		size_t n_missing = 0;
+		char why[128];
 
 		if (ctx->vm_filter && !streq(vms[v], ctx->vm_filter))
 			continue;
-		for (size_t i = 0; i < n; i++) {
-			if (pci_class_is_bridge(f[i].class) || vm_claims(c, f[i].address, vms[v]) ||
-			    driver_harmless(f[i].driver))
-				continue;
-			n_missing++;
+		if (group_blockers(t, f[0].iommu_group, vm_takes, &who, &blockers, &n_missing) < 0)
+			n_missing = 0;
+		for (size_t i = 0; i < n_missing; i++) {
+			const struct pci_function *b = &blockers[i];
+
 			if (missing)
-				json_object_array_add(missing, json_object_new_string(f[i].address));
+				json_object_array_add(missing, json_object_new_string(b->address));
+			else if (host_own_reason(b, why))
+				printf("    %s%s (%s) is the host's own and bound to the host: the group cannot be "
+				       "given away%s\n", color(ctx, COLOR_RED), b->address, b->driver,
+				       color(ctx, COLOR_RESET));
 			else
 				printf("    %s%s (%s) is not claimed by %s but bound to the host%s\n",
-				       color(ctx, COLOR_RED), f[i].address, f[i].driver, vms[v],
-				       color(ctx, COLOR_RESET));
+				       color(ctx, COLOR_RED), b->address, b->driver, vms[v], color(ctx, COLOR_RESET));
 		}
+		pci_functions_free(blockers, n_missing);
 		if (groups_json) {
 			json_object *x = json_object_new_object();
 
@@ -236,7 +245,7 @@ int cmd_iommu(struct hookctl *ctx, int argc, char **argv)
 	for (size_t start = 0, end; start < n; start = end) {
 		for (end = start + 1; end < n && f[end].iommu_group == f[start].iommu_group;)
 			end++;
-		show_group(ctx, f + start, end - start, &c, groups);
+		show_group(ctx, &t, f + start, end - start, &c, groups);
 	}
 	if (root) {
 		json_object *problems = json_object_new_array();

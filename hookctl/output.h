@@ -16,11 +16,6 @@ void print_json(json_object *o);
 
 /* "VGA", "Audio", "NVMe", ... for the 24-bit class code; NULL for classes without a short name. */
 const char *pci_class_name(unsigned class);
-/* True for PCI-to-PCI and host bridges: the one kind of group member VFIO does not need. */
-static inline bool pci_class_is_bridge(unsigned class)
-{
-	return (class >> 8) == 0x0604u || (class >> 8) == 0x0600u;
-}
 
 /* Borrowed strings from a JSON object; NULL when absent or not a string. */
 const char *json_get_str(json_object *o, const char *key);

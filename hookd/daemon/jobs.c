@@ -167,6 +167,9 @@ static void *job_thread(void *userdata)
 		break;
 	case JOB_ACTION_PREPARE:
 		j->r = engine_prepare(q->engine, j->vm_config, j->from_hook ? j->ev.xml : NULL, &j->message);
+		j->refused = j->r == ENGINE_REFUSED;
+		if (j->refused)
+			j->r = -EPERM;
 		break;
 	case JOB_ACTION_RELEASE:
 		j->r = engine_release(q->engine, j->vm->name, &j->message);
@@ -220,10 +223,9 @@ static void job_complete(struct jobs *q, struct job *j)
 	json_object *reply;
 
 	if (j->r < 0) {
-		/* A prepare or check that says no before touching anything is a refusal; a release never is. */
-		bool refused = j->action != JOB_ACTION_RELEASE && (j->r == -EBUSY || j->r == -EINVAL);
-
-		error = refused ? HOOKD_ERROR_REFUSED : HOOKD_ERROR_FAILED;
+		/* Refused is what the engine's checks said, never guessed from an errno: apply returns -EBUSY
+		 * and -EINVAL too, after it has changed things. */
+		error = j->refused ? HOOKD_ERROR_REFUSED : HOOKD_ERROR_FAILED;
 		if (!j->message && asprintf(&j->message, "VM %s: %s failed: %s", vm, op, strerror(-j->r)) < 0)
 			j->message = NULL;
 		log_ctx(LOG_ERR, vm, op, NULL, "%s", without_vm_prefix(j->message ? j->message : strerror(-j->r), vm));

@@ -76,6 +76,7 @@ struct job {
 	unsigned long long started_ms; /* monotonic */
 	/* Results, written by the worker. */
 	int r;
+	bool refused;             /* the engine's checks refused it before changing anything (r is then -EPERM) */
 	char *message;
 	json_object *plan;
 };

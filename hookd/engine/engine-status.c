@@ -1,8 +1,10 @@
 /* engine_status: what the journals say was done, compared with what sysfs shows now. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "engine.h"
 #include "engine-internal.h"
 #include "journal.h"
@@ -10,47 +12,73 @@
 #include "util.h"
 #include "vmname.h"
 
-static bool driver_is(const char *driver, const char *want)
+/* How long status waits for a driver_override the kernel shows under the device lock: an unbind in
+ * progress holds it, and then the device is moving anyway. */
+#define OVERRIDE_READ_TIMEOUT_MS 200
+
+void engine_note_journal(struct engine *e, const char *vm, int r)
 {
-	return streq_ptr(driver, want);
+	struct diag kept = { 0 };
+	size_t len = strlen(vm);
+
+	pthread_mutex_lock(&e->journal_failures_lock);
+	for (size_t i = 0; i < e->journal_failures.n; i++) {
+		const char *line = e->journal_failures.lines[i];
+
+		if (!(strncmp(line, vm, len) == 0 && line[len] == ':'))
+			diag_add(&kept, "%s", line);
+	}
+	if (r < 0)
+		diag_add(&kept, "%s: %s", vm, strerror(-r));
+	diag_clear(&e->journal_failures);
+	e->journal_failures = kept;
+	pthread_mutex_unlock(&e->journal_failures_lock);
 }
 
-/* The live driver compared with the original one; the journal's step only says what hookd last did. */
-static const char *device_state(const struct plan *p, const struct plan_device *d, const char *driver,
-				bool override)
+/* The last failed journal write for VM, as a status error line, or NULL. */
+static char *journal_failure(struct engine *e, const char *vm)
 {
-	bool working = p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING;
+	size_t len = strlen(vm);
+	char *out = NULL;
 
-	if (d->step == DEVICE_STUCK)
-		return "stuck";
-	if (driver_is(driver, "vfio-pci"))
-		return "on-vfio";
-	if (driver_is(driver, d->original_driver) && !override)
-		return "on-host";
-	if (!driver && d->original_driver && !working)
-		return "no-driver";
-	return "moving";
+	pthread_mutex_lock(&e->journal_failures_lock);
+	for (size_t i = 0; i < e->journal_failures.n && !out; i++) {
+		const char *line = e->journal_failures.lines[i];
+
+		if (strncmp(line, vm, len) == 0 && line[len] == ':' &&
+		    asprintf(&out, "the journal could not be written (%s), so this state may be out of date",
+			     line + len + 2) < 0)
+			out = NULL;
+	}
+	pthread_mutex_unlock(&e->journal_failures_lock);
+	return out;
 }
 
 static json_object *vm_status(struct engine *e, const struct plan *p)
 {
 	json_object *vm = json_object_new_object(), *devices = json_object_new_array(),
 		    *modules = json_object_new_array();
+	_cleanup_free_ char *unrecorded = journal_failure(e, p->vm), *no_driver = NULL;
 	size_t on_vfio = 0, on_host = 0, stuck = 0;
-	_cleanup_free_ char *no_driver = NULL;
 	const char *state;
 
 	for (size_t i = 0; i < p->n_devices; i++) {
 		const struct plan_device *d = &p->devices[i];
 		json_object *j = json_object_new_object();
+		_cleanup_free_ char *override = NULL;
 		struct pci_function f;
-		const char *s;
-		/* A stuck device's driver_override cannot be read until the kernel lets go of it. */
-		bool present = (d->step == DEVICE_STUCK ? topology_function_unlocked : topology_function)(
-				       &e->topo, d->address, &f) >= 0;
+		bool present = topology_function(&e->topo, d->address, &f) >= 0, override_set = false;
+		enum device_state s;
 
-		s = present ? device_state(p, d, f.driver, f.driver_override) : "missing";
-		if (streq(s, "no-driver") && !no_driver) {
+		/* A stuck device's driver_override cannot be read until the kernel lets go of it; a device
+		 * hookd never touched has none to show. Otherwise read it, bounded. */
+		if (present && d->step != DEVICE_STUCK && d->step != DEVICE_PLANNED) {
+			int r = topology_driver_override_within(&e->topo, d->address, OVERRIDE_READ_TIMEOUT_MS, &override);
+
+			override_set = r == -ETIMEDOUT || (r >= 0 && override);
+		}
+		s = device_state_of(p, d, present ? &f : NULL, override_set);
+		if (s == DEVICE_STATE_NO_DRIVER && !no_driver) {
 			char label[96];
 
 			/* Left without a driver: the error says how to give it one. */
@@ -59,18 +87,18 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 				     d->original_driver, p->vm, d->address) < 0)
 				no_driver = NULL;
 		}
-		on_vfio += streq(s, "on-vfio");
-		on_host += streq(s, "on-host");
-		stuck += streq(s, "stuck");
+		on_vfio += s == DEVICE_STATE_ON_VFIO;
+		on_host += s == DEVICE_STATE_ON_HOST;
+		stuck += s == DEVICE_STATE_STUCK;
 		json_object_object_add(j, "address", json_object_new_string(d->address));
 		json_object_object_add(j, "name", json_object_new_string(d->name));
 		json_object_object_add(j, "driver", present && f.driver ? json_object_new_string(f.driver) : NULL);
-		json_object_object_add(j, "driver_override",
-				       present && f.driver_override ? json_object_new_string(f.driver_override) : NULL);
+		json_object_object_add(j, "driver_override", override ? json_object_new_string(override) : NULL);
 		json_object_object_add(j, "original_driver",
 				       d->original_driver ? json_object_new_string(d->original_driver) : NULL);
 		json_object_object_add(j, "iommu_group", json_object_new_int(d->iommu_group));
-		json_object_object_add(j, "state", json_object_new_string(s));
+		json_object_object_add(j, "state", json_object_new_string(device_state_to_string(s)));
+		json_object_object_add(j, "held_by", json_object_new_string(p->vm));
 		json_object_object_add(j, "journal_step", json_object_new_string(device_step_to_string(d->step)));
 		json_object_array_add(devices, j);
 		if (present)
@@ -95,8 +123,10 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 	json_object_object_add(vm, "devices", devices);
 	json_object_object_add(vm, "modules_unloaded", modules);
 	json_object_object_add(vm, "console_released", json_object_new_boolean(p->console == CONSOLE_RELEASING));
-	json_object_object_add(vm, "error", no_driver ? json_object_new_string(no_driver)
-					    : p->error ? json_object_new_string(p->error) : NULL);
+	if (unrecorded || no_driver)
+		json_object_object_add(vm, "error", json_object_new_string(unrecorded ? unrecorded : no_driver));
+	else
+		json_object_object_add(vm, "error", p->error ? json_object_new_string(p->error) : NULL);
 	return vm;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "clock.h"
 #include "console.h"
 #include "engine.h"
@@ -98,13 +99,39 @@ static int step_fault(const char *action, const char *target)
 	return fault_point(step);
 }
 
+/* Every journal write of the engine: "journal:VM" is its fault point (an injected failure reads as a full
+ * run directory), and a failure is remembered for status until a write for that VM succeeds. */
+static int record(struct engine *e, const struct plan *p)
+{
+	int r = step_fault("journal", p->vm);
+
+	r = r < 0 ? -ENOSPC : journal_save(e->run_dir, p);
+	engine_note_journal(e, p->vm, r);
+	return r;
+}
+
+static const char *journal_error(int r)
+{
+	return r == -ENOSPC ? "no space left on the file system (is the run directory full?)" : strerror(-r);
+}
+
 static int save(struct operation *o)
 {
-	int r = journal_save(o->e->run_dir, o->plan);
+	int r = record(o->e, o->plan);
 
 	if (r < 0)
-		op_fail(o, NULL, "cannot write the journal under %s/state: %s", o->e->run_dir, strerror(-r));
+		op_fail(o, NULL, "cannot write the journal under %s/state, so nothing more is done: %s", o->e->run_dir,
+			journal_error(r));
 	return r;
+}
+
+/* What a failed kernel step says: a deadline in words, not "Connection timed out". */
+static const char *step_error(const struct operation *o, int r, char buf[static 96])
+{
+	if (r != -ETIMEDOUT)
+		return strerror(-r);
+	snprintf(buf, 96, "the kernel did not finish it within %u ms", o->e->sysfs_timeout_ms);
+	return buf;
 }
 
 static int module_load(struct engine *e, const char *name)
@@ -199,8 +226,8 @@ static int check_own_journal(struct engine *e, const struct plan *p, struct diag
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
-		diag_add(diag, "VM %s: its journal under %s/state cannot be read (%s); run hookctl release first",
-			 p->vm, e->run_dir, strerror(-r));
+		diag_add(diag, "VM %s: its journal under %s/state cannot be read (%s); run 'hookctl release %s' first",
+			 p->vm, e->run_dir, strerror(-r), p->vm);
 		return 0;
 	}
 	for (size_t i = 0; i < old->n_devices; i++)
@@ -210,30 +237,32 @@ static int check_own_journal(struct engine *e, const struct plan *p, struct diag
 	busy |= old->console == CONSOLE_RELEASING;
 	busy |= old->phase == PHASE_PREPARED || old->phase == PHASE_PREPARING;
 	if (busy)
-		diag_add(diag, "VM %s: it is already %s; release it first", p->vm, plan_phase_to_string(old->phase));
+		diag_add(diag, "VM %s: hookd still holds its devices (%s); give them back first with 'hookctl release %s'",
+			 p->vm, old->phase == PHASE_FAILED ? "a failed prepare left some behind" : plan_phase_to_string(old->phase),
+			 p->vm);
 	return 0;
 }
 
 /* The one path from configuration to a checked plan: prepare and the dry run both take it. The caller
- * holds the journal lock so claims cannot change underneath. */
+ * holds the journal lock so claims cannot change underneath. 0, ENGINE_REFUSED with DIAG's lines (and the
+ * plan as far as it could be made, or NULL), or -errno. */
 static int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
-			      struct diag *diag)
+			      struct diag *diag, struct diag *warnings)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	int r;
 
+	*ret = NULL;
 	r = plan_resolve(&e->topo, vm, xml, &p, diag);
 	if (r < 0 && r != -EINVAL)
 		return r;
 	if (!p) /* resolution problems only: nothing more to check */
-		return -EINVAL;
+		return ENGINE_REFUSED;
 	r = check_own_journal(e, p, diag);
 	if (r >= 0)
 		r = check_claims(e, p, diag);
-	if (r >= 0 && p->n_devices > 0) {
-		r = plan_check_devices(&e->topo, p, diag);
-		r = r == -EBUSY ? 0 : r;
-	}
+	if (r >= 0 && p->n_devices > 0)
+		r = plan_check_devices(&e->topo, p, diag, warnings);
 	if (r >= 0)
 		r = plan_modules(e, p, diag);
 	if (r >= 0 && p->release_console) {
@@ -249,7 +278,7 @@ static int build_checked_plan(struct engine *e, const struct vm_config *vm, cons
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(p);
-	return diag->n > 0 ? -EBUSY : 0;
+	return diag->n > 0 ? ENGINE_REFUSED : 0;
 }
 
 /* ---- apply ---- */
@@ -300,13 +329,20 @@ static int move_device(struct operation *o, struct plan_device *d)
 {
 	const struct kernel *k = &o->e->kernel;
 	_cleanup_free_ char *driver = NULL;
-	char label[96], what[96];
+	char label[96], what[96], why[96];
 	unsigned timeout;
 	int r;
 
 	plan_device_label(d, label);
 	if (driver_is(d->original_driver, "vfio-pci"))
 		return 0; /* already there before we came: nothing to move, nothing to give back */
+	/* driver_override is written back on release as it was found; reading it takes the device lock, so
+	 * bounded like a write. */
+	r = topology_driver_override_within(&o->e->topo, d->address, op_write_timeout(o), &d->driver_override_before);
+	if (r < 0 && r != -ENOENT) {
+		op_fail(o, label, "cannot read driver_override: %s", step_error(o, r, why));
+		return r;
+	}
 	d->step = DEVICE_MOVING;
 	r = save(o);
 	if (r < 0)
@@ -315,14 +351,14 @@ static int move_device(struct operation *o, struct plan_device *d)
 	if ((r = step_fault("override", d->address)) < 0 ||
 	    (r = pci_set_driver_override(k, d->address, "vfio-pci", timeout)) < 0) {
 		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting driver_override"))
-			op_fail(o, label, "cannot set driver_override: %s", strerror(-r));
+			op_fail(o, label, "cannot set driver_override: %s", step_error(o, r, why));
 		return r;
 	}
 	timeout = op_write_timeout(o);
 	if (d->reset_method && ((r = step_fault("reset-method", d->address)) < 0 ||
 				(r = pci_set_reset_method(k, d->address, d->reset_method, timeout)) < 0)) {
 		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting reset_method"))
-			op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, strerror(-r));
+			op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, step_error(o, r, why));
 		return r;
 	}
 	r = topology_driver(&o->e->topo, d->address, &driver);
@@ -335,7 +371,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
 			return r;
 		if (r < 0) {
-			op_fail(o, label, "cannot unbind it from %s: %s", driver, strerror(-r));
+			op_fail(o, label, "cannot unbind it from %s: %s", driver, step_error(o, r, why));
 			return r;
 		}
 		free(driver);
@@ -426,17 +462,17 @@ static int apply(struct operation *o)
 
 /* ---- undo (rollback and release) ---- */
 
-/* Is D where it was before prepare, as the tree shows it now: its original driver, no driver_override? */
+/* Is D where it was before prepare, as the tree shows it now: its original driver, driver_override as it
+ * was? driver_override takes the device lock, so it is read under the operation's deadline. */
 static bool device_is_home(struct operation *o, const struct plan_device *d)
 {
-	struct pci_function f;
-	bool home;
+	_cleanup_free_ char *driver = NULL, *override = NULL;
 
-	if (topology_function(&o->e->topo, d->address, &f) < 0)
+	if (topology_driver(&o->e->topo, d->address, &driver) < 0 || !driver_is(driver, d->original_driver))
 		return false;
-	home = driver_is(f.driver, d->original_driver) && !f.driver_override;
-	pci_function_clear(&f);
-	return home;
+	if (topology_driver_override_within(&o->e->topo, d->address, op_write_timeout(o), &override) < 0)
+		return false;
+	return streq_ptr(override, d->driver_override_before);
 }
 
 /* Converge one device on its original driver with driver_override cleared, whatever step it reached; done
@@ -446,7 +482,7 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	const struct kernel *k = &o->e->kernel;
 	const char *vm = o->plan->vm;
 	_cleanup_free_ char *driver = NULL;
-	char label[96], what[96];
+	char label[96], what[96], why[96];
 	unsigned timeout;
 	int r;
 
@@ -467,14 +503,23 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	}
 	timeout = op_write_timeout(o);
 	if (r >= 0 && (r = step_fault("release-override", d->address)) >= 0)
-		r = pci_set_driver_override(k, d->address, NULL, timeout);
+		r = pci_set_driver_override(k, d->address, d->driver_override_before, timeout);
 	if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, "clearing driver_override"))
 		return r;
-	if (r >= 0 && d->reset_method)
-		(void)pci_set_reset_method(k, d->address, "default", op_write_timeout(o));
 	if (r < 0) {
-		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", strerror(-r));
+		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", step_error(o, r, why));
 		return r;
+	}
+	if (d->reset_method && d->reset_method_before) {
+		/* Exactly what was there before (a udev rule's device_specific, say); "" means none. */
+		int rr = step_fault("release-reset-method", d->address);
+
+		if (rr >= 0)
+			rr = pci_set_reset_method(k, d->address, *d->reset_method_before ? d->reset_method_before : "\n",
+						  op_write_timeout(o));
+		if (rr < 0)
+			op_fail(o, label, "cannot set reset_method back to \"%s\": %s", d->reset_method_before,
+				step_error(o, rr, why));
 	}
 	free(driver);
 	driver = NULL;
@@ -490,7 +535,7 @@ static int restore_device(struct operation *o, struct plan_device *d)
 			if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
 				return r;
 			if (r < 0)
-				op_fail(o, label, "probing it failed: %s", strerror(-r));
+				op_fail(o, label, "probing it failed: %s", step_error(o, r, why));
 		}
 	} else
 		(void)topology_driver(&o->e->topo, d->address, &driver);
@@ -631,6 +676,7 @@ int engine_new(const struct engine_options *opts, struct engine **ret)
 		}
 		e->owns_kernel = true;
 	}
+	pthread_mutex_init(&e->journal_failures_lock, NULL);
 	*ret = e;
 	return 0;
 }
@@ -641,6 +687,8 @@ void engine_free(struct engine *e)
 		return;
 	if (e->owns_kernel)
 		kernel_running_free(&e->kernel);
+	pthread_mutex_destroy(&e->journal_failures_lock);
+	diag_clear(&e->journal_failures);
 	free(e->sysfs_root);
 	free(e->proc_root);
 	free(e->run_dir);
@@ -673,7 +721,7 @@ int engine_recover(struct engine *e)
 			p->phase = PHASE_FAILED;
 			if (!p->error)
 				p->error = strdup("interrupted: hookd stopped part-way");
-			r = journal_save(e->run_dir, p);
+			r = record(e, p);
 			if (r < 0)
 				return r;
 		}
@@ -686,11 +734,18 @@ static void operation_start(struct operation *o, struct engine *e, struct plan *
 	*o = (struct operation){ .e = e, .plan = p, .op = op, .deadline_ms = monotonic_ms() + e->operation_timeout_ms };
 }
 
+/* The journal lock's deadline: whoever holds it only reads (claims, topology), so a wait this long means
+ * something is wrong; better a clear refusal than a hang. */
+static unsigned lock_timeout_ms(const struct engine *e)
+{
+	return e->sysfs_timeout_ms;
+}
+
 int engine_prepare(struct engine *e, const struct vm_config *vm, const char *domain_xml, char **ret_message)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_close_ int lock = -1;
-	struct diag problems = { 0 };
+	struct diag problems = { 0 }, warnings = { 0 };
 	struct operation o;
 	const char *why;
 	int r;
@@ -699,42 +754,60 @@ int engine_prepare(struct engine *e, const struct vm_config *vm, const char *dom
 	if (vm_name_validate(vm->name, &why) < 0) {
 		if (asprintf(ret_message, "VM name is not usable: %s", why) < 0)
 			*ret_message = NULL;
-		return -EINVAL;
+		return ENGINE_REFUSED;
 	}
 	r = journal_init(e->run_dir);
-	if (r >= 0)
-		r = lock = journal_lock(e->run_dir);
-	if (r >= 0)
-		r = build_checked_plan(e, vm, domain_xml, &p, &problems);
-	if (r >= 0) {
+	if (r < 0) {
+		if (asprintf(ret_message, "VM %s: cannot create the journal directory %s/state: %s", vm->name,
+			     e->run_dir, journal_error(r)) < 0)
+			*ret_message = NULL;
+		return r;
+	}
+	lock = journal_lock(e->run_dir, lock_timeout_ms(e));
+	if (lock == -ETIMEDOUT) {
+		if (asprintf(ret_message, "VM %s: another prepare or check has held the journal lock %s/state/.lock "
+			     "for over %u ms; nothing was changed, try again", vm->name, e->run_dir,
+			     lock_timeout_ms(e)) < 0)
+			*ret_message = NULL;
+		return ENGINE_REFUSED;
+	}
+	r = lock < 0 ? lock : build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings);
+	for (size_t i = 0; r == 0 && i < warnings.n; i++)
+		log_ctx(LOG_WARNING, vm->name, "prepare", NULL, "%s", warnings.lines[i]);
+	diag_clear(&warnings);
+	if (r == 0) {
 		p->phase = PHASE_PREPARING;
-		r = journal_save(e->run_dir, p); /* the claim, recorded before the lock goes */
+		r = record(e, p); /* the claim, recorded before the lock goes */
+		if (r < 0 && asprintf(ret_message, "VM %s: cannot record the claim in the journal under %s/state, so "
+				      "nothing was changed: %s", vm->name, e->run_dir, journal_error(r)) < 0)
+			*ret_message = NULL;
 	}
 	closep(&lock);
 	lock = -1;
-	if (r < 0) {
-		if (problems.n)
-			*ret_message = strdup(problems.lines[0]);
-		else if (asprintf(ret_message, "VM %s: %s", vm->name, strerror(-r)) < 0)
-			*ret_message = NULL;
+	if (r == ENGINE_REFUSED) {
+		*ret_message = problems.n ? strdup(problems.lines[0]) : NULL;
 		diag_clear(&problems);
+		return r;
+	}
+	diag_clear(&problems);
+	if (r < 0) {
+		if (!*ret_message && asprintf(ret_message, "VM %s: %s", vm->name, strerror(-r)) < 0)
+			*ret_message = NULL;
 		return r;
 	}
 
 	operation_start(&o, e, p, "prepare");
 	r = apply(&o);
+	if (r >= 0) {
+		p->phase = PHASE_PREPARED;
+		r = save(&o);
+	}
 	if (r < 0) {
 		(void)undo(&o);
 		p->phase = PHASE_FAILED;
 		p->error = o.first_error ? strdup(o.first_error) : NULL;
-		(void)journal_save(e->run_dir, p);
-		*ret_message = TAKE_PTR(o.first_error);
-		operation_clear(&o);
-		return r;
-	}
-	p->phase = PHASE_PREPARED;
-	r = save(&o);
-	if (r < 0) {
+		if (record(e, p) < 0)
+			log_ctx(LOG_ERR, vm->name, "prepare", NULL, "the journal could not record the rollback either");
 		*ret_message = TAKE_PTR(o.first_error);
 		operation_clear(&o);
 		return r;
@@ -749,7 +822,7 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message)
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	struct operation o;
 	const char *why;
-	int r;
+	int r, recorded;
 
 	*ret_message = NULL;
 	if (vm_name_validate(vm_name, &why) < 0) {
@@ -767,51 +840,71 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message)
 	}
 	operation_start(&o, e, p, "release");
 	p->phase = PHASE_RELEASING;
-	r = save(&o);
-	if (r >= 0)
-		r = undo(&o);
+	/* Giving the devices back matters more than recording that it started: a journal that cannot be
+	 * written does not stop a release, it is reported. */
+	recorded = record(e, p);
+	r = undo(&o);
 	if (r < 0 || o.failures.n) {
 		/* Keep the journal: the next release tries what is left. No release runs now. */
 		p->phase = PHASE_FAILED;
 		free(p->error);
 		p->error = o.first_error ? strdup(o.first_error) : NULL;
-		(void)journal_save(e->run_dir, p);
+		if (record(e, p) < 0 || recorded < 0)
+			diag_add(&o.failures, "VM %s: what is left could not be recorded in the journal under %s/state "
+				 "(%s); status may show an older state", vm_name, e->run_dir,
+				 journal_error(recorded < 0 ? recorded : -ENOSPC));
 		*ret_message = diag_join(&o.failures, "; ");
 		operation_clear(&o);
 		return r < 0 ? r : -EIO;
 	}
 	operation_clear(&o);
 	r = journal_remove(e->run_dir, vm_name);
-	if (r >= 0)
-		log_ctx(LOG_INFO, vm_name, "release", NULL, "every device is back on its host driver");
-	return r;
+	engine_note_journal(e, vm_name, r);
+	if (r < 0) {
+		if (asprintf(ret_message, "VM %s: every device is back, but its journal %s/state/%s.state cannot be "
+			     "removed: %s", vm_name, e->run_dir, vm_name, strerror(-r)) < 0)
+			*ret_message = NULL;
+		return r;
+	}
+	log_ctx(LOG_INFO, vm_name, "release", NULL, "every device is back on its host driver");
+	return 0;
+}
+
+static json_object *strings_json(const struct diag *d)
+{
+	json_object *list = json_object_new_array();
+
+	for (size_t i = 0; i < d->n; i++)
+		json_object_array_add(list, json_object_new_string(d->lines[i]));
+	return list;
 }
 
 int engine_check(struct engine *e, const struct vm_config *vm, const char *domain_xml, json_object **ret)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_close_ int lock = -1;
-	struct diag problems = { 0 };
-	json_object *o, *list;
+	struct diag problems = { 0 }, warnings = { 0 };
+	json_object *o;
 	int r;
 
-	/* The lock only guards reading other VMs' claims; nothing is written. */
+	/* The lock only keeps other VMs' claims still while they are read; each journal is replaced
+	 * atomically, so a check that cannot have the lock in time reads them without it. */
 	if (access(e->run_dir, F_OK) == 0 && journal_init(e->run_dir) >= 0)
-		lock = journal_lock(e->run_dir);
-	r = build_checked_plan(e, vm, domain_xml, &p, &problems);
-	if (r < 0 && r != -EBUSY && r != -EINVAL) {
+		lock = journal_lock(e->run_dir, lock_timeout_ms(e));
+	r = build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings);
+	if (r < 0) {
 		diag_clear(&problems);
+		diag_clear(&warnings);
 		return r;
 	}
 	o = json_object_new_object();
-	list = json_object_new_array();
-	for (size_t i = 0; i < problems.n; i++)
-		json_object_array_add(list, json_object_new_string(problems.lines[i]));
 	json_object_object_add(o, "vm", json_object_new_string(vm->name));
 	json_object_object_add(o, "ok", json_object_new_boolean(problems.n == 0));
-	json_object_object_add(o, "problems", list);
+	json_object_object_add(o, "problems", strings_json(&problems));
+	json_object_object_add(o, "warnings", strings_json(&warnings));
 	json_object_object_add(o, "plan", p ? plan_to_json(p) : NULL);
 	diag_clear(&problems);
+	diag_clear(&warnings);
 	*ret = o;
 	return 0;
 }

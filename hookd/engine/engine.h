@@ -35,20 +35,29 @@ void engine_free(struct engine *e);
 /* Read every journal under RUN_DIR/state at start-up, so status tells the truth after a crash. */
 int engine_recover(struct engine *e);
 
+/* The checks' verdict "refused before anything was changed": a positive result, so that no -errno can be
+ * mistaken for it (kmod's probe returns > 0 the same way). */
+#define ENGINE_REFUSED 1
+
 /* Move the VM's devices to vfio-pci. domain_xml may be NULL (hookctl prepare) when the config does not ask
- * for devices-from-xml. On failure everything done is undone, and *ret_message is one line naming the VM,
- * the device or setting at fault and the reason (caller frees). -EPERM-like refusals (nothing was touched)
- * return -EBUSY or -EINVAL; failures part-way return other -errno. */
+ * for devices-from-xml. Returns 0 when done; ENGINE_REFUSED when the checks refused it and nothing was
+ * touched; -errno when it failed, possibly part-way, in which case everything done has been undone as far as
+ * possible. Unless 0, *ret_message is one line naming the VM, the device or setting at fault and the reason
+ * (caller frees). */
 int engine_prepare(struct engine *e, const struct vm_config *vm, const char *domain_xml, char **ret_message);
 
 /* Give the VM's devices back, from what its journal says was done. Idempotent: with no journal, 0.
- * Every device is tried; *ret_message lists what failed. */
+ * Every device is tried, even when the journal cannot be written; *ret_message lists what failed, and what
+ * could not be recorded. 0 or -errno. */
 int engine_release(struct engine *e, const char *vm_name, char **ret_message);
 
-/* The plan prepare would carry out and whether it would be refused, without touching anything. */
+/* The plan prepare would carry out and whether it would be refused, without touching anything:
+ * {"vm": "...", "ok": true, "problems": ["VM ...: reason", ...], "warnings": ["VM ...: the host loses ...", ...],
+ *  "plan": {...} or null}. Problems refuse; warnings (group members the host uses) do not. 0 or -errno. */
 int engine_check(struct engine *e, const struct vm_config *vm, const char *domain_xml, json_object **ret);
 
-/* Device states for one VM (vm_name) or all (NULL), as JSON:
+/* Device states for one VM (vm_name) or all (NULL), as JSON. Never waits on a device's lock: a
+ * driver_override that cannot be read within a short deadline shows the device as moving.
  * {"vms": [{"name": "...", "state": "on-host|prepared|preparing|releasing|stuck|partial",
  *           "devices": [{"address": "0000:0a:00.0", "driver": "vfio-pci", "original_driver": "nvidia",
  *                        "iommu_group": 28, "state": "on-host|on-vfio|moving|no-driver|stuck|missing"}],

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -109,7 +110,7 @@ int journal_list(const char *run_dir, char ***ret)
 	return r;
 }
 
-int journal_lock(const char *run_dir)
+int journal_lock(const char *run_dir, unsigned timeout_ms)
 {
 	_cleanup_free_ char *path = state_file(run_dir, ".lock", "");
 	_cleanup_close_ int fd = -1;
@@ -119,8 +120,14 @@ int journal_lock(const char *run_dir)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return negative_errno();
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR)
+	/* flock has no timeout of its own: try, and sleep a little between tries, until the deadline. */
+	for (unsigned waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return TAKE_FD(fd);
+		if (errno != EWOULDBLOCK && errno != EINTR)
 			return negative_errno();
-	return TAKE_FD(fd);
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	}
 }

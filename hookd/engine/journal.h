@@ -16,5 +16,6 @@ int journal_remove(const char *run_dir, const char *vm);
 int journal_list(const char *run_dir, char ***ret);
 
 /* An exclusive lock over every journal (flock on RUN_DIR/state/.lock), held while a VM's claims are checked
- * and recorded so two VMs cannot take the same device, across threads and processes. Returns the fd. */
-int journal_lock(const char *run_dir);
+ * and recorded so two VMs cannot take the same device, across threads and processes. Waits at most
+ * TIMEOUT_MS: returns the fd, -ETIMEDOUT, or -errno. */
+int journal_lock(const char *run_dir, unsigned timeout_ms);

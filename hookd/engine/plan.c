@@ -78,6 +78,8 @@ void plan_free(struct plan *p)
 		free(p->devices[i].original_driver);
 		free(p->devices[i].original_module);
 		free(p->devices[i].reset_method);
+		free(p->devices[i].reset_method_before);
+		free(p->devices[i].driver_override_before);
 	}
 	free(p->devices);
 	for (size_t i = 0; i < p->n_modules; i++)
@@ -136,21 +138,31 @@ static int plan_add_device(const struct topology *t, struct plan *p, const char 
 	p->n_devices++;
 	if (!d->name || (reset_method && !d->reset_method))
 		return -ENOMEM;
+	if (reset_method) {
+		char rel[96];
+
+		/* What to write back on release: the value found now, which a udev rule may have set. */
+		snprintf(rel, sizeof(rel), "bus/pci/devices/%s/reset_method", address);
+		r = topology_read_attr(t, rel, &d->reset_method_before);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
 	if (d->original_driver)
 		return topology_driver_module(t, d->original_driver, &d->original_module);
 	return 0;
 }
 
-static bool is_bridge(const struct topology *t, const char *address)
+/* Bridges, root ports and host bridges are the host's own: whole-group never takes them. */
+static bool is_host_own(const struct topology *t, const char *address)
 {
 	struct pci_function f;
-	bool bridge;
+	bool own;
 
 	if (topology_function(t, address, &f) < 0)
 		return false;
-	bridge = (f.class >> 8) == PCI_CLASS_BRIDGE_PCI;
+	own = pci_class_role(f.class) != PCI_ROLE_ENDPOINT;
 	pci_function_clear(&f);
-	return bridge;
+	return own;
 }
 
 /* Every function whose vendor:device is the configured match, sorted by address. */
@@ -193,7 +205,7 @@ static int add_group_members(const struct topology *t, struct plan *p, const cha
 	for (char **m = members; *m; m++) {
 		int r;
 
-		if (streq(*m, address) || is_bridge(t, *m))
+		if (streq(*m, address) || is_host_own(t, *m))
 			continue;
 		r = plan_add_device(t, p, member_name, *m, NULL);
 		if (r < 0)
@@ -319,100 +331,6 @@ int plan_resolve(const struct topology *t, const struct vm_config *vm, const cha
 	return diag->n > problems ? -EINVAL : 0;
 }
 
-static bool driver_leaves_group_viable(const char *driver)
-{
-	return !driver || streq(driver, "vfio-pci") || streq(driver, "pci-stub");
-}
-
-/* VFIO refuses a group unless every endpoint is on vfio-pci, pci-stub or no driver. */
-static int check_group(const struct topology *t, const struct plan *p, const struct plan_device *d,
-		       struct diag *diag)
-{
-	_cleanup_strv_free_ char **members = NULL;
-	_cleanup_free_ char *missing = NULL;
-	size_t len = 0;
-	FILE *f;
-	char label[96];
-	int r;
-
-	r = topology_group_members(t, d->iommu_group, &members);
-	if (r < 0) {
-		diag_add(diag, "VM %s: %s: cannot read IOMMU group %d: %s", p->vm, plan_device_label(d, label),
-			 d->iommu_group, strerror(-r));
-		return 0;
-	}
-	f = open_memstream(&missing, &len);
-	if (!f)
-		return -ENOMEM;
-	for (char **m = members; *m; m++) {
-		struct pci_function mf;
-
-		if (plan_find_device(p, *m) || topology_function(t, *m, &mf) < 0)
-			continue;
-		if ((mf.class >> 8) != PCI_CLASS_BRIDGE_PCI && !driver_leaves_group_viable(mf.driver))
-			fprintf(f, "%s%s (%04x:%04x on %s)", len ? ", " : "", *m, mf.vendor, mf.device, mf.driver);
-		fflush(f);
-		pci_function_clear(&mf);
-	}
-	fclose(f);
-	if (len)
-		diag_add(diag,
-			 "VM %s: %s: IOMMU group %d is not viable, these members must go to the VM too: %s "
-			 "(add them, or set whole-group = yes)",
-			 p->vm, plan_device_label(d, label), d->iommu_group, missing);
-	return 0;
-}
-
-int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag)
-{
-	_cleanup_strv_free_ char **vtcons = NULL;
-	size_t problems = diag->n;
-	char label[96];
-	int r;
-
-	if (!topology_iommu_enabled(t)) {
-		diag_add(diag, "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
-			 "amd_iommu=on", p->vm);
-		return -EBUSY;
-	}
-	r = topology_bound_fb_vtconsoles(t, &vtcons);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < p->n_devices; i++) {
-		const struct plan_device *d = &p->devices[i];
-		_cleanup_free_ char *storage = NULL;
-		bool group_seen = false;
-
-		plan_device_label(d, label);
-		if (!topology_device_exists(t, d->address)) {
-			diag_add(diag, "VM %s: %s: no such PCI device", p->vm, label);
-			continue;
-		}
-		if (d->iommu_group < 0) {
-			diag_add(diag, "VM %s: %s: the device has no IOMMU group", p->vm, label);
-			continue;
-		}
-		for (size_t j = 0; j < i; j++)
-			group_seen |= p->devices[j].iommu_group == d->iommu_group;
-		if (!group_seen) {
-			r = check_group(t, p, d, diag);
-			if (r < 0)
-				return r;
-		}
-		r = topology_storage_user(t, d->address, &storage);
-		if (r < 0)
-			return r;
-		if (storage)
-			diag_add(diag, "VM %s: %s: in use by the host: %s", p->vm, label, storage);
-		if (d->boot_vga && vtcons[0] && !p->release_console)
-			diag_add(diag,
-				 "VM %s: %s: it is the boot GPU and the framebuffer console (%s) is bound to it; "
-				 "set release-console = yes",
-				 p->vm, label, vtcons[0]);
-	}
-	return diag->n > problems ? -EBUSY : 0;
-}
-
 /* JSON helpers: a missing key is an empty/NULL value, never a crash. */
 static const char *json_str(json_object *o, const char *key)
 {
@@ -453,6 +371,8 @@ json_object *plan_to_json(const struct plan *p)
 		json_add_str(j, "original_driver", d->original_driver);
 		json_add_str(j, "original_module", d->original_module);
 		json_add_str(j, "reset_method", d->reset_method);
+		json_add_str(j, "reset_method_before", d->reset_method_before);
+		json_add_str(j, "driver_override_before", d->driver_override_before);
 		json_object_object_add(j, "iommu_group", json_object_new_int(d->iommu_group));
 		json_object_object_add(j, "boot_vga", json_object_new_boolean(d->boot_vga));
 		json_add_str(j, "step", device_steps[d->step]);
@@ -541,6 +461,8 @@ int plan_from_json(json_object *o, struct plan **ret)
 		d->original_driver = strdup_or_null(json_str(j, "original_driver"));
 		d->original_module = strdup_or_null(json_str(j, "original_module"));
 		d->reset_method = strdup_or_null(json_str(j, "reset_method"));
+		d->reset_method_before = strdup_or_null(json_str(j, "reset_method_before"));
+		d->driver_override_before = strdup_or_null(json_str(j, "driver_override_before"));
 		d->iommu_group = json_object_object_get_ex(j, "iommu_group", &v) ? json_object_get_int(v) : -1;
 		d->boot_vga = json_object_object_get_ex(j, "boot_vga", &v) && json_object_get_boolean(v);
 		r = lookup(device_steps, _DEVICE_STEP_MAX, json_str(j, "step"));

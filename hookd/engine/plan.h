@@ -49,7 +49,10 @@ struct plan_device {
 	char address[13];
 	char *original_driver;  /* NULL: it had no driver */
 	char *original_module;  /* the module behind original_driver, NULL when built in */
-	char *reset_method;     /* written on prepare, "default" on release; or NULL */
+	char *reset_method;     /* written on prepare; or NULL */
+	char *reset_method_before;     /* reset_method as found before prepare ("flr bus", "" for none),
+					* written back on release; NULL: the kernel has no such attribute */
+	char *driver_override_before;  /* driver_override as found just before prepare set it; NULL: unset */
 	int iommu_group;
 	bool boot_vga;
 	enum device_step step;
@@ -86,10 +89,6 @@ static inline void plan_freep(struct plan **p)
  * ("VM win10: 0000:0a:00.0 (gpu): reason"); returns -EINVAL when there was any. */
 int plan_resolve(const struct topology *t, const struct vm_config *vm, const char *domain_xml, struct plan **ret,
 		 struct diag *diag);
-
-/* Everything that must hold before anything is touched: IOMMU on, every group viable, no device in use by
- * the host (storage, boot framebuffer console). Adds one line per problem to DIAG; -EBUSY when any. */
-int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag);
 
 /* Human-readable label "0000:0a:00.0 (gpu)" of device i. */
 const char *plan_device_label(const struct plan_device *d, char buf[static 96]);

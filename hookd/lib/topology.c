@@ -1,10 +1,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "topology.h"
@@ -131,26 +135,29 @@ int topology_driver_module(const struct topology *t, const char *driver, char **
 void pci_function_clear(struct pci_function *f)
 {
 	free(f->driver);
-	free(f->driver_override);
 	memset(f, 0, sizeof(*f));
 	f->iommu_group = -1;
 }
 
-static int read_function(const struct topology *t, const char *address, bool with_override, struct pci_function *f);
+enum pci_role pci_class_role(unsigned class)
+{
+	unsigned cls = class >> 8;
+
+	if (cls == 0x0604 || cls == 0x0607 || cls == 0x0609)
+		return PCI_ROLE_BRIDGE;
+	if ((class >> 16) == 0x06)
+		return PCI_ROLE_HOST_BRIDGE;
+	return PCI_ROLE_ENDPOINT;
+}
+
+bool pci_class_is_storage(unsigned class)
+{
+	return (class >> 16) == 0x01;
+}
 
 int topology_function(const struct topology *t, const char *address, struct pci_function *f)
 {
-	return read_function(t, address, true, f);
-}
-
-int topology_function_unlocked(const struct topology *t, const char *address, struct pci_function *f)
-{
-	return read_function(t, address, false, f);
-}
-
-static int read_function(const struct topology *t, const char *address, bool with_override, struct pci_function *f)
-{
-	_cleanup_free_ char *group = NULL, *override = NULL, *boot_vga = NULL;
+	_cleanup_free_ char *group = NULL, *boot_vga = NULL;
 	char rel[96];
 	int r;
 
@@ -173,11 +180,115 @@ static int read_function(const struct topology *t, const char *address, bool wit
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/iommu_group", address);
 	if (read_link_name(t, rel, &group) >= 0)
 		f->iommu_group = atoi(group);
-	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", address);
-	if (with_override && topology_read_attr(t, rel, &override) >= 0 && *override && !streq(override, "(null)"))
-		f->driver_override = TAKE_PTR(override);
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/boot_vga", address);
 	f->boot_vga = topology_read_attr(t, rel, &boot_vga) >= 0 && streq(boot_vga, "1");
+	return 0;
+}
+
+/* One bounded read, shared by the caller and its thread; whichever lets go last frees it. */
+struct read_job {
+	atomic_int refs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int result;
+	char *path;
+	char *value;
+};
+
+static void read_job_unref(struct read_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j->path);
+	free(j->value);
+	free(j);
+}
+
+static void *reader(void *arg)
+{
+	struct read_job *j = arg;
+	char *value = NULL;
+	int r = read_trimmed(j->path, &value);
+
+	pthread_mutex_lock(&j->lock);
+	j->result = r;
+	j->value = value;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	read_job_unref(j);
+	return NULL;
+}
+
+int topology_read_attr_within(const struct topology *t, const char *relpath, unsigned timeout_ms, char **ret)
+{
+	struct read_job *j = calloc(1, sizeof(*j));
+	pthread_condattr_t cattr;
+	pthread_attr_t tattr;
+	pthread_t thread;
+	struct timespec deadline;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	atomic_init(&j->refs, 2);
+	j->path = path_join(t->sysfs_root, relpath);
+	if (!j->path) {
+		free(j);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
+	pthread_attr_init(&tattr);
+	pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&tattr, 64 * 1024);
+	r = -pthread_create(&thread, &tattr, reader, j);
+	pthread_attr_destroy(&tattr);
+	if (r < 0) {
+		atomic_store(&j->refs, 1);
+		read_job_unref(j);
+		return r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done)
+		if (pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == ETIMEDOUT)
+			break;
+	r = j->done ? j->result : -ETIMEDOUT;
+	if (r >= 0)
+		*ret = TAKE_PTR(j->value);
+	pthread_mutex_unlock(&j->lock);
+	read_job_unref(j);
+	return r;
+}
+
+int topology_driver_override_within(const struct topology *t, const char *address, unsigned timeout_ms,
+				    char **ret)
+{
+	_cleanup_free_ char *value = NULL;
+	char rel[96];
+	int r;
+
+	if (strlen(address) != 12)
+		return -ENODEV;
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", address);
+	r = topology_read_attr_within(t, rel, timeout_ms, &value);
+	if (r < 0)
+		return r;
+	/* "(null)" is the kernel's way of saying unset. */
+	*ret = *value && !streq(value, "(null)") ? TAKE_PTR(value) : NULL;
 	return 0;
 }
 
@@ -234,14 +345,16 @@ static void blockdevs_clear(struct blockdevs *b)
 	free(b->v);
 }
 
-/* Add the block device at sysfs REL (name NAME) and its partitions. */
-static int blockdevs_add(const struct topology *t, struct blockdevs *b, const char *rel, const char *name)
+/* Add one block device (sysfs REL, name NAME) unless it is there already. */
+static int blockdev_add_one(const struct topology *t, struct blockdevs *b, const char *rel, const char *name)
 {
-	_cleanup_free_ char *dev = NULL, *holders_rel = NULL, *dev_rel = NULL;
-	_cleanup_strv_free_ char **holders = NULL, **children = NULL;
+	_cleanup_free_ char *dev = NULL, *dev_rel = NULL, *holders_rel = NULL;
+	_cleanup_strv_free_ char **holders = NULL;
 	struct blockdev *grown;
-	int r;
 
+	for (size_t i = 0; i < b->n; i++)
+		if (streq(b->v[i].name, name))
+			return 0;
 	if (asprintf(&dev_rel, "%s/dev", rel) < 0 || asprintf(&holders_rel, "%s/holders", rel) < 0)
 		return -ENOMEM;
 	if (topology_read_attr(t, dev_rel, &dev) < 0)
@@ -254,6 +367,18 @@ static int blockdevs_add(const struct topology *t, struct blockdevs *b, const ch
 	if (list_dir(t, holders_rel, NULL, &holders) >= 0 && holders[0])
 		grown[b->n].holder = strdup(holders[0]);
 	b->n++;
+	return grown[b->n - 1].name ? 0 : -ENOMEM;
+}
+
+/* Add the block device at sysfs REL (name NAME) and its partitions. */
+static int blockdevs_add(const struct topology *t, struct blockdevs *b, const char *rel, const char *name)
+{
+	_cleanup_strv_free_ char **children = NULL;
+	int r;
+
+	r = blockdev_add_one(t, b, rel, name);
+	if (r < 0)
+		return r;
 
 	/* Partitions are subdirectories named after the disk that carry a "partition" file. */
 	r = list_dir(t, rel, NULL, &children);
@@ -390,6 +515,81 @@ static int find_swap(const struct topology *t, const struct blockdevs *b, char *
 	return 0;
 }
 
+/* Every block device (partitions included) whose sysfs path lies below ADDRESS's, from class/block: the
+ * disks of any controller, however many layers (ata, scsi, usb) lie between. A hidden NVMe multipath
+ * device (nvme0c0n1) stands for its subsystem's head (nvme0n1), which is what the host uses. */
+static int collect_blockdevs_below(const struct topology *t, const char *address, struct blockdevs *b)
+{
+	_cleanup_free_ char *dev_path = NULL, *resolved_dev = NULL;
+	_cleanup_strv_free_ char **names = NULL;
+	char rel[64];
+	size_t len;
+
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", address);
+	dev_path = path_join(t->sysfs_root, rel);
+	if (!dev_path)
+		return -ENOMEM;
+	resolved_dev = realpath(dev_path, NULL);
+	if (!resolved_dev || list_dir(t, "class/block", NULL, &names) < 0)
+		return 0;
+	len = strlen(resolved_dev);
+	for (char **n = names; *n; n++) {
+		_cleanup_free_ char *link = NULL, *resolved = NULL, *block_rel = NULL;
+		unsigned subsys, ctrl, nsid;
+		int r;
+
+		if (asprintf(&block_rel, "class/block/%s", *n) < 0 || !(link = path_join(t->sysfs_root, block_rel)))
+			return -ENOMEM;
+		resolved = realpath(link, NULL);
+		if (!resolved || strncmp(resolved, resolved_dev, len) != 0 || resolved[len] != '/')
+			continue;
+		if (sscanf(*n, "nvme%uc%un%u", &subsys, &ctrl, &nsid) == 3) {
+			char head[64], head_rel[96];
+
+			snprintf(head, sizeof(head), "nvme%un%u", subsys, nsid);
+			snprintf(head_rel, sizeof(head_rel), "class/block/%s", head);
+			r = blockdev_add_one(t, b, head_rel, head);
+		} else {
+			r = blockdev_add_one(t, b, block_rel, *n);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *probe_dev_root(const struct topology *t)
+{
+	if (t->dev_root)
+		return t->dev_root;
+	return streq(t->sysfs_root, "/sys") ? "/dev" : NULL;
+}
+
+/* Ask the kernel whether anything holds BD exclusively (a mount, swap, dm/md/LVM, a zpool, a program with
+ * O_EXCL): a read-only O_EXCL open fails with EBUSY then. Only on a node that is the block device sysfs
+ * names (same major:minor), never on anything else. 1 when held, 0 when not or when it cannot be asked. */
+static int held_exclusively(const struct topology *t, const struct blockdev *bd)
+{
+	const char *root = probe_dev_root(t);
+	_cleanup_free_ char *node = NULL;
+	unsigned major_nr, minor_nr;
+	struct stat st;
+	int fd;
+
+	if (!root || sscanf(bd->dev, "%u:%u", &major_nr, &minor_nr) != 2)
+		return 0;
+	node = path_join(root, bd->name);
+	if (!node)
+		return -ENOMEM;
+	if (stat(node, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != makedev(major_nr, minor_nr))
+		return 0;
+	fd = open(node, O_RDONLY | O_EXCL | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == EBUSY ? 1 : 0;
+	close(fd);
+	return 0;
+}
+
 int topology_storage_user(const struct topology *t, const char *address, char **ret_reason)
 {
 	struct blockdevs b = { 0 };
@@ -397,6 +597,8 @@ int topology_storage_user(const struct topology *t, const char *address, char **
 
 	*ret_reason = NULL;
 	r = collect_nvme_blockdevs(t, address, &b);
+	if (r >= 0)
+		r = collect_blockdevs_below(t, address, &b);
 	for (size_t i = 0; r >= 0 && i < b.n; i++)
 		if (b.v[i].holder) {
 			r = asprintf(ret_reason, "%s is held by %s (device-mapper, md or LVM)", b.v[i].name,
@@ -407,6 +609,13 @@ int topology_storage_user(const struct topology *t, const char *address, char **
 		r = find_mount(t, &b, ret_reason);
 	if (r == 0 && b.n > 0)
 		r = find_swap(t, &b, ret_reason);
+	for (size_t i = 0; r == 0 && i < b.n; i++) {
+		r = held_exclusively(t, &b.v[i]);
+		if (r > 0 && asprintf(ret_reason, "%s is held open exclusively (the kernel refuses an exclusive open: "
+				      "a mount, swap, RAID/LVM member or a program such as a VM or a backup uses it)",
+				      b.v[i].name) < 0)
+			r = -ENOMEM;
+	}
 	blockdevs_clear(&b);
 	return r < 0 ? r : 0;
 }

@@ -211,7 +211,7 @@ static void test_module_in_use(void)
 	setup();
 	/* A process holds the GPU open: refused before anything changes. */
 	fk_module_set_users(k, "nvidia", 1);
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), -EBUSY);
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), ENGINE_REFUSED);
 	CHECK_STR(msg, "VM win10: module nvidia: it is in use (1 reference besides its holders)");
 	CHECK_STR(fk_log(k), "");
 	CHECK(fk_module_loaded(k, "nvidia"));
@@ -220,7 +220,7 @@ static void test_module_in_use(void)
 	fk_module_set_users(k, "nvidia", 0);
 	fk_add_module(k, "nvidia_drm", true, NULL);
 	fk_module_depends(k, "nvidia_drm", "nvidia");
-	CHECK_INT(engine_prepare(e, partial, NULL, &msg2), -EBUSY);
+	CHECK_INT(engine_prepare(e, partial, NULL, &msg2), ENGINE_REFUSED);
 	CHECK(strstr(msg2, "module nvidia: it is held by nvidia_drm, which is not in unload-modules"));
 	CHECK_STR(fk_log(k), "");
 	CHECK_STR(driver_of(GPU), "nvidia");

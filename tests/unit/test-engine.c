@@ -184,13 +184,14 @@ static void test_claims(void)
 	owner->phase = PHASE_PREPARED;
 	CHECK_INT(journal_save(f.run, owner), 0);
 
-	CHECK_INT(engine_prepare(e, thief, NULL, &msg), -EBUSY);
+	CHECK_INT(engine_prepare(e, thief, NULL, &msg), ENGINE_REFUSED);
 	CHECK_STR(msg, "VM thief: " NVME_A " (x): the device belongs to VM owner, which hookd has prepared");
 	CHECK_INT(engine_check(e, thief, NULL, &o), 0);
 	CHECK(json_object_object_get_ex(o, "ok", &v) && !json_object_get_boolean(v));
 	json_object_put(o);
-	CHECK_INT(engine_prepare(e, again, NULL, &msg2), -EBUSY);
-	CHECK_STR(msg2, "VM owner: it is already prepared; release it first");
+	CHECK_INT(engine_prepare(e, again, NULL, &msg2), ENGINE_REFUSED);
+	CHECK_STR(msg2, "VM owner: hookd still holds its devices (prepared); give them back first with "
+			"'hookctl release owner'");
 
 	/* Status compares the journal with sysfs: the fixture says nvme, so not "prepared". */
 	CHECK_INT(engine_status(e, NULL, &o), 0);

@@ -1,6 +1,7 @@
 /* The plan: device resolution (address, match, ambiguity, whole-group, hostdev XML), the checks made before
  * anything is touched (viability naming the missing members, host use, boot console), the journal format
  * round trip, and the module unload order. */
+#include "checks.h"
 #include "config.h"
 #include "engine-fixture.h"
 #include "modules.h"
@@ -36,7 +37,7 @@ static char *plan_of(const char *text, const char *xml, struct plan **ret)
 	r = plan_resolve(&t, c, xml, &p, &d);
 	CHECK(r == 0 || r == -EINVAL);
 	if (r == 0)
-		CHECK(plan_check_devices(&t, p, &d) == 0 || d.n > 0);
+		CHECK(plan_check_devices(&t, p, &d, NULL) == (d.n > 0 ? ENGINE_REFUSED : 0));
 	all = diag_join(&d, "\n");
 	diag_clear(&d);
 	if (ret)
@@ -173,7 +174,24 @@ static void test_json_round_trip(void)
 			NULL, &p);
 	json_object *j, *j2;
 
+	CHECK(problems && strstr(problems, "this kernel has no reset_method attribute"));
+	free(problems);
+	plan_free(p);
+	fx_write(&f, "sys", "bus/pci/devices/" GPU "/reset_method", "flr bus");
+	problems = plan_of("[vm]\nunload-modules = nvidia_drm nvidia\nrelease-console = yes\n"
+			   "[device.gpu]\naddress = 0a:00.0\nwhole-group = yes\nreset-method = device_specific\n",
+			   NULL, &p);
+	CHECK_STR(problems, "VM win10: " GPU " (gpu): reset-method = device_specific, but the device does not offer "
+			    "it (it offers: flr bus)");
+	free(problems);
+	plan_free(p);
+	/* vendor-reset's udev rule put device_specific first: that is what release writes back. */
+	fx_write(&f, "sys", "bus/pci/devices/" GPU "/reset_method", "device_specific flr bus");
+	problems = plan_of("[vm]\nunload-modules = nvidia_drm nvidia\nrelease-console = yes\n"
+			   "[device.gpu]\naddress = 0a:00.0\nwhole-group = yes\nreset-method = device_specific\n",
+			   NULL, &p);
 	CHECK(problems == NULL);
+	CHECK_STR(p->devices[0].reset_method_before, "device_specific flr bus");
 	p->devices[1].step = DEVICE_ON_VFIO;
 	p->devices[2].step = DEVICE_STUCK;
 	p->modules[0].step = MODULE_UNLOADED;
@@ -187,6 +205,7 @@ static void test_json_round_trip(void)
 	j2 = plan_to_json(back);
 	CHECK_STR(json_object_to_json_string(j2), json_object_to_json_string(j));
 	CHECK_STR(back->devices[0].reset_method, "device_specific");
+	CHECK_STR(back->devices[0].reset_method_before, "device_specific flr bus");
 	CHECK_INT(back->devices[2].step, DEVICE_STUCK);
 	CHECK_STR(back->modules[1].name, "nvidia");
 	CHECK_STR(back->vtconsoles[0], "vtcon1");

@@ -16,7 +16,6 @@ static void test_function(void)
 	CHECK_INT(fn.device, 0x1e04);
 	CHECK_INT(fn.class, 0x030000);
 	CHECK_STR(fn.driver, "nvidia");
-	CHECK(fn.driver_override == NULL); /* "(null)" is the kernel's way of saying unset */
 	CHECK_INT(fn.iommu_group, 28);
 	CHECK(!fn.boot_vga);
 	pci_function_clear(&fn);
@@ -33,9 +32,17 @@ static void test_function(void)
 	fx_write(&f, "sys", "bus/pci/devices/0000:09:00.0/driver_override", "vfio-pci");
 	CHECK_INT(topology_function(&t, "0000:09:00.0", &fn), 0);
 	CHECK(fn.driver == NULL);
-	CHECK_STR(fn.driver_override, "vfio-pci");
 	CHECK_INT(fn.iommu_group, -1);
 	pci_function_clear(&fn);
+	{
+		_cleanup_free_ char *override = NULL, *unset = NULL;
+
+		CHECK_INT(topology_driver_override_within(&t, "0000:09:00.0", 1000, &override), 0);
+		CHECK_STR(override, "vfio-pci");
+		/* "(null)" is the kernel's way of saying unset */
+		CHECK_INT(topology_driver_override_within(&t, GPU, 1000, &unset), 0);
+		CHECK(unset == NULL);
+	}
 }
 
 static void test_lists(void)

@@ -44,6 +44,8 @@ static int cycle(struct engine *e, const struct vm_config *vm, const char *xml, 
 		t0 = (long long)monotonic_usec();
 
 		r = engine_prepare(e, vm, xml, message);
+		if (r == ENGINE_REFUSED)
+			return -EPERM;
 		if (r >= 0)
 			r = engine_release(e, vm->name, message);
 		if (r < 0)
@@ -127,8 +129,11 @@ int main(int argc, char **argv)
 			engine_free(e);
 			return 1;
 		}
-		if (streq(cmd, "prepare"))
+		if (streq(cmd, "prepare")) {
 			r = engine_prepare(e, vm, xml, &message);
+			if (r == ENGINE_REFUSED)
+				r = -EPERM; /* refused: the message says why */
+		}
 		else if (streq(cmd, "cycle"))
 			r = cycle(e, vm, xml, optind + 2 < argc ? (unsigned)strtoul(argv[optind + 2], NULL, 10) : 0,
 				  &message);

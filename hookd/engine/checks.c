@@ -1,0 +1,402 @@
+/* The facts hookd decides by (group viability, the host's own devices, what the host loses, device state)
+ * and the checks made on a plan before anything is touched. Read-only. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks.h"
+#include "util.h"
+
+static bool driver_leaves_group_viable(const char *driver)
+{
+	return !driver || streq(driver, "vfio-pci") || streq(driver, "pci-stub");
+}
+
+bool group_member_in_the_way(const struct pci_function *f)
+{
+	return pci_class_role(f->class) != PCI_ROLE_BRIDGE && !driver_leaves_group_viable(f->driver);
+}
+
+void pci_functions_free(struct pci_function *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		pci_function_clear(&v[i]);
+	free(v);
+}
+
+int group_blockers(const struct topology *t, int group, bool (*taken)(const char *address, void *userdata),
+		   void *userdata, struct pci_function **ret, size_t *ret_n)
+{
+	_cleanup_strv_free_ char **members = NULL;
+	struct pci_function *v;
+	size_t n = 0;
+	int r;
+
+	r = topology_group_members(t, group, &members);
+	if (r < 0)
+		return r;
+	v = calloc(strv_length(members) + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (char **m = members; *m; m++) {
+		if (taken && taken(*m, userdata))
+			continue;
+		if (topology_function(t, *m, &v[n]) < 0)
+			continue;
+		if (group_member_in_the_way(&v[n]))
+			n++;
+		else
+			pci_function_clear(&v[n]);
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+const char *host_own_reason(const struct pci_function *f, char buf[static 128])
+{
+	const char *driver = f->driver ? f->driver : "no driver";
+
+	switch (pci_class_role(f->class)) {
+	case PCI_ROLE_BRIDGE:
+		snprintf(buf, 128, "it is a PCI bridge or root port (class 0x%06x, %s): the host's own, it never goes "
+			 "to a VM", f->class, driver);
+		return buf;
+	case PCI_ROLE_HOST_BRIDGE:
+		snprintf(buf, 128, "it is a host or ISA bridge (class 0x%06x, %s): the host's own, it never goes to a VM",
+			 f->class, driver);
+		return buf;
+	case PCI_ROLE_ENDPOINT:
+		break;
+	}
+	return NULL;
+}
+
+bool same_slot(const char *a, const char *b)
+{
+	/* "DDDD:BB:SS.F": everything before the dot. */
+	return strlen(a) == 12 && strlen(b) == 12 && strncmp(a, b, 10) == 0;
+}
+
+static char *resolved_path(const struct topology *t, const char *rel)
+{
+	_cleanup_free_ char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", t->sysfs_root, rel) < 0)
+		return NULL;
+	return realpath(p, NULL);
+}
+
+static bool path_below(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	return path && strncmp(path, dir, len) == 0 && path[len] == '/';
+}
+
+/* Append ", KIND NAME" to F for every entry of class directory CLASS_REL whose device lies below DEV.
+ * LABEL_ATTR, when given, is read from the entry for a "(label)". SKIP filters entries out. */
+static void list_below(const struct topology *t, FILE *f, const char *dev, const char *class_rel, const char *kind,
+		       const char *label_attr, bool (*skip)(const struct topology *t, const char *rel, const char *name))
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_strv_free_ char **names = NULL;
+
+	if (asprintf(&dir, "%s/%s", t->sysfs_root, class_rel) < 0 || strv_from_dir(dir, NULL, NULL, NULL, &names) < 0)
+		return;
+	for (size_t i = 0; names[i]; i++) {
+		_cleanup_free_ char *rel = NULL, *where = NULL, *label = NULL, *label_rel = NULL;
+
+		if (asprintf(&rel, "%s/%s", class_rel, names[i]) < 0)
+			return;
+		where = resolved_path(t, rel);
+		if (!path_below(where, dev) || (skip && skip(t, rel, names[i])))
+			continue;
+		if (label_attr && asprintf(&label_rel, "%s/%s", rel, label_attr) >= 0)
+			(void)topology_read_attr(t, label_rel, &label);
+		fprintf(f, ", %s %s%s%s%s", kind, names[i], label && *label ? " (" : "", label && *label ? label : "",
+			label && *label ? ")" : "");
+	}
+}
+
+static bool skip_partition(const struct topology *t, const char *rel, const char *name)
+{
+	_cleanup_free_ char *part = NULL, *value = NULL;
+
+	(void)name;
+	return asprintf(&part, "%s/partition", rel) < 0 || topology_read_attr(t, part, &value) >= 0;
+}
+
+static bool skip_not_input(const struct topology *t, const char *rel, const char *name)
+{
+	(void)t;
+	(void)rel;
+	return !startswith(name, "input");
+}
+
+/* USB devices, not their interfaces ("1-1:1.0") nor the root hubs ("usb1"). */
+static bool skip_not_usb_device(const struct topology *t, const char *rel, const char *name)
+{
+	(void)t;
+	(void)rel;
+	return strchr(name, ':') || startswith(name, "usb");
+}
+
+int host_loses(const struct topology *t, const char *address, char **ret)
+{
+	_cleanup_free_ char *driver = NULL, *dev = NULL, *text = NULL;
+	char rel[64];
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	*ret = NULL;
+	r = topology_driver(t, address, &driver);
+	if (r < 0)
+		return r;
+	if (driver_leaves_group_viable(driver))
+		return 0;
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s", address);
+	dev = resolved_path(t, rel);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "%s", driver);
+	if (dev) {
+		long mark = ftell(f);
+
+		list_below(t, f, dev, "class/net", "network interface", NULL, NULL);
+		list_below(t, f, dev, "class/block", "disk", NULL, skip_partition);
+		list_below(t, f, dev, "class/input", "input device", "name", skip_not_input);
+		list_below(t, f, dev, "bus/usb/devices", "USB device", "product", skip_not_usb_device);
+		fflush(f);
+		if (ftell(f) > mark) {
+			/* ", and below it X, Y": the first separator becomes the lead-in. */
+			fclose(f);
+			f = NULL;
+			_cleanup_free_ char *head = strndup(text, (size_t)mark);
+			char *joined;
+
+			if (!head || asprintf(&joined, "%s, and below it %s", head, text + mark + 2) < 0)
+				return -ENOMEM;
+			free(text);
+			text = joined;
+		}
+	}
+	if (f && fclose(f) != 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
+static const char *const device_states[_DEVICE_STATE_MAX] = {
+	[DEVICE_STATE_ON_HOST] = "on-host",
+	[DEVICE_STATE_ON_VFIO] = "on-vfio",
+	[DEVICE_STATE_MOVING] = "moving",
+	[DEVICE_STATE_STUCK] = "stuck",
+	[DEVICE_STATE_MISSING] = "missing",
+	[DEVICE_STATE_NO_DRIVER] = "no-driver",
+};
+
+const char *device_state_to_string(enum device_state s)
+{
+	return device_states[s];
+}
+
+enum device_state device_state_of(const struct plan *p, const struct plan_device *d, const struct pci_function *live,
+				  bool override_set)
+{
+	const char *driver = live ? live->driver : NULL;
+	bool working = p && (p->phase == PHASE_PREPARING || p->phase == PHASE_RELEASING);
+
+	if (d && d->step == DEVICE_STUCK)
+		return DEVICE_STATE_STUCK;
+	if (!live)
+		return DEVICE_STATE_MISSING;
+	if (streq_ptr(driver, "vfio-pci"))
+		return DEVICE_STATE_ON_VFIO;
+	if (!d)
+		return DEVICE_STATE_ON_HOST;
+	if (streq_ptr(driver, d->original_driver) && !override_set)
+		return DEVICE_STATE_ON_HOST;
+	if (!driver && d->original_driver && !working)
+		return DEVICE_STATE_NO_DRIVER;
+	return DEVICE_STATE_MOVING;
+}
+
+static bool plan_takes(const char *address, void *userdata)
+{
+	return plan_find_device(userdata, address) != NULL;
+}
+
+/* VFIO refuses a group unless every member is taken, a bridge, or on vfio-pci, pci-stub or no driver. */
+static int check_group(const struct topology *t, const struct plan *p, const struct plan_device *d,
+		       struct diag *diag)
+{
+	_cleanup_free_ char *missing = NULL, *own = NULL;
+	struct pci_function *blockers = NULL;
+	size_t n = 0, len = 0, own_len = 0;
+	FILE *f, *g;
+	char label[96], why[128];
+	int r;
+
+	r = group_blockers(t, d->iommu_group, plan_takes, (void *)p, &blockers, &n);
+	if (r < 0) {
+		diag_add(diag, "VM %s: %s: cannot read IOMMU group %d: %s", p->vm, plan_device_label(d, label),
+			 d->iommu_group, strerror(-r));
+		return 0;
+	}
+	f = open_memstream(&missing, &len);
+	g = open_memstream(&own, &own_len);
+	if (!f || !g) {
+		if (f)
+			fclose(f);
+		if (g)
+			fclose(g);
+		pci_functions_free(blockers, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pci_function *m = &blockers[i];
+
+		if (host_own_reason(m, why)) {
+			fprintf(g, "%s%s (%04x:%04x on %s)", own_len ? ", " : "", m->address, m->vendor, m->device,
+				m->driver);
+			fflush(g);
+			continue;
+		}
+		fprintf(f, "%s%s (%04x:%04x on %s)", len ? ", " : "", m->address, m->vendor, m->device, m->driver);
+		fflush(f);
+	}
+	fclose(f);
+	fclose(g);
+	pci_functions_free(blockers, n);
+	plan_device_label(d, label);
+	if (own_len)
+		diag_add(diag,
+			 "VM %s: %s: IOMMU group %d is not viable and cannot be made so: the host's own %s %s a driver "
+			 "VFIO does not accept",
+			 p->vm, label, d->iommu_group, own, strchr(own, ',') ? "have" : "has");
+	if (len)
+		diag_add(diag,
+			 "VM %s: %s: IOMMU group %d is not viable, these members must go to the VM too: %s "
+			 "(add them, or set whole-group = yes)",
+			 p->vm, label, d->iommu_group, missing);
+	return 0;
+}
+
+/* reset-method: the kernel must have the attribute (Linux 5.15 and later) and the device must offer the
+ * method; "default" is always on offer. */
+static void check_reset_method(const struct topology *t, const struct plan *p, const struct plan_device *d,
+			       const char *label, struct diag *diag)
+{
+	_cleanup_free_ char *offered = NULL;
+	char rel[96];
+	bool found = false;
+
+	if (!d->reset_method)
+		return;
+	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/reset_method", d->address);
+	if (topology_read_attr(t, rel, &offered) < 0) {
+		diag_add(diag, "VM %s: %s: reset-method = %s, but this kernel has no reset_method attribute for the "
+			 "device (Linux 5.15 or later has it; vendor-reset needs it too)", p->vm, label, d->reset_method);
+		return;
+	}
+	if (streq(d->reset_method, "default"))
+		return;
+	for (char *save = NULL, *m = strtok_r(offered, " ", &save); m; m = strtok_r(NULL, " ", &save))
+		found |= streq(m, d->reset_method);
+	if (!found) {
+		/* strtok_r cut the list; read it again for the message. */
+		free(offered);
+		offered = NULL;
+		(void)topology_read_attr(t, rel, &offered);
+		diag_add(diag, "VM %s: %s: reset-method = %s, but the device does not offer it (it offers: %s)", p->vm,
+			 label, d->reset_method, offered && *offered ? offered : "nothing");
+	}
+}
+
+/* Whole-group members in another slot than the device that brought them in are not part of that card:
+ * say what the host loses with each. */
+static int warn_host_use(const struct topology *t, const struct plan *p, const struct plan_device *d,
+			 const char *label, struct diag *warnings)
+{
+	_cleanup_free_ char *loses = NULL;
+	bool part_of_a_named_card = false;
+	int r;
+
+	if (!warnings || !strstr(d->name, "+group"))
+		return 0;
+	for (size_t i = 0; i < p->n_devices; i++)
+		part_of_a_named_card |= !strstr(p->devices[i].name, "+group") && same_slot(p->devices[i].address, d->address);
+	if (part_of_a_named_card)
+		return 0;
+	r = host_loses(t, d->address, &loses);
+	if (r < 0 || !loses)
+		return r == -ENODEV ? 0 : r;
+	diag_add(warnings, "VM %s: %s: taken with its IOMMU group, the host loses it: %s", p->vm, label, loses);
+	return 0;
+}
+
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings)
+{
+	_cleanup_strv_free_ char **vtcons = NULL;
+	size_t problems = diag->n;
+	char label[96], why[128];
+	int r;
+
+	if (!topology_iommu_enabled(t)) {
+		diag_add(diag, "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
+			 "amd_iommu=on", p->vm);
+		return ENGINE_REFUSED;
+	}
+	r = topology_bound_fb_vtconsoles(t, &vtcons);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_devices; i++) {
+		const struct plan_device *d = &p->devices[i];
+		_cleanup_free_ char *storage = NULL;
+		struct pci_function f;
+		bool group_seen = false;
+
+		plan_device_label(d, label);
+		if (topology_function(t, d->address, &f) < 0) {
+			diag_add(diag, "VM %s: %s: no such PCI device", p->vm, label);
+			continue;
+		}
+		if (host_own_reason(&f, why)) {
+			diag_add(diag, "VM %s: %s: %s", p->vm, label, why);
+			pci_function_clear(&f);
+			continue;
+		}
+		pci_function_clear(&f);
+		if (d->iommu_group < 0) {
+			diag_add(diag, "VM %s: %s: the device has no IOMMU group", p->vm, label);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			group_seen |= p->devices[j].iommu_group == d->iommu_group;
+		if (!group_seen) {
+			r = check_group(t, p, d, diag);
+			if (r < 0)
+				return r;
+		}
+		r = topology_storage_user(t, d->address, &storage);
+		if (r < 0)
+			return r;
+		if (storage)
+			diag_add(diag, "VM %s: %s: in use by the host: %s", p->vm, label, storage);
+		if (d->boot_vga && vtcons[0] && !p->release_console)
+			diag_add(diag,
+				 "VM %s: %s: it is the boot GPU and the framebuffer console (%s) is bound to it; "
+				 "set release-console = yes",
+				 p->vm, label, vtcons[0]);
+		check_reset_method(t, p, d, label, diag);
+		r = warn_host_use(t, p, d, label, warnings);
+		if (r < 0)
+			return r;
+	}
+	return diag->n > problems ? ENGINE_REFUSED : 0;
+}

@@ -1,0 +1,61 @@
+/* The facts hookd decides by, one function each, called by the engine and by hookctl alike: is a group
+ * viable, is a function the host's own, what does the host lose with it, what state is a device in; and
+ * the checks made on a plan before anything is touched. All read-only, and none reads an attribute that
+ * takes a device's lock (see topology.h), so none can hang behind a stuck unbind. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+#include "engine.h"
+#include "plan.h"
+#include "topology.h"
+
+/* Does F keep its IOMMU group from VFIO when the VM does not take F itself? Bridges (pci_class_role()
+ * PCI_ROLE_BRIDGE) never do; every other function does while a driver other than vfio-pci or pci-stub has
+ * it. Host and ISA bridges count like endpoints here, as the kernel counts them. */
+bool group_member_in_the_way(const struct pci_function *f);
+
+/* The members of IOMMU group GROUP that keep it from VFIO: those TAKEN(address, userdata) says no to and
+ * that are in the way. *ret is an array of *ret_n functions, sorted by address (free with
+ * pci_functions_free). 0 or -errno (-ENOENT: no such group). */
+int group_blockers(const struct topology *t, int group, bool (*taken)(const char *address, void *userdata),
+		   void *userdata, struct pci_function **ret, size_t *ret_n);
+void pci_functions_free(struct pci_function *v, size_t n);
+
+/* Why F is the host's own and never goes to a VM ("it is a PCI bridge or root port (class 0x060400,
+ * pcieport): ..."), written to BUF and returned; NULL for a function a VM may take. */
+const char *host_own_reason(const struct pci_function *f, char buf[static 128]);
+
+/* What the host loses when ADDRESS leaves it: one line such as "xhci_hcd, and below it network interface
+ * enx00e04c680001, USB device 1-1 (USB 10/100/1000 LAN)", or *ret NULL when nothing (no driver, or only
+ * vfio-pci / pci-stub). Caller frees. 0 or -errno. */
+int host_loses(const struct topology *t, const char *address, char **ret);
+
+/* Two functions of one card: same domain, bus and slot ("0000:0a:00.0" and "0000:0a:00.1"). */
+bool same_slot(const char *a, const char *b);
+
+/* A device's state as status shows it: the live driver compared with the original one, from what the
+ * journal says (P and D; both NULL when hookd holds nothing for it) and what sysfs shows now (LIVE; NULL
+ * when the device is gone). OVERRIDE_SET: driver_override is set, as far as it could be read. The journal's
+ * step only says what hookd last did. */
+enum device_state {
+	DEVICE_STATE_ON_HOST,    /* on its original driver (or any host driver, without a journal) */
+	DEVICE_STATE_ON_VFIO,
+	DEVICE_STATE_MOVING,     /* between the two */
+	DEVICE_STATE_STUCK,      /* a kernel step did not finish in time */
+	DEVICE_STATE_MISSING,    /* not on the bus */
+	DEVICE_STATE_NO_DRIVER,  /* it had a driver and, with no operation running, has none now */
+	_DEVICE_STATE_MAX,
+};
+enum device_state device_state_of(const struct plan *p, const struct plan_device *d, const struct pci_function *live,
+				  bool override_set);
+const char *device_state_to_string(enum device_state s);
+
+/* Everything that must hold before anything is touched: IOMMU on, every group viable, no device the host's
+ * own (bridges) or in use by it (disks, boot framebuffer console), every reset-method possible on this
+ * kernel and device. Adds one line per problem to DIAG, and one line per group member the host would lose
+ * to WARNINGS (may be NULL). 0 when nothing is wrong, ENGINE_REFUSED (> 0) when DIAG got a line, -errno
+ * when the checks could not be made. */
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings);
