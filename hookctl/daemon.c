@@ -110,7 +110,8 @@ int cmd_reload(struct hookctl *ctx, int argc, char **argv)
 	/* One line per problem: this is what `systemctl reload hookd` and `systemctl status hookd` show. */
 	if (reply.params && json_object_object_get_ex(reply.params, "problems", &problems) &&
 	    json_object_is_type(problems, json_type_array) && json_object_array_length(problems) > 0) {
-		hookctl_error("hookd refused the new configuration and keeps the running one:");
+		hookctl_error("hookd reloaded all but the files with problems (a broken VM file disables that VM "
+			      "and keeps its last good version; a broken hookd.conf gives the defaults):");
 		for (size_t i = 0; i < json_object_array_length(problems); i++) {
 			json_object *line = json_object_array_get_idx(problems, i);
 

@@ -253,7 +253,6 @@ static int run(const struct options *o)
 	struct daemon_state d = { 0 };
 	struct engine *engine = NULL;
 	struct hookd_config *cfg = NULL;
-	struct diag diag = { 0 };
 	_cleanup_free_ char *default_socket = NULL;
 	const char *socket_path = o->socket_path;
 	bool own_socket = false;
@@ -269,14 +268,13 @@ static int run(const struct options *o)
 	instance_lock = take_instance_lock(o->run_dir);
 	if (instance_lock < 0)
 		return instance_lock;
-	r = hookd_config_load(o->conf_dir, &cfg, &diag);
+	/* Each file on its own: a broken VM file disables that VM, a broken hookd.conf gives the defaults. */
+	r = hookd_config_load_each(o->conf_dir, &cfg);
 	if (r < 0) {
-		log_error("configuration in %s is invalid (%zu problems); not starting:", o->conf_dir, diag.n);
-		for (size_t i = 0; i < diag.n; i++)
-			log_error("%s", diag.lines[i]);
-		diag_clear(&diag);
+		log_error("cannot read the configuration in %s: %s", o->conf_dir, strerror(-r));
 		return r;
 	}
+	router_log_config_problems(cfg);
 	d.stop_timeout_ms = cfg->operation_timeout_ms;
 
 	/* Modules belong to the running kernel: change them only when the devices are its own. */

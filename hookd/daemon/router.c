@@ -87,7 +87,9 @@ static void handle_reload(struct router *rt, uint64_t client_id)
 		return;
 	}
 	_cleanup_free_ char *joined = diag_join(&diag, "; ");
-	reply = proto_build_error(HOOKD_ERROR_FAILED, "configuration not reloaded (the running one stays): %s",
+	reply = proto_build_error(HOOKD_ERROR_FAILED,
+				  "configuration reloaded except what has problems (a broken VM file disables that VM, "
+				  "keeping its last good version for status; a broken hookd.conf gives the defaults): %s",
 				  joined ? joined : "invalid");
 	if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
 		problems = json_object_new_array();
@@ -97,6 +99,57 @@ static void handle_reload(struct router *rt, uint64_t client_id)
 	}
 	diag_clear(&diag);
 	reply_now(rt, client_id, reply);
+}
+
+/* Read VM's file again if it changed since the running configuration read it, and swap in a configuration
+ * with that one file updated. A failure leaves the running configuration (and is logged). */
+static void router_refresh_vm(struct router *rt, const char *vm)
+{
+	struct hookd_config *fresh = NULL;
+	const struct vm_config_problem *problem;
+	bool known = hookd_config_find_vm(rt->gen->cfg, vm) || hookd_config_find_problem(rt->gen->cfg, vm);
+	struct config_gen *g;
+	int r;
+
+	r = hookd_config_refresh_vm(rt->gen->cfg, vm, &fresh);
+	if (r <= 0) {
+		if (r < 0)
+			log_ctx(LOG_WARNING, vm, "config", NULL, "cannot check its configuration file: %s", strerror(-r));
+		return;
+	}
+	g = config_gen_new(fresh);
+	if (!g) {
+		hookd_config_free(fresh);
+		return;
+	}
+	config_gen_unref(rt->gen);
+	rt->gen = g;
+	problem = hookd_config_find_problem(fresh, vm);
+	if (problem)
+		for (size_t i = 0; i < problem->diag.n; i++)
+			log_ctx(LOG_ERR, vm, "config", NULL, "changed, and now broken: %s", problem->diag.lines[i]);
+	else
+		log_ctx(LOG_INFO, vm, "config", NULL, "%s",
+			!hookd_config_find_vm(fresh, vm) ? "its file is gone: no configuration now" :
+			known ? "its file changed since hookd read it: read again" :
+				"its file appeared since hookd started: read");
+}
+
+/* The refusal of an event for a VM whose file is broken: the file:line problems, in virsh's one line. */
+static json_object *broken_vm_error(const char *vm, const struct vm_config_problem *problem)
+{
+	_cleanup_free_ char *joined = diag_join(&problem->diag, "; ");
+	json_object *reply, *params, *problems;
+
+	reply = proto_build_error(HOOKD_ERROR_REFUSED, "VM %s: its configuration is broken, so nothing was done: %s",
+				  vm, joined ? joined : "?");
+	if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
+		problems = json_object_new_array();
+		for (size_t i = 0; i < problem->diag.n; i++)
+			json_object_array_add(problems, json_object_new_string(problem->diag.lines[i]));
+		json_object_object_add(params, "problems", problems);
+	}
+	return reply;
 }
 
 /* How long a Status request waits for a fresh device view before it is answered from the last one. */
@@ -163,6 +216,7 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 {
 	struct router *rt = userdata;
 	const char *vm = NULL, *why = NULL;
+	const struct vm_config_problem *problem;
 	const struct route *route;
 	struct job *j;
 	int r;
@@ -201,6 +255,16 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_METHOD, "no route for %s", j->req.method));
 		return job_free(j);
 	}
+	/* The file on disk is what an event acts on: one changed (or new, or gone) since it was read is read
+	 * again now. */
+	router_refresh_vm(rt, vm);
+	problem = hookd_config_find_problem(rt->gen->cfg, vm);
+	if (problem && (route->action == JOB_ACTION_PREPARE || route->action == JOB_ACTION_CHECK)) {
+		log_ctx(LOG_ERR, vm, job_action_to_string(route->action), NULL,
+			"refused: its configuration file is broken (%s)", problem->diag.lines[0]);
+		reply_now(rt, client_id, broken_vm_error(vm, problem));
+		return job_free(j);
+	}
 	j->gen = config_gen_ref(rt->gen);
 	j->vm_config = hookd_config_find_vm(rt->gen->cfg, vm);
 	j->action = route->action;
@@ -223,7 +287,35 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 	jobs_enqueue(&rt->jobs, j);
 }
 
+/* Say what a configuration with problems means for the user: which VMs are off, which defaults apply. */
+void router_log_config_problems(const struct hookd_config *cfg)
+{
+	if (cfg->global_problems.n > 0) {
+		log_error("%s/hookd.conf has problems; its defaults are in use:", cfg->conf_dir);
+		for (size_t i = 0; i < cfg->global_problems.n; i++)
+			log_error("%s", cfg->global_problems.lines[i]);
+	}
+	for (size_t i = 0; i < cfg->n_broken; i++) {
+		const struct vm_config_problem *b = &cfg->broken[i];
+
+		log_error("VM %s: its configuration is broken; %s:", b->name,
+			  b->last_good_kept ? "its last good version is kept, but events are refused until it is fixed" :
+					      "events are refused until it is fixed");
+		for (size_t k = 0; k < b->diag.n; k++)
+			log_error("%s", b->diag.lines[k]);
+	}
+}
+
 /* ---- life cycle ---- */
+
+static size_t count_kept(const struct hookd_config *cfg)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_broken; i++)
+		n += cfg->broken[i].last_good_kept;
+	return n;
+}
 
 int router_reload(struct router *rt, struct diag *diag)
 {
@@ -232,17 +324,24 @@ int router_reload(struct router *rt, struct diag *diag)
 	int r;
 
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
-	r = hookd_config_load(rt->conf_dir, &cfg, diag);
+	/* Each file on its own: good files are taken, a broken VM file keeps that VM's last good version (for
+	 * status; its events are refused until the file is fixed), a broken hookd.conf gives the defaults. */
+	r = hookd_config_load_each(rt->conf_dir, &cfg);
+	if (r >= 0)
+		r = hookd_config_keep_last_good(cfg, rt->gen->cfg);
 	if (r < 0) {
-		log_error("configuration in %s not reloaded, the running one stays (%zu problems):", rt->conf_dir,
-			  diag->n);
-		for (size_t i = 0; i < diag->n; i++)
-			log_error("%s", diag->lines[i]);
-		if (diag->n == 0)
-			diag_add(diag, "%s: %s", rt->conf_dir, strerror(-r));
+		hookd_config_free(cfg);
+		log_error("configuration in %s not reloaded: %s", rt->conf_dir, strerror(-r));
+		diag_add(diag, "%s: %s", rt->conf_dir, strerror(-r));
 		sd_notify(0, "READY=1\nSTATUS=Running (the last reload failed)");
-		return -EINVAL;
+		return r;
 	}
+	router_log_config_problems(cfg);
+	for (size_t i = 0; i < cfg->global_problems.n; i++)
+		diag_add(diag, "%s", cfg->global_problems.lines[i]);
+	for (size_t i = 0; i < cfg->n_broken; i++)
+		for (size_t k = 0; k < cfg->broken[i].diag.n; k++)
+			diag_add(diag, "%s", cfg->broken[i].diag.lines[k]);
 	g = config_gen_new(cfg);
 	if (!g) {
 		hookd_config_free(cfg);
@@ -252,7 +351,12 @@ int router_reload(struct router *rt, struct diag *diag)
 	}
 	config_gen_unref(rt->gen);
 	rt->gen = g;
-	log_info("configuration reloaded: %zu VMs", cfg->n_vms);
+	log_info("configuration reloaded: %zu VMs, %zu broken", cfg->n_vms - count_kept(cfg), cfg->n_broken);
+	if (diag->n > 0) {
+		sd_notifyf(0, "READY=1\nSTATUS=Running, %zu VMs configured; the configuration has problems",
+			   cfg->n_vms);
+		return -EINVAL;
+	}
 	sd_notifyf(0, "READY=1\nSTATUS=Running, %zu VMs configured", cfg->n_vms);
 	return 0;
 }

@@ -21,6 +21,10 @@ int router_new(sd_event *event, struct engine *engine, const char *conf_dir, str
 void router_set_server(struct router *r, struct server *server);
 void router_free(struct router *r);
 
+/* Log the problems a configuration from hookd_config_load_each() has: the VMs it disables, the defaults it
+ * falls back to. */
+void router_log_config_problems(const struct hookd_config *cfg);
+
 /* The server's request handler (server_request_fn). */
 void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req);
 

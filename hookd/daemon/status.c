@@ -37,12 +37,21 @@ static json_object *status_vm(const struct hookd_config *cfg, const struct jobs 
 			      json_object *engine_vms)
 {
 	const struct vm_config *vc = hookd_config_find_vm(cfg, name);
+	const struct vm_config_problem *problem = hookd_config_find_problem(cfg, name);
 	struct vm_state *v = jobs_find_vm(jobs, name);
 	json_object *o = json_object_new_object(), *events = json_object_new_array(), *eng = NULL;
 	unsigned queued = 0;
 
 	json_object_object_add(o, "name", json_object_new_string(name));
-	json_object_object_add(o, "configured", json_object_new_boolean(vc != NULL));
+	json_object_object_add(o, "configured", json_object_new_boolean(vc != NULL || problem != NULL));
+	if (problem) {
+		json_object *lines = json_object_new_array();
+
+		for (size_t i = 0; i < problem->diag.n; i++)
+			json_object_array_add(lines, json_object_new_string(problem->diag.lines[i]));
+		json_object_object_add(o, "config_problems", lines);
+		json_object_object_add(o, "last_good_kept", json_object_new_boolean(problem->last_good_kept));
+	}
 	json_object_object_add(o, "running_job",
 			       v && v->running ? json_object_new_string(job_op_name(v->running)) : NULL);
 	if (v)
@@ -105,7 +114,7 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 		return proto_build_error(HOOKD_ERROR_INVALID, "invalid parameters: %s", why ? why : "?");
 
 	/* Every VM anyone knows of: configured, seen in a request, or holding engine state. */
-	cap = cfg->n_vms + 1 + (engine_vms ? json_object_array_length(engine_vms) : 0);
+	cap = cfg->n_vms + cfg->n_broken + 1 + (engine_vms ? json_object_array_length(engine_vms) : 0);
 	for (struct vm_state *v = jobs->vms; v; v = v->next)
 		cap++;
 	names = calloc(cap, sizeof(char *));
@@ -113,6 +122,8 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 		return proto_build_error(HOOKD_ERROR_FAILED, "out of memory");
 	for (size_t i = 0; i < cfg->n_vms; i++)
 		names[n++] = cfg->vms[i]->name;
+	for (size_t i = 0; i < cfg->n_broken; i++)
+		names[n++] = cfg->broken[i].name;
 	for (struct vm_state *v = jobs->vms; v; v = v->next)
 		names[n++] = v->name;
 	for (size_t i = 0; engine_vms && i < json_object_array_length(engine_vms); i++) {
@@ -146,6 +157,13 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 	json_object_object_add(view, "available", json_object_new_boolean(engine_vms != NULL));
 	json_object_object_add(view, "age_ms", json_object_new_int64((int64_t)(age_usec / 1000)));
 	json_object_object_add(reply_params, "device_view", view);
+	if (cfg->global_problems.n > 0) {
+		json_object *lines = json_object_new_array();
+
+		for (size_t i = 0; i < cfg->global_problems.n; i++)
+			json_object_array_add(lines, json_object_new_string(cfg->global_problems.lines[i]));
+		json_object_object_add(reply_params, "config_problems", lines);
+	}
 	json_object_object_add(reply_params, "vms", vms);
 	return proto_build_reply(reply_params);
 }

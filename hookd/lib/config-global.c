@@ -311,6 +311,76 @@ const struct vm_config *hookd_config_find_vm(const struct hookd_config *c, const
 	return found ? *found : NULL;
 }
 
+int hookd_config_load_each(const char *conf_dir, struct hookd_config **ret)
+{
+	_cleanup_(hookd_config_freep) struct hookd_config *c = NULL;
+	_cleanup_strv_free_ char **names = NULL;
+	size_t n_names;
+	int r;
+
+	if (!conf_dir || !ret)
+		return -EINVAL;
+	c = hookd_config_new(conf_dir);
+	if (!c)
+		return -ENOMEM;
+	r = global_load_into(c, conf_dir, &c->global_problems);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		/* Part of a broken hookd.conf may have been taken: all of its values go back to the defaults. */
+		c->operation_timeout_ms = HOOKD_DEFAULT_OPERATION_TIMEOUT_MS;
+		c->sysfs_timeout_ms = HOOKD_DEFAULT_SYSFS_TIMEOUT_MS;
+		c->hook_timeout_ms = HOOKD_DEFAULT_HOOK_TIMEOUT_MS;
+		if (c->global_problems.n == 0)
+			diag_add(&c->global_problems, "%s/hookd.conf: %s", conf_dir, strerror(-r));
+	}
+	r = list_vm_names(conf_dir, &names, &c->global_problems);
+	if (r == -ENOMEM)
+		return r;
+	n_names = strv_length(names);
+	c->vms = calloc(n_names ? n_names : 1, sizeof(*c->vms));
+	c->broken = calloc(n_names ? n_names : 1, sizeof(*c->broken));
+	if (!c->vms || !c->broken)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_names; i++) {
+		struct vm_config_problem *b = &c->broken[c->n_broken];
+		_cleanup_free_ char *path = NULL;
+		struct vm_config *vm = NULL;
+		const char *why;
+
+		if (vm_name_validate(names[i], &why) < 0) {
+			for (char *ch = names[i]; *ch; ch++)
+				if ((unsigned char)*ch < 0x20 || *ch == 0x7f)
+					*ch = '?';
+			diag_add(&c->global_problems, "%s/vms/%s.ini: the file name is not a usable VM name: %s",
+				 conf_dir, names[i], why);
+			continue;
+		}
+		r = vm_config_load(conf_dir, names[i], &vm, &b->diag);
+		if (r == -ENOENT && b->diag.n == 0)
+			continue;  /* removed while we were reading the directory */
+		if (r == -ENOMEM) {
+			diag_clear(&b->diag);
+			return r;
+		}
+		if (r >= 0) {
+			c->vms[c->n_vms++] = vm;
+			continue;
+		}
+		if (b->diag.n == 0)
+			diag_add(&b->diag, "%s/vms/%s.ini: %s", conf_dir, names[i], strerror(-r));
+		if (asprintf(&path, "%s/vms/%s.ini", conf_dir, names[i]) < 0 ||
+		    config_stamp_get(path, &b->stamp) == -ENOMEM)
+			b->stamp = (struct config_stamp){ 0 };
+		b->name = strdup(names[i]);
+		c->n_broken++;
+		if (!b->name)
+			return -ENOMEM;
+	}
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
 void hookd_config_free(struct hookd_config *c)
 {
 	if (!c)
@@ -318,6 +388,12 @@ void hookd_config_free(struct hookd_config *c)
 	for (size_t i = 0; i < c->n_vms; i++)
 		vm_config_free(c->vms[i]);
 	free(c->vms);
+	for (size_t i = 0; i < c->n_broken; i++) {
+		free(c->broken[i].name);
+		diag_clear(&c->broken[i].diag);
+	}
+	free(c->broken);
+	diag_clear(&c->global_problems);
 	free(c->conf_dir);
 	free(c);
 }

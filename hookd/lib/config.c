@@ -378,6 +378,7 @@ void vm_config_free(struct vm_config *c)
 int vm_config_load(const char *conf_dir, const char *vm_name, struct vm_config **ret, struct diag *diag)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
+	struct config_stamp stamp;
 	struct vm_config *c = NULL;
 	const char *why;
 	int r;
@@ -391,6 +392,10 @@ int vm_config_load(const char *conf_dir, const char *vm_name, struct vm_config *
 		return -EINVAL;
 	if (asprintf(&path, "%s/vms/%s.ini", conf_dir, vm_name) < 0)
 		return -ENOMEM;
+	/* Before reading: a change made while we read shows as a different stamp next time. */
+	r = config_stamp_get(path, &stamp);
+	if (r < 0)
+		return r;
 	r = read_config_file(conf_dir, path, HOOKD_VM_CONFIG_MAX, &text, diag);
 	if (r < 0)
 		return r;
@@ -398,6 +403,7 @@ int vm_config_load(const char *conf_dir, const char *vm_name, struct vm_config *
 	if (r < 0)
 		return r;
 	c->path = TAKE_PTR(path);
+	c->stamp = stamp;
 	*ret = c;
 	return 0;
 }

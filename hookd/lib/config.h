@@ -7,8 +7,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "diag.h"
+
+/* What a file was when it was read: a file whose stamp differs has changed (or appeared, or gone) since. */
+struct config_stamp {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct timespec ctime;
+};
+/* Stamp PATH now (exists = false when it is missing). 0 or -errno. */
+int config_stamp_get(const char *path, struct config_stamp *ret);
+bool config_stamp_equal(const struct config_stamp *a, const struct config_stamp *b);
 
 /* One [device.NAME] section. Exactly one of address / match is set. */
 struct vm_device_config {
@@ -23,9 +37,11 @@ struct vm_device_config {
 	unsigned line;       /* line of the section header, for messages */
 };
 
+/* Every field is copied by vm_config_dup() (config-each.c): a new field must be added there too. */
 struct vm_config {
 	char *name;               /* the libvirt domain name */
 	char *path;               /* the file it came from */
+	struct config_stamp stamp; /* of that file, taken before it was read */
 	char **unload_modules;    /* unloaded in this order before detaching, loaded in reverse after release */
 	size_t n_unload_modules;
 	bool release_console;     /* boot GPU opt-in: unbind vtconsoles and the firmware framebuffer */
@@ -35,6 +51,14 @@ struct vm_config {
 	size_t n_devices;
 };
 
+/* A VM whose file does not parse (hookd_config_load_each): only that VM is affected. */
+struct vm_config_problem {
+	char *name;                /* the VM (file name, control characters shown as '?') */
+	struct config_stamp stamp; /* of the broken file */
+	struct diag diag;          /* "path:line: message" */
+	bool last_good_kept;       /* the VM's previous good version is in vms (a reload kept it) */
+};
+
 struct hookd_config {
 	char *conf_dir;
 	unsigned operation_timeout_ms;  /* [daemon] operation-timeout: one prepare or release in all */
@@ -42,6 +66,10 @@ struct hookd_config {
 	unsigned hook_timeout_ms;       /* [hook] timeout: how long the hook waits for the daemon */
 	struct vm_config **vms;         /* owned; sorted by name */
 	size_t n_vms;
+	/* Filled by hookd_config_load_each() only (the all-or-nothing loaders fail instead): */
+	struct vm_config_problem *broken; /* owned; VMs whose file is broken */
+	size_t n_broken;
+	struct diag global_problems;    /* hookd.conf's problems: its defaults are in use */
 };
 
 #define HOOKD_DEFAULT_OPERATION_TIMEOUT_MS 60000u
@@ -69,6 +97,23 @@ void vm_config_free(struct vm_config *c);
  * All-or-nothing: any error returns < 0 (-EINVAL for content, -errno for I/O) with every problem in diag, and
  * nothing is returned. */
 int hookd_config_load(const char *conf_dir, struct hookd_config **ret, struct diag *diag);
+/* The daemon's loader: every file on its own. hookd.conf with problems gives the defaults (the problems are in
+ * global_problems); a broken VM file disables that VM alone (an entry in broken); an unreadable vms/
+ * directory is a global problem. Only -ENOMEM (or -EINVAL for bad arguments) fails. */
+int hookd_config_load_each(const char *conf_dir, struct hookd_config **ret);
+/* The VM's entry in broken, or NULL. */
+const struct vm_config_problem *hookd_config_find_problem(const struct hookd_config *c, const char *vm_name);
+/* Is CONF_DIR/vms/<vm_name>.ini what c read (same stamp, or absent both times)? When not, *ret is a copy of c
+ * with that one file read again (good: in vms; broken: in broken; gone: in neither) and 1 is returned;
+ * otherwise 0 and *ret is NULL. -EINVAL for a name that cannot be a file, -ENOMEM. */
+int hookd_config_refresh_vm(const struct hookd_config *c, const char *vm_name, struct hookd_config **ret);
+/* For each VM broken in fresh that old holds a good version of, put a copy of that version into fresh
+ * (the problem stays, marked last_good_kept). 0 or -ENOMEM. */
+int hookd_config_keep_last_good(struct hookd_config *fresh, const struct hookd_config *old);
+/* Deep copies. NULL when out of memory. */
+struct vm_config *vm_config_dup(const struct vm_config *c);
+struct hookd_config *hookd_config_dup(const struct hookd_config *c);
+
 /* Parse hookd.conf from text (tests, the fuzzer). conf_dir and vms stay empty; -EINVAL with diag on errors. */
 int hookd_config_parse_global_string(const char *text, const char *label, struct hookd_config **ret,
 				     struct diag *diag);

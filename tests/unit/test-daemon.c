@@ -195,7 +195,8 @@ static void release_vm(const char *vm)
 /* Poll Status until vm has a job running; returns that status entry (caller puts it). */
 static json_object *wait_running_job(const char *vm_name)
 {
-	for (;;) {
+	/* Bounded by attempts (30 s), so a job that never starts fails the test instead of hanging it. */
+	for (int i = 0; i < 3000; i++) {
 		json_object *vm = vm_status(vm_name);
 
 		if (field(vm, "running_job"))
@@ -203,6 +204,8 @@ static json_object *wait_running_job(const char *vm_name)
 		json_object_put(vm);
 		usleep(10000);
 	}
+	CHECK(!"the job never started");
+	return NULL;
 }
 
 static int run_hook(const char *vm, const char *op, const char *subop, char *err, size_t err_size)
@@ -835,6 +838,133 @@ static void test_stuck_device(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Send a hook event as root and return the reply's error name ("ok" on success; static copy), message in
+ * msg. */
+static const char *event_result(const char *vm, const char *op, const char *subop, char *msg, size_t msg_size)
+{
+	static char error[128];
+	struct proto_reply reply = { 0 };
+	int fd = connect_new();
+
+	CHECK_INT(call(fd, HOOKD_METHOD_EVENT, event_params(vm, op, subop), &reply), 0);
+	snprintf(error, sizeof(error), "%s", reply.error ? reply.error : "ok");
+	snprintf(msg, msg_size, "%s", reply.message ? reply.message : "");
+	proto_reply_clear(&reply);
+	close(fd);
+	return error;
+}
+
+static bool has_line_containing(json_object *o, const char *key, const char *needle)
+{
+	json_object *lines;
+
+	if (!json_object_object_get_ex(o, key, &lines) || !json_object_is_type(lines, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(lines); i++)
+		if (strstr(json_object_get_string(json_object_array_get_idx(lines, i)), needle))
+			return true;
+	return false;
+}
+
+/* One broken file disables what it describes, nothing more: hookd starts with a broken hookd.conf (defaults)
+ * and a broken VM file; that VM's prepare is refused with file:line, the others are served; a reload keeps
+ * the last good version of a VM whose new file is broken, and status shows the problem. */
+static void test_broken_files(void)
+{
+	struct proto_reply reply = { 0 };
+	char path[512], err[4096], msg[4096], state[512];
+	json_object *vm;
+	int fd;
+
+	snprintf(state, sizeof(state), "%s/run/state/held.state", dir);
+	unlink(state);
+	snprintf(path, sizeof(path), "%s/hookd.conf", conf);
+	write_file(path, "[daemon]\noperation-timeout = soon\n");
+	snprintf(path, sizeof(path), "%s/vms/typo.ini", conf);
+	write_file(path, "[device.gpu]\nadress = 0a:00.0\n");
+	start_daemon();
+
+	CHECK_INT(run_hook("typo", "prepare", "begin", err, sizeof(err)), 1);
+	fprintf(stderr, "hook for the broken VM: %s", err);
+	CHECK(strstr(err, "typo.ini:2:"));
+	CHECK_INT(run_hook("absent", "prepare", "begin", err, sizeof(err)), 1);
+	CHECK(strstr(err, "0000:0a:00.0"));
+	vm = vm_status("typo");
+	CHECK_STR(field(vm, "configured"), "true");
+	CHECK(has_line_containing(vm, "config_problems", "typo.ini:2:"));
+	json_object_put(vm);
+	fd = connect_new();
+	CHECK_INT(call(fd, HOOKD_METHOD_STATUS, NULL, &reply), 0);
+	CHECK(reply.error == NULL);
+	CHECK(has_line_containing(reply.params, "config_problems", "hookd.conf:2:"));
+	proto_reply_clear(&reply);
+
+	/* Fixed, reloaded, broken again: the reload keeps the last good version and says so. */
+	write_file(path, "[device.gpu]\naddress = 0a:00.0\n");
+	CHECK_INT(call(fd, HOOKD_METHOD_RELOAD, NULL, &reply), 0);
+	CHECK_STR(reply.error, HOOKD_ERROR_FAILED); /* hookd.conf is still broken */
+	proto_reply_clear(&reply);
+	vm = vm_status("typo");
+	CHECK(!json_object_object_get_ex(vm, "config_problems", NULL));
+	json_object_put(vm);
+	write_file(path, "[device.gpu]\naddress = 0a:00.0\nreset-method = sometimes\n");
+	CHECK_INT(call(fd, HOOKD_METHOD_RELOAD, NULL, &reply), 0);
+	CHECK_STR(reply.error, HOOKD_ERROR_FAILED);
+	CHECK(strstr(reply.message, "typo.ini:3:"));
+	proto_reply_clear(&reply);
+	close(fd);
+	vm = vm_status("typo");
+	CHECK_STR(field(vm, "configured"), "true");
+	CHECK_STR(field(vm, "last_good_kept"), "true");
+	CHECK(has_line_containing(vm, "config_problems", "typo.ini:3:"));
+	json_object_put(vm);
+	/* The file on disk is broken: its events are refused, naming the line. */
+	CHECK_STR(event_result("typo", "prepare", "begin", msg, sizeof(msg)), HOOKD_ERROR_REFUSED);
+	CHECK(strstr(msg, "typo.ini:3:"));
+	CHECK(unlink(path) == 0);
+}
+
+/* The file on disk is what an event acts on: a VM file written (or changed) while hookd runs is read before
+ * the event is carried out, without a reload. */
+static void test_file_changed_while_running(void)
+{
+	struct proto_reply reply = { 0 };
+	char path[512];
+	int prep, unblock;
+
+	/* New: "fresh" did not exist when hookd started. Its prepare runs (and blocks in the unbind FIFO). */
+	snprintf(path, sizeof(path), "%s/vms/fresh.ini", conf);
+	write_file(path, "[device.disk]\naddress = 02:00.0\n");
+	prep = connect_new();
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("fresh", "prepare", "begin"));
+	json_object_put(wait_running_job("fresh"));
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	fprintf(stderr, "prepare of a VM whose file appeared: %s %s\n", reply.error ? reply.error : "ok",
+		reply.message ? reply.message : "");
+	proto_reply_clear(&reply);
+	close(unblock);
+	close(prep);
+	release_vm("fresh");
+
+	/* Changed: "absent" now names the fixture's NVMe instead of a missing GPU. */
+	snprintf(path, sizeof(path), "%s/vms/absent.ini", conf);
+	write_file(path, "[device.disk]\naddress = 02:00.0\n");
+	prep = connect_new();
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("absent", "prepare", "begin"));
+	json_object_put(wait_running_job("absent"));
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	CHECK(!reply.message || !strstr(reply.message, "0000:0a:00.0"));
+	proto_reply_clear(&reply);
+	close(unblock);
+	close(prep);
+	release_vm("absent");
+	write_file(path, "[device.gpu]\naddress = 0a:00.0\n");
+}
+
 int main(int argc, char **argv)
 {
 	char path[512], cmd[600];
@@ -887,6 +1017,11 @@ int main(int argc, char **argv)
 	RUN(test_second_instance);
 	RUN(test_sigterm_finishes_in_flight);
 	RUN(test_stuck_device);
+	RUN(test_broken_files);
+	RUN(test_file_changed_while_running);
+	CHECK(kill(daemon_pid, SIGTERM) == 0);
+	CHECK(waitpid(daemon_pid, NULL, 0) == daemon_pid);
+	daemon_pid = 0;
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	run(cmd);
