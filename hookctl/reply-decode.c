@@ -56,6 +56,7 @@ static const struct shape status_vm_fields[] = {
 	REQUIRED("name", KIND_STRING),
 	OPTIONAL("configured", KIND_BOOL),
 	ARRAY("last_events", KIND_OBJECT, event_fields),
+	ARRAY("legacy_warnings", KIND_STRING, NULL),
 	OBJECT("engine", engine_fields),
 	END
 };

@@ -1,5 +1,6 @@
-/* How hookctl status shows one VM: its line, its devices, its last event and its error. Reads only VM objects
- * that reply_decode_status() accepted (or that status.c built), so every field has the type it expects. */
+/* How hookctl status shows one VM: its line, its devices, its last event, its legacy scripts' warnings and
+ * its error. Reads only VM objects that reply_decode_status() accepted (or that status.c built), so every
+ * field has the type it expects. */
 #include <stdio.h>
 #include <time.h>
 
@@ -35,7 +36,7 @@ static void format_time(long long usec, char out[32])
 
 void status_print_vm(const struct hookctl *ctx, json_object *vm)
 {
-	json_object *engine = NULL, *devices = NULL, *events = NULL;
+	json_object *engine = NULL, *devices = NULL, *events = NULL, *warnings = NULL;
 	const char *lv = json_get_str(vm, "libvirt_state");
 	const char *state = NULL, *err = NULL;
 
@@ -89,6 +90,11 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 			printf(" (%s)", json_get_str(ev, "message"));
 		putchar('\n');
 	}
+	/* Legacy qemu.d scripts that will not run, as the hook reported them with the last event. */
+	if (json_object_object_get_ex(vm, "legacy_warnings", &warnings) && warnings)
+		for (size_t i = 0; i < json_object_array_length(warnings); i++)
+			printf("  %swarning: %s%s\n", color(ctx, COLOR_YELLOW),
+			       json_object_get_string(json_object_array_get_idx(warnings, i)), color(ctx, COLOR_RESET));
 	if (err)
 		printf("  %serror: %s%s\n", color(ctx, COLOR_RED), err, color(ctx, COLOR_RESET));
 }

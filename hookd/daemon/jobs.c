@@ -390,6 +390,7 @@ void jobs_clear(struct jobs *q)
 		}
 		for (unsigned i = 0; i < JOBS_HISTORY; i++)
 			record_clear(&v->history[i]);
+		json_object_put(v->legacy_warnings);
 		free(v->name);
 		free(v);
 	}

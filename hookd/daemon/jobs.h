@@ -59,6 +59,7 @@ struct vm_state {
 	struct job *queue_head; /* waiting, FIFO; owned */
 	struct job *queue_tail;
 	struct job *running;    /* on a worker thread, or NULL */
+	json_object *legacy_warnings; /* the hook's "warnings" with its last event (a reference), or NULL */
 };
 
 struct job {

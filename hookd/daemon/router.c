@@ -281,9 +281,16 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of memory"));
 		return job_free(j);
 	}
-	if (j->from_hook)
+	if (j->from_hook) {
 		log_ctx(LOG_DEBUG, vm, hook_op_to_string(j->ev.op), NULL, "event %s %s (%zu bytes of XML)",
 			j->ev.subop, j->ev.extra, j->ev.xml_len);
+		/* Legacy scripts that will not run: into the log, and kept for status until the next event. */
+		for (size_t i = 0; j->ev.warnings && i < json_object_array_length(j->ev.warnings); i++)
+			log_ctx(LOG_WARNING, vm, hook_op_to_string(j->ev.op), NULL, "%s",
+				json_object_get_string(json_object_array_get_idx(j->ev.warnings, i)));
+		json_object_put(j->vm->legacy_warnings);
+		j->vm->legacy_warnings = json_object_get(j->ev.warnings);
+	}
 	jobs_enqueue(&rt->jobs, j);
 }
 

@@ -74,6 +74,9 @@ static json_object *status_vm(const struct hookd_config *cfg, const struct jobs 
 		json_object_array_add(events, ev);
 	}
 	json_object_object_add(o, "last_events", events);
+	/* What the hook said with the VM's last event about its legacy scripts: [] when all is well. */
+	json_object_object_add(o, "legacy_warnings",
+			       v && v->legacy_warnings ? json_object_get(v->legacy_warnings) : json_object_new_array());
 	for (size_t i = 0; engine_vms && i < json_object_array_length(engine_vms); i++) {
 		json_object *ev = json_object_array_get_idx(engine_vms, i), *n;
 

@@ -47,9 +47,13 @@ bool hook_op_can_fail(enum hook_op op)
 }
 
 /* A short, printable field: op names, subops, error and method names. */
-static bool field_is_sane(const char *s, size_t len)
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* One line of 1..max bytes without control characters. */
+static bool line_is_sane(const char *s, size_t len, size_t max)
 {
-	if (len == 0 || len > HOOKD_FIELD_MAX)
+	if (len == 0 || len > max)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -57,6 +61,11 @@ static bool field_is_sane(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+static bool field_is_sane(const char *s, size_t len)
+{
+	return line_is_sane(s, len, HOOKD_FIELD_MAX);
 }
 
 void proto_request_clear(struct proto_request *r)
@@ -199,6 +208,7 @@ int proto_vm_from_params(json_object *params, const char **ret, const char **why
 int proto_event_from_params(json_object *params, struct proto_event *ret, const char **why)
 {
 	const char *dummy, *vm, *op, *subop, *extra, *xml;
+	json_object *warnings = NULL;
 	size_t len = 0, xml_len = 0;
 	int op_id;
 
@@ -226,6 +236,26 @@ int proto_event_from_params(json_object *params, struct proto_event *ret, const 
 		*why = "\"xml\" is larger than the limit";
 		return -EINVAL;
 	}
+	if (json_object_object_get_ex(params, "warnings", &warnings) && warnings) {
+		size_t n;
+
+		if (!json_object_is_type(warnings, json_type_array) ||
+		    (n = json_object_array_length(warnings)) > HOOKD_WARNINGS_MAX) {
+			*why = "\"warnings\" is not an array of at most " STRINGIFY(HOOKD_WARNINGS_MAX) " lines";
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			json_object *w = json_object_array_get_idx(warnings, i);
+
+			if (!json_object_is_type(w, json_type_string) ||
+			    !line_is_sane(json_object_get_string(w), (size_t)json_object_get_string_len(w),
+					  HOOKD_WARNING_MAX) ||
+			    strlen(json_object_get_string(w)) != (size_t)json_object_get_string_len(w)) {
+				*why = "\"warnings\" holds something other than one line of text";
+				return -EINVAL;
+			}
+		}
+	}
 	*ret = (struct proto_event){
 		.vm = vm,
 		.op = (enum hook_op)op_id,
@@ -233,6 +263,7 @@ int proto_event_from_params(json_object *params, struct proto_event *ret, const 
 		.extra = extra ? extra : "-",
 		.xml = xml ? xml : "",
 		.xml_len = xml ? xml_len : 0,
+		.warnings = warnings,
 	};
 	return 0;
 }

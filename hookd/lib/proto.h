@@ -20,9 +20,13 @@
 #define HOOKD_MSG_MAX (4u * 1024u * 1024u)
 #define HOOKD_XML_MAX (2u * 1024u * 1024u)
 #define HOOKD_FIELD_MAX 256u  /* op, subop, extra, method and error names */
+/* io.hookd.Event's optional "warnings": what the hook found wrong next to the event (legacy scripts that
+ * will not run), one line each, for hookd's log and status. */
+#define HOOKD_WARNINGS_MAX 32
+#define HOOKD_WARNING_MAX 1024u
 
 /* Methods. Event/Prepare/Release/Reload need uid 0; Status and Check are open to the socket's group. */
-#define HOOKD_METHOD_EVENT   "io.hookd.Event"   /* {vm, op, subop, extra, xml} -> {} */
+#define HOOKD_METHOD_EVENT   "io.hookd.Event"   /* {vm, op, subop, extra, xml, warnings?} -> {} */
 #define HOOKD_METHOD_STATUS  "io.hookd.Status"  /* {vm?} -> {version, protocol, vms: [...]} */
 #define HOOKD_METHOD_PREPARE "io.hookd.Prepare" /* {vm} -> {} (hookctl prepare: by hand, for recovery) */
 #define HOOKD_METHOD_RELEASE "io.hookd.Release" /* {vm} -> {} */
@@ -65,6 +69,7 @@ struct proto_event {
 	const char *extra;
 	const char *xml;     /* may be "" */
 	size_t xml_len;
+	json_object *warnings; /* borrowed: an array of up to HOOKD_WARNINGS_MAX one-line strings, or NULL */
 };
 
 /* A decoded request. Owns obj. */

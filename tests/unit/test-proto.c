@@ -82,6 +82,12 @@ static void test_event_validation(void)
 		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":5}}", "xml" },
 		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\\u0000x\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "" },
 		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":\"a\\u0000b\"}}", "NUL" },
+		/* The hook's warnings: an array of one-line strings, bounded in number and length. */
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":\"x\"}}", "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[7]}}", "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"\"]}}", "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"a\\nb\"]}}", "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"a\\u0000b\"]}}", "warnings" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -96,6 +102,45 @@ static void test_event_validation(void)
 		}
 		proto_request_clear(&req);
 	}
+}
+
+/* "warnings" up to its limits is accepted and handed over; one line too many or too long is not. */
+static void test_event_warnings(void)
+{
+	char long_line[HOOKD_WARNING_MAX + 2];
+	json_object *params, *warnings;
+	struct proto_request req = { 0 };
+	struct proto_event ev;
+	const char *why = NULL, *s;
+	json_object *msg;
+
+	memset(long_line, 'w', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = '\0';
+	for (int round = 0; round < 3; round++) {
+		params = proto_build_event_params("w", "release", "end", "-", "", 0);
+		warnings = json_object_new_array();
+		for (int i = 0; i < HOOKD_WARNINGS_MAX + (round == 1); i++)
+			json_object_array_add(warnings, json_object_new_string_len(long_line,
+										   HOOKD_WARNING_MAX + (round == 2)));
+		json_object_object_add(params, "warnings", warnings);
+		msg = proto_build_request(HOOKD_METHOD_EVENT, params);
+		s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
+		CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
+		if (round == 0) {
+			CHECK_INT(proto_event_from_params(req.params, &ev, &why), 0);
+			CHECK(ev.warnings && json_object_array_length(ev.warnings) == HOOKD_WARNINGS_MAX);
+		} else {
+			CHECK_INT(proto_event_from_params(req.params, &ev, &why), -EINVAL);
+			CHECK(strstr(why, "warnings"));
+		}
+		proto_request_clear(&req);
+		json_object_put(msg);
+	}
+	/* Absent: NULL. */
+	CHECK_INT(parse_event("{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"release\","
+			      "\"subop\":\"end\"}}", &req, &ev, &why), 0);
+	CHECK(ev.warnings == NULL);
+	proto_request_clear(&req);
 }
 
 static void test_malformed_requests(void)
@@ -325,6 +370,7 @@ int main(void)
 	test_ops();
 	test_event_roundtrip();
 	test_event_validation();
+	test_event_warnings();
 	test_malformed_requests();
 	test_xml_limit();
 	test_reply();
