@@ -10,23 +10,24 @@
 
 #include "fileio.h"
 #include "journal.h"
+#include "journal-path.h"
 #include "strv.h"
 #include "util.h"
 
-#define STATE_SUFFIX ".state"
+#define STATE_SUFFIX JOURNAL_SUFFIX
 
 static char *state_dir(const char *run_dir)
 {
 	char *p;
 
-	return asprintf(&p, "%s/state", run_dir) < 0 ? NULL : p;
+	return asprintf(&p, "%s/" JOURNAL_DIR_NAME, run_dir) < 0 ? NULL : p;
 }
 
 static char *state_file(const char *run_dir, const char *vm, const char *suffix)
 {
 	char *p;
 
-	return asprintf(&p, "%s/state/%s%s", run_dir, vm, suffix) < 0 ? NULL : p;
+	return asprintf(&p, "%s/" JOURNAL_DIR_NAME "/%s%s", run_dir, vm, suffix) < 0 ? NULL : p;
 }
 
 int journal_init(const char *run_dir)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "diag.h"
 #include "proto.h"
 
 struct hook_call {
@@ -15,9 +16,12 @@ struct hook_call {
 	const char *extra;
 	int op;              /* enum hook_op, or -EINVAL for an op hookd does not know */
 	bool configured;     /* CONF_DIR/vms/<vm>.ini exists */
+	bool held;           /* hookd's journal has a record for it: hookd still holds its devices */
+	const char *hooks_dir; /* libvirt's hooks directory, the root of qemu.d/ */
 	unsigned timeout_ms; /* [hook] timeout: for the daemon and for each legacy script */
 	char *xml;
 	size_t xml_len;
+	struct diag warnings; /* legacy scripts that will not run: on stderr and in the event for hookd */
 };
 
 /* stopped and release are "end" phases: libvirt ignores their status, legacy scripts run before hookd. */

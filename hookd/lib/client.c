@@ -29,11 +29,30 @@ int client_connect(const char *path, int *ret_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* A unix connect either completes or fails at once; EAGAIN means the backlog is full: a busy daemon. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EAGAIN && errno != EINPROGRESS)
+	/* A unix connect completes or fails at once. EAGAIN is a full listen backlog: the socket is NOT
+	 * connected, so it is no use to the caller (a write would fail with ENOTCONN). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return -errno;
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+int client_connect_wait(const char *path, unsigned timeout_ms, int *ret_fd)
+{
+	unsigned long long deadline = monotonic_ms() + timeout_ms;
+
+	for (;;) {
+		unsigned long long now;
+		int r = client_connect(path, ret_fd);
+
+		if (r != -EAGAIN)
+			return r;
+		/* The kernel does not say when the backlog drains: try again shortly, until the deadline. */
+		now = monotonic_ms();
+		if (now >= deadline)
+			return -EAGAIN;
+		(void)poll(NULL, 0, (int)(deadline - now < 20 ? deadline - now : 20));
+	}
 }
 
 int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct proto_reply *ret)

@@ -6,8 +6,11 @@
 /* $HOOKD_SOCKET if set, else the compiled-in default. */
 const char *client_socket_path(void);
 
-/* Connect to path. -ENOENT / -ECONNREFUSED when the daemon is not there. */
+/* Connect to path. -ENOENT / -ECONNREFUSED when the daemon is not there, -EAGAIN when its listen backlog is
+ * full (it is busy). */
 int client_connect(const char *path, int *ret_fd);
+/* client_connect(), trying again while the backlog is full until timeout_ms from now; then -EAGAIN. */
+int client_connect_wait(const char *path, unsigned timeout_ms, int *ret_fd);
 
 /* Send method(params) and wait for the reply until timeout_ms from now. params is taken.
  * -ETIMEDOUT if the daemon does not answer in time, -ECONNRESET if it closed the connection. */

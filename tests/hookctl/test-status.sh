@@ -115,6 +115,21 @@ fi
 hc prepare nosuchvm
 expect_rc 4 "prepare of an unknown VM"
 expect_grep "no configuration" "$T/err" "stderr"
+
+step "a legacy script that will not run: on the hook's stderr, in hookd's log, in status"
+mkdir -p "$T/hooks/qemu.d/amd/release/end"
+printf '#!/bin/sh\n' >"$T/hooks/qemu.d/amd/release/end/revert.sh"
+chmod 0644 "$T/hooks/qemu.d/amd/release/end/revert.sh"
+rc=0
+echo '<domain/>' | HOOKD_HOOKS_DIR=$T/hooks HOOKD_RUN_DIR=$T/run "$HOOKD_HOOK" amd release end - \
+	2>"$T/hook.err" || rc=$?
+expect_rc 0 "the hook's release end"
+expect_grep "revert.sh is not executable (mode 0644)" "$T/hook.err" "the hook's stderr"
+expect_grep "revert.sh is not executable (mode 0644)" "$T/hookd.log" "hookd's log"
+# shellcheck disable=SC2086
+hc $IO status amd
+expect_rc 0 "status amd after the hook's event"
+expect_grep "warning: legacy hook .*/qemu.d/amd/release/end/revert.sh is not executable" "$T/out" "stdout"
 stop_hookd
 hc prepare amd
 expect_rc 3 "prepare with hookd down"
