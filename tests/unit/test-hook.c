@@ -2,7 +2,8 @@
  * which VMs it leaves alone, which events it always forwards, how it treats its input, a busy daemon and the
  * legacy qemu.d scripts it runs or refuses. Nothing here touches /sys or a running hookd.
  * The fake daemon is a listening socket served by a thread: it records each request and answers "ok".
- * usage: test-hook HOOKD-HOOK */
+ * One test runs the real hookd instead, to see a VM file root did not write refused from end to end.
+ * usage: test-hook HOOKD-HOOK HOOKD */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -19,7 +20,7 @@
 #include "test.h"
 #include "util.h"
 
-static const char *hook_bin;
+static const char *hook_bin, *hookd_bin;
 static char dir[] = "/tmp/hookd-test-hook-XXXXXX";
 static char conf[256], hooks[256], run_dir[256], sock[256], marker[256];
 
@@ -597,12 +598,59 @@ static void test_untrusted_scripts_refused(void)
 	sh("rm -rf %s/qemu.d/win10", hooks);
 }
 
+/* ---- 10.3 end to end: the real hookd refuses a VM file root did not write; the hook says why ---- */
+
+static void test_untrusted_vm_file_refused(void)
+{
+	char path[512], target[512], saved_sock[256];
+	struct hook_run r;
+	pid_t pid;
+	int status;
+
+	fake_stop();
+	snprintf(saved_sock, sizeof(saved_sock), "%s", sock);
+	CHECK((size_t)snprintf(sock, sizeof(sock), "%s/real.sock", dir) < sizeof(sock));
+	snprintf(path, sizeof(path), "%s/vms/open.ini", conf);
+	write_file(path, "[device.gpu]\naddress = 0a:00.0\n", 0666);
+	snprintf(target, sizeof(target), "%s/elsewhere.ini", dir);
+	write_file(target, "[device.gpu]\naddress = 0a:00.0\n", 0644);
+	snprintf(path, sizeof(path), "%s/vms/linked.ini", conf);
+	CHECK(symlink(target, path) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl(hookd_bin, hookd_bin, "--conf-dir", conf, "--run-dir", run_dir, "--sysfs-root", dir, "--socket",
+		      sock, (char *)NULL);
+		_exit(127);
+	}
+	/* Bounded by attempts, not by a time limit on hookd. */
+	for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
+		usleep(10000);
+
+	run_hook("open", "prepare", "begin", &r);
+	CHECK_INT(r.status, 1);
+	CHECK(strstr(r.err, "open.ini") && strstr(r.err, "mode 0666") && strstr(r.err, "chmod go-w"));
+	hook_run_done(&r);
+	run_hook("linked", "prepare", "begin", &r);
+	CHECK_INT(r.status, 1);
+	CHECK(strstr(r.err, "linked.ini") && strstr(r.err, "symbolic link"));
+	hook_run_done(&r);
+
+	CHECK(kill(pid, SIGTERM) == 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(unlink(path) == 0);
+	snprintf(path, sizeof(path), "%s/vms/open.ini", conf);
+	CHECK(unlink(path) == 0);
+	snprintf(sock, sizeof(sock), "%s", saved_sock);
+	fake_start(listen_on(sock, 16), 0);
+}
+
 int main(int argc, char **argv)
 {
 	char path[512];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s HOOKD-HOOK\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s HOOKD-HOOK HOOKD\n", argv[0]);
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -610,6 +658,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	hook_bin = argv[1];
+	hookd_bin = argv[2];
 	signal(SIGPIPE, SIG_IGN);
 	umask(022);
 	CHECK(mkdtemp(dir));
@@ -635,6 +684,7 @@ int main(int argc, char **argv)
 	RUN(test_busy_daemon);
 	RUN(test_unrunnable_scripts_reported);
 	RUN(test_untrusted_scripts_refused);
+	RUN(test_untrusted_vm_file_refused);
 
 	fake_stop();
 	sh("rm -rf %s", dir);
