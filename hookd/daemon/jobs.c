@@ -142,9 +142,10 @@ static void vm_record(struct vm_state *v, const struct job *j, const char *resul
 		/* No UUID (no XML, or none in it) is shown as null. */
 		(void)domxml_uuid(j->ev.xml, j->ev.xml_len, &rec->uuid);
 	} else {
-		/* hookctl prepare/release: recorded like the hook's events, with subop "manual". */
+		/* hookctl prepare/release: recorded like the hook's events, with subop "manual" (or what started
+		 * it: "reconcile"). */
 		rec->op = strdup(job_action_to_string(j->action));
-		rec->subop = strdup("manual");
+		rec->subop = strdup(j->origin ? j->origin : "manual");
 		rec->extra = strdup("-");
 	}
 	rec->result = result;

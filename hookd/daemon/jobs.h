@@ -60,6 +60,7 @@ struct vm_state {
 	struct job *queue_tail;
 	struct job *running;    /* on a worker thread, or NULL */
 	json_object *legacy_warnings; /* the hook's "warnings" with its last event (a reference), or NULL */
+	unsigned long long last_request_ms; /* monotonic: when a request for this VM last arrived */
 };
 
 struct job {
@@ -68,6 +69,7 @@ struct job {
 	struct vm_state *vm;
 	enum job_action action;
 	bool from_hook;           /* io.hookd.Event: ev is set; else hookctl's Prepare/Release/Check */
+	const char *origin;       /* not from the hook: the history's subop, "manual" when NULL (static) */
 	uint64_t client_id;
 	struct proto_request req; /* owns the JSON the strings below point into */
 	struct proto_event ev;

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "router.h"
 #include "log.h"
+#include "reconcile.h"
 #include "server.h"
 #include "util.h"
 
@@ -27,6 +28,8 @@ struct options {
 	const char *run_dir;
 	const char *sysfs_root;
 	const char *socket_path; /* NULL: RUN_DIR/hookd.sock */
+	const char *libvirt_uri; /* "none": no reconciliation */
+	const char *proc_root;
 	uint64_t client_timeout_usec;
 };
 
@@ -34,6 +37,7 @@ struct daemon_state {
 	sd_event *event;
 	struct router *router;
 	struct server *server;
+	struct reconcile *reconcile;
 	unsigned stop_timeout_ms;
 	bool stopping;
 };
@@ -50,6 +54,9 @@ static void usage(FILE *f)
 		"  --client-timeout SECONDS\n"
 		"                     close a client that sends no complete request for this long (default 30;\n"
 		"                     0: never); a request being carried out is not limited by it\n"
+		"  --libvirt-uri URI  asked read-only which VMs run, to release what hookd holds for a VM that\n"
+		"                     stopped while it was not listening (default qemu:///system; none: never)\n"
+		"  --proc-root DIR    where proc is, to see who holds /dev/vfio/N (default /proc; for tests)\n"
 		"  --help             this text\n"
 		"  --version          the version\n"
 		"Runs in the foreground. SIGHUP reloads the configuration; SIGTERM finishes running operations and "
@@ -62,6 +69,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "conf-dir", required_argument, NULL, 'c' }, { "run-dir", required_argument, NULL, 'r' },
 		{ "sysfs-root", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
 		{ "client-timeout", required_argument, NULL, 't' },
+		{ "libvirt-uri", required_argument, NULL, 'L' }, { "proc-root", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -70,6 +78,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	*o = (struct options){ .conf_dir = HOOKD_CONF_DIR,
 			       .run_dir = HOOKD_RUN_DIR,
 			       .sysfs_root = "/sys",
+			       .libvirt_uri = "qemu:///system",
+			       .proc_root = "/proc",
 			       .client_timeout_usec = SERVER_DEFAULT_CLIENT_TIMEOUT_USEC };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
 		switch (c) {
@@ -81,6 +91,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 's':
 			o->sysfs_root = optarg;
+			break;
+		case 'L':
+			o->libvirt_uri = optarg;
+			break;
+		case 'P':
+			o->proc_root = optarg;
 			break;
 		case 'S':
 			o->socket_path = optarg;
@@ -257,6 +273,7 @@ static int run(const struct options *o)
 	const char *socket_path = o->socket_path;
 	bool own_socket = false;
 	_cleanup_close_ int instance_lock = -1;
+	unsigned libvirt_timeout_ms;
 	sigset_t mask;
 	int fd, r;
 
@@ -276,6 +293,7 @@ static int run(const struct options *o)
 	}
 	router_log_config_problems(cfg);
 	d.stop_timeout_ms = cfg->operation_timeout_ms;
+	libvirt_timeout_ms = cfg->sysfs_timeout_ms;
 
 	/* Modules belong to the running kernel: change them only when the devices are its own. */
 	r = engine_new(&(struct engine_options){ .sysfs_root = o->sysfs_root,
@@ -324,6 +342,16 @@ static int run(const struct options *o)
 	if (r < 0)
 		goto out;
 	router_set_server(d.router, d.server);
+	/* Bounded like one sysfs write: an answer later than that is too old to act on. */
+	r = reconcile_new(d.event, engine,
+			  &(struct reconcile_options){ .libvirt_uri = o->libvirt_uri,
+						       .proc_root = o->proc_root,
+						       .libvirt_timeout_usec = (uint64_t)libvirt_timeout_ms * 1000ull },
+			  router_reconcile_release, d.router, &d.reconcile);
+	if (r < 0)
+		goto out;
+	router_set_reconcile(d.router, d.reconcile);
+	reconcile_request(d.reconcile, "start-up");
 	if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d)) < 0 ||
 	    (r = sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d)) < 0 ||
 	    (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d)) < 0)
@@ -344,6 +372,7 @@ out:
 	if (!d.router || router_threads_done(d.router)) {
 		server_free(d.server);
 		router_free(d.router);
+		reconcile_free(d.reconcile);
 		engine_free(engine);
 	}
 	hookd_config_free(cfg);

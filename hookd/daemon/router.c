@@ -5,7 +5,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "engine-view.h"
+#include "clock.h"
 #include "jobs.h"
+#include "reconcile.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -68,6 +70,7 @@ struct router {
 	struct config_gen *gen; /* the running configuration */
 	struct jobs jobs;
 	struct engine_view *view; /* the devices as Status shows them, read off the loop */
+	struct reconcile *reconcile; /* not owned; NULL when off */
 };
 
 /* Answer at once (reply taken; NULL, out of memory, sends nothing). */
@@ -166,9 +169,15 @@ static void status_answer(void *userdata, json_object *engine_vms, uint64_t age_
 	struct status_request *sr = userdata;
 	struct router *rt = sr->router;
 
-	if (rt->server) /* NULL: shutting down */
-		reply_now(rt, sr->client_id,
-			  status_build_reply(rt->gen->cfg, &rt->jobs, sr->req.params, engine_vms, age_usec));
+	if (rt->server) { /* NULL: shutting down */
+		json_object *reply = status_build_reply(rt->gen->cfg, &rt->jobs, sr->req.params, engine_vms, age_usec);
+		json_object *params;
+
+		if (reply && !json_object_object_get_ex(reply, "error", NULL) &&
+		    json_object_object_get_ex(reply, "parameters", &params))
+			json_object_object_add(params, "reconcile", reconcile_status(rt->reconcile));
+		reply_now(rt, sr->client_id, reply);
+	}
 	proto_request_clear(&sr->req);
 	free(sr);
 }
@@ -281,6 +290,7 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 		reply_now(rt, client_id, proto_build_error(HOOKD_ERROR_FAILED, "out of memory"));
 		return job_free(j);
 	}
+	j->vm->last_request_ms = monotonic_ms();
 	if (j->from_hook) {
 		log_ctx(LOG_DEBUG, vm, hook_op_to_string(j->ev.op), NULL, "event %s %s (%zu bytes of XML)",
 			j->ev.subop, j->ev.extra, j->ev.xml_len);
@@ -291,6 +301,10 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 		json_object_put(j->vm->legacy_warnings);
 		j->vm->legacy_warnings = json_object_get(j->ev.warnings);
 	}
+	/* A VM stopped, or libvirt reconnected after a restart: releases may have been missed meanwhile. */
+	if (j->from_hook && (j->ev.op == HOOK_OP_STOPPED || j->ev.op == HOOK_OP_RELEASE ||
+			     j->ev.op == HOOK_OP_RECONNECT))
+		reconcile_request(rt->reconcile, hook_op_to_string(j->ev.op));
 	jobs_enqueue(&rt->jobs, j);
 }
 
@@ -311,6 +325,49 @@ void router_log_config_problems(const struct hookd_config *cfg)
 		for (size_t k = 0; k < b->diag.n; k++)
 			log_error("%s", b->diag.lines[k]);
 	}
+}
+
+void router_set_reconcile(struct router *rt, struct reconcile *rec)
+{
+	rt->reconcile = rec;
+}
+
+void router_reconcile_release(void *userdata, const char *vm, const char *why, unsigned long long since_ms)
+{
+	struct router *rt = userdata;
+	struct vm_state *v = jobs_get_vm(&rt->jobs, vm);
+	struct proto_request req = { 0 };
+	struct job *j;
+
+	if (!v)
+		return;
+	if (v->running || v->queue_head || v->last_request_ms >= since_ms) {
+		log_ctx(LOG_INFO, vm, "reconcile", NULL, "not released: a request for it arrived meanwhile");
+		return;
+	}
+	if (rt->jobs.stopping)
+		return;
+	req.obj = json_object_new_object();
+	req.params = json_object_new_object();
+	if (!req.obj || !req.params) {
+		json_object_put(req.params);
+		proto_request_clear(&req);
+		return;
+	}
+	json_object_object_add(req.params, "vm", json_object_new_string(vm));
+	json_object_object_add(req.obj, "method", json_object_new_string(HOOKD_METHOD_RELEASE));
+	json_object_object_add(req.obj, "parameters", req.params);
+	req.method = HOOKD_METHOD_RELEASE;
+	j = job_new(&rt->jobs, 0, &req); /* client 0: nobody waits for the reply */
+	if (!j)
+		return;
+	j->action = JOB_ACTION_RELEASE;
+	j->origin = "reconcile";
+	j->gen = config_gen_ref(rt->gen);
+	j->vm_config = hookd_config_find_vm(rt->gen->cfg, vm);
+	j->vm = v;
+	log_ctx(LOG_WARNING, vm, "reconcile", NULL, "releasing: %s", why);
+	jobs_enqueue(&rt->jobs, j);
 }
 
 /* ---- life cycle ---- */
@@ -417,7 +474,7 @@ unsigned router_running(const struct router *rt)
 
 bool router_threads_done(const struct router *rt)
 {
-	return rt->jobs.running == 0 && !engine_view_busy(rt->view);
+	return rt->jobs.running == 0 && !engine_view_busy(rt->view) && !reconcile_busy(rt->reconcile);
 }
 
 void router_free(struct router *rt)

@@ -25,6 +25,12 @@ void router_free(struct router *r);
  * falls back to. */
 void router_log_config_problems(const struct hookd_config *cfg);
 
+struct reconcile;
+/* Where the router asks for reconciliation passes (on libvirt's reconnect and whenever a VM stopped). */
+void router_set_reconcile(struct router *r, struct reconcile *rec);
+/* reconcile_release_fn: release VM unless a request for it arrived since since_ms or one is pending. */
+void router_reconcile_release(void *userdata, const char *vm, const char *why, unsigned long long since_ms);
+
 /* The server's request handler (server_request_fn). */
 void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct proto_request *req);
 
