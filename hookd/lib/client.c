@@ -55,6 +55,21 @@ int client_connect_wait(const char *path, unsigned timeout_ms, int *ret_fd)
 	}
 }
 
+int client_connect_restarting(const char *path, unsigned restart_ms, unsigned timeout_ms, int *ret_fd)
+{
+	unsigned long long start = monotonic_ms(), deadline = start + timeout_ms;
+	unsigned long long restart_deadline = start + (restart_ms < timeout_ms ? restart_ms : timeout_ms);
+
+	for (;;) {
+		unsigned long long now = monotonic_ms();
+		int r = client_connect_wait(path, now < deadline ? (unsigned)(deadline - now) : 0, ret_fd);
+
+		if ((r != -ENOENT && r != -ECONNREFUSED) || monotonic_ms() >= restart_deadline)
+			return r;
+		usleep(CLIENT_RETRY_MS * 1000);
+	}
+}
+
 int client_call(int fd, const char *method, json_object *params, unsigned timeout_ms, struct proto_reply *ret)
 {
 	unsigned long long deadline = monotonic_ms() + timeout_ms;

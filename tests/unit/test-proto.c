@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -327,6 +328,64 @@ static void *echo_server(void *p)
 	return NULL;
 }
 
+struct late_server {
+	char path[108];
+	int listen_fd;
+};
+
+/* Starts listening on path a little later, as a restarting hookd does. */
+static void *listen_later(void *p)
+{
+	struct late_server *s = p;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	usleep(300 * 1000);
+	strcpy(sa.sun_path, s->path);
+	unlink(s->path);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(s->listen_fd >= 0);
+	CHECK(bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(s->listen_fd, 4) == 0);
+	return NULL;
+}
+
+/* The hook waits for a daemon that is restarting (no socket yet, or a stale one nobody listens on), bounded. */
+static void test_client_connect_restarting(void)
+{
+	char dir[] = "/tmp/hookd-test-connect-XXXXXX";
+	struct late_server srv = { .listen_fd = -1 };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t t;
+	int fd = -1, stale;
+
+	CHECK(mkdtemp(dir));
+	snprintf(srv.path, sizeof(srv.path), "%s/hookd.sock", dir);
+	/* Nobody comes: the last error, after the wait. */
+	CHECK_INT(client_connect_restarting(srv.path, 200, 200, &fd), -ENOENT);
+
+	/* No socket at first. */
+	CHECK(pthread_create(&t, NULL, listen_later, &srv) == 0);
+	CHECK_INT(client_connect_restarting(srv.path, 30000, 30000, &fd), 0);
+	pthread_join(t, NULL);
+	close(fd);
+	close(srv.listen_fd);
+
+	/* A stale socket left by a killed daemon: connect is refused until the new one listens. */
+	unlink(srv.path);
+	strcpy(sa.sun_path, srv.path);
+	stale = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(stale, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(stale);
+	CHECK_INT(client_connect(srv.path, &fd), -ECONNREFUSED);
+	CHECK(pthread_create(&t, NULL, listen_later, &srv) == 0);
+	CHECK_INT(client_connect_restarting(srv.path, 30000, 30000, &fd), 0);
+	pthread_join(t, NULL);
+	close(fd);
+	close(srv.listen_fd);
+	unlink(srv.path);
+	rmdir(dir);
+}
+
 static void test_client_call(void)
 {
 	struct echo_server srv;
@@ -377,6 +436,7 @@ int main(void)
 	test_reader_framing();
 	test_reader_oversize();
 	test_client_call();
+	test_client_connect_restarting();
 	printf("test-proto: all checks passed\n");
 	return 0;
 }
