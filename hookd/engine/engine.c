@@ -561,6 +561,7 @@ static int restore_console(struct operation *o)
 {
 	struct plan *p = o->plan;
 	_cleanup_free_ char *prefix = NULL;
+	char label[96], what[96];
 	unsigned timeout;
 	int r;
 
@@ -579,10 +580,21 @@ static int restore_console(struct operation *o)
 		if (!d->boot_vga || !d->original_driver || (d->step != DEVICE_PLANNED && d->step != DEVICE_RESTORED))
 			continue;
 		log_ctx(LOG_INFO, p->vm, o->op, d->address, "re-probing the boot GPU so the console takes it back");
+		plan_device_label(d, label);
 		timeout = op_write_timeout(o);
 		r = pci_unbind(&o->e->kernel, d->address, timeout);
-		if (r >= 0)
-			r = pci_probe(&o->e->kernel, d->address, op_write_timeout(o));
+		snprintf(what, sizeof(what), "unbinding it from %s", d->original_driver);
+		if (r < 0 && !device_gone_or_stuck(o, d, label, r, timeout, what))
+			op_fail(o, label, "cannot unbind it from %s: %s", d->original_driver, strerror(-r));
+		if (r >= 0) {
+			_cleanup_free_ char *driver = NULL;
+
+			/* restore_device() below reads the outcome of a probe that returned. */
+			r = probe_device(o, d, "console-probe", &timeout, &driver);
+			snprintf(what, sizeof(what), "%s's probe of it", d->original_driver);
+			if (r < 0 && !device_gone_or_stuck(o, d, label, r, timeout, what))
+				op_fail(o, label, "probing it failed: %s", strerror(-r));
+		}
 		if (r >= 0 && restore_device(o, d) < 0)
 			r = -EIO;
 		if (r >= 0)

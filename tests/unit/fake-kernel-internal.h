@@ -22,6 +22,7 @@ struct fk_device {
 	pthread_mutex_t lock;  /* the device lock */
 	bool gone;
 	bool armed[FK_FAULTS];
+	unsigned skip[FK_FAULTS];  /* runs of the step that still go through before an armed fault */
 	bool blocked;          /* a step is waiting in the fake kernel */
 	bool let_go;           /* fk_unblock() was called for it */
 };
@@ -50,6 +51,8 @@ struct fake_kernel {
 	size_t n_drivers;
 	struct fk_module *modules;
 	size_t n_modules;
+	char fbcon_gpu[13];   /* fk_fbcon_follows_probe(); "" when vtconsole binds take at once */
+	bool fbcon_pending;   /* a bind of 1 did not take: the next probe of fbcon_gpu brings fbcon back */
 	char *log;
 	size_t log_len;
 };

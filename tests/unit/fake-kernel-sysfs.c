@@ -74,10 +74,37 @@ static void block_here(struct fake_kernel *k, struct fk_device *dev)
 
 static bool take_fault(struct fk_device *dev, enum fk_fault f)
 {
-	bool armed = dev->armed[f];
-
+	if (!dev->armed[f])
+		return false;
+	if (dev->skip[f] > 0) {
+		dev->skip[f]--;
+		return false;
+	}
 	dev->armed[f] = false;
-	return armed;
+	return true;
+}
+
+/* fbcon registers on the new framebuffer and takes every framebuffer vtconsole (k->lock held). */
+static void fbcon_takes_over(struct fake_kernel *k)
+{
+	_cleanup_free_ char *dir = fk_sys_path(k, "class/vtconsole");
+	_cleanup_closedir_ DIR *d = opendir(dir);
+	struct dirent *de;
+
+	k->fbcon_pending = false;
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *name = NULL, *bind = NULL, *path = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = fk_sys_path(k, "class/vtconsole/%s/name", de->d_name);
+		name = fk_read_trimmed(path);
+		if (!name || !strstr(name, "frame buffer"))
+			continue;
+		bind = fk_sys_path(k, "class/vtconsole/%s/bind", de->d_name);
+		CHECK(write_plain(bind, "1\n") == 0);
+		fk_logf(k, "fbcon %s", de->d_name);
+	}
 }
 
 /* ---- the kernel's steps ---- */
@@ -149,6 +176,8 @@ bool fk_probe_locked(struct fake_kernel *k, struct fk_device *dev, const char *d
 		return false;
 	}
 	fk_logf(k, "bind %s %s", dev->address, driver);
+	if (k->fbcon_pending && streq(dev->address, k->fbcon_gpu))
+		fbcon_takes_over(k);
 	return true;
 }
 
@@ -234,9 +263,17 @@ static int do_reset_method(struct fake_kernel *k, const char *address, const cha
 static int do_plain(struct fake_kernel *k, const char *relpath, const char *value)
 {
 	_cleanup_free_ char *path = fk_sys_path(k, "%s", relpath);
+	size_t n = strlen(relpath);
 	int r;
 
 	pthread_mutex_lock(&k->lock);
+	if (k->fbcon_gpu[0] && startswith(relpath, "class/vtconsole/") && n > 5 &&
+	    streq(relpath + n - 5, "/bind") && startswith(value, "1")) {
+		/* No console driver to take the console over from: the bind does not take. */
+		k->fbcon_pending = true;
+		pthread_mutex_unlock(&k->lock);
+		return 0;
+	}
 	r = write_plain(path, value);
 	pthread_mutex_unlock(&k->lock);
 	return r;

@@ -339,6 +339,26 @@ void fk_inject(struct fake_kernel *k, const char *address, enum fk_fault fault)
 	dev = fk_find_device(k, address);
 	CHECK(dev);
 	dev->armed[fault] = true;
+	dev->skip[fault] = 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_inject_after(struct fake_kernel *k, const char *address, enum fk_fault fault, unsigned count)
+{
+	struct fk_device *dev;
+
+	fk_inject(k, address, fault);
+	pthread_mutex_lock(&k->lock);
+	dev = fk_find_device(k, address);
+	dev->skip[fault] = count;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_fbcon_follows_probe(struct fake_kernel *k, const char *address)
+{
+	pthread_mutex_lock(&k->lock);
+	CHECK(strlen(address) == 12 && fk_find_device(k, address));
+	memcpy(k->fbcon_gpu, address, 13);
 	pthread_mutex_unlock(&k->lock);
 }
 

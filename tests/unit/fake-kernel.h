@@ -63,11 +63,18 @@ enum fk_fault {
 	FK_VANISHES_AT_UNBIND,      /* the device is surprise-removed while its driver lets go */
 };
 void fk_inject(struct fake_kernel *k, const char *address, enum fk_fault fault);
+/* The same, for the step's run after the next COUNT ones on ADDRESS. */
+void fk_inject_after(struct fake_kernel *k, const char *address, enum fk_fault fault, unsigned count);
 /* True while a step on ADDRESS is blocked in the fake kernel. */
 bool fk_blocked(struct fake_kernel *k, const char *address);
 /* Let the blocked step on ADDRESS go on, and wait until it and whatever queued on the device lock behind it
  * have finished. */
 void fk_unblock(struct fake_kernel *k, const char *address);
+/* A kernel without a system console driver to hand the console back from (no vgacon): writing 1 to a
+ * vtconsole's bind does not take, and fbcon binds the framebuffer vtconsoles ("(M) frame buffer device")
+ * again when the boot GPU ADDRESS is next probed successfully after such a write. */
+void fk_fbcon_follows_probe(struct fake_kernel *k, const char *address);
+
 /* Hot-unplug: ADDRESS disappears from the tree now. */
 void fk_remove_device(struct fake_kernel *k, const char *address);
 

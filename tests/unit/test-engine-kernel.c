@@ -29,12 +29,11 @@ static struct vm_config *vm(const char *name, const char *text)
 	return c;
 }
 
-/* A fresh machine, fake kernel and engine for each test. */
-static void setup(void)
+/* A fake kernel and an engine over the fixture F already holds. */
+static void setup_on_fixture(void)
 {
 	struct engine_options opts;
 
-	fx_machine(&f);
 	snprintf(run_dir, sizeof(run_dir), "/dev/shm/hookd-run-XXXXXX");
 	if (!mkdtemp(run_dir))
 		snprintf(run_dir, sizeof(run_dir), "%s", f.run);
@@ -44,6 +43,13 @@ static void setup(void)
 					.kernel = fk_kernel(k) };
 	CHECK_INT(engine_new(&opts, &e), 0);
 	CHECK_INT(engine_recover(e), 0);
+}
+
+/* A fresh machine, fake kernel and engine for each test. */
+static void setup(void)
+{
+	fx_machine(&f);
+	setup_on_fixture();
 }
 
 static void teardown(void)
@@ -224,6 +230,36 @@ static void test_module_in_use(void)
 	CHECK(strstr(msg2, "module nvidia: it is held by nvidia_drm, which is not in unload-modules"));
 	CHECK_STR(fk_log(k), "");
 	CHECK_STR(driver_of(GPU), "nvidia");
+	teardown();
+}
+
+/* reset_method: the kernel takes only a method the device offers, and "default" gives back all of them. */
+static void test_reset_method(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *good =
+		vm("nas", "[device.a]\naddress = 04:00.0\nreset-method = flr\n");
+	_cleanup_(vm_config_freep) struct vm_config *bad = vm("nas", "[device.a]\naddress = 04:00.0\nreset-method = pm\n");
+	struct topology t = { 0 };
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL, *m1 = NULL, *m2 = NULL, *m3 = NULL;
+
+	fx_machine(&f);
+	fx_write(&f, "sys", "bus/pci/devices/" NVME_A "/reset_method", "flr bus");
+	setup_on_fixture();
+	t = (struct topology){ .sysfs_root = f.sys, .proc_root = f.proc };
+	CHECK_INT(engine_prepare(e, good, NULL, &msg), 0);
+	CHECK_INT(topology_read_attr(&t, "bus/pci/devices/" NVME_A "/reset_method", &m1), 0);
+	CHECK_STR(m1, "flr");
+	CHECK_INT(engine_release(e, "nas", &msg2), 0);
+	CHECK_INT(topology_read_attr(&t, "bus/pci/devices/" NVME_A "/reset_method", &m2), 0);
+	CHECK_STR(m2, "flr bus");
+
+	/* A method the device does not offer: the kernel refuses it and prepare undoes its first steps. */
+	CHECK_INT(engine_prepare(e, bad, NULL, &msg3), -EINVAL);
+	CHECK_STR(msg3, "VM nas: " NVME_A " (a): cannot set reset_method to pm: Invalid argument");
+	CHECK_STR(driver_of(NVME_A), "nvme");
+	CHECK_STR(override_of(NVME_A), "(null)");
+	CHECK_INT(topology_read_attr(&t, "bus/pci/devices/" NVME_A "/reset_method", &m3), 0);
+	CHECK_STR(m3, "flr bus");
 	teardown();
 }
 
@@ -459,17 +495,60 @@ static void test_fake_kernel_semantics(void)
 	fx_clear(&f);
 }
 
+/* release-console on a kernel where fbcon only comes back when the boot GPU is probed again: the engine
+ * re-probes it. When that re-probe blocks then fails, the GPU is stuck, then without a driver, never "back". */
+static void test_console_reprobe(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		vm("desk", "[vm]\nrelease-console = yes\n[device.igpu]\naddress = 00:02.0\n");
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL, *msg4 = NULL, *msg5 = NULL;
+	struct topology t;
+	_cleanup_free_ char *bind = NULL, *bind2 = NULL;
+
+	setup();
+	t = (struct topology){ .sysfs_root = f.sys, .proc_root = f.proc };
+	fk_fbcon_follows_probe(k, IGPU);
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK_STR(driver_of(IGPU), "vfio-pci");
+	CHECK_INT(engine_release(e, "desk", &msg2), 0);
+	CHECK_STR(driver_of(IGPU), "i915");
+	CHECK_INT(topology_read_attr(&t, "class/vtconsole/vtcon1/bind", &bind), 0);
+	CHECK_STR(bind, "1");
+	CHECK_STR(log_lines("fbcon"), "fbcon vtcon1");
+
+	/* The re-probe (the GPU's second probe on the way back) blocks, then fails. */
+	fk_log_clear(k);
+	CHECK_INT(engine_prepare(e, c, NULL, &msg3), 0);
+	fk_inject_after(k, IGPU, FK_PROBE_BLOCKS_THEN_FAILS, 1);
+	CHECK(engine_release(e, "desk", &msg4) < 0);
+	CHECK(msg4 && strstr(msg4, "VM desk: " IGPU " (igpu): the kernel did not finish i915's probe of it within 2000 ms"));
+	p = journal("desk");
+	CHECK_INT(p->devices[0].step, DEVICE_STUCK);
+	CHECK_STR(status_of("desk", 0, "state"), "stuck");
+	fk_unblock(k, IGPU);
+	CHECK_STR(driver_of(IGPU), "");
+	CHECK_INT(engine_release(e, "desk", &msg5), 0);
+	CHECK_STR(driver_of(IGPU), "i915");
+	CHECK_INT(topology_read_attr(&t, "class/vtconsole/vtcon1/bind", &bind2), 0);
+	CHECK_STR(bind2, "1");
+	CHECK(!journal_exists("desk"));
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_fake_kernel_semantics);
 	RUN(test_prepare_release);
 	RUN(test_whole_group_with_modules);
 	RUN(test_module_in_use);
+	RUN(test_reset_method);
 	RUN(test_blocked_unbind);
 	RUN(test_failed_probe_rolls_back);
 	RUN(test_probe_blocks_then_fails_on_release);
 	RUN(test_probe_fails_on_release);
 	RUN(test_vanished_device);
 	RUN(test_recovery);
+	RUN(test_console_reprobe);
 	return 0;
 }
