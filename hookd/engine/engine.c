@@ -134,9 +134,27 @@ static const char *step_error(const struct operation *o, int r, char buf[static 
 	return buf;
 }
 
-static int module_load(struct engine *e, const char *name)
+/* Load or unload a module under the operation's deadline; *RET_TIMEOUT is the deadline used. */
+static int module_load(struct operation *o, const char *name, unsigned *ret_timeout)
 {
-	return e->kernel.ops->module_load(e->kernel.data, name);
+	*ret_timeout = op_write_timeout(o);
+	return o->e->kernel.ops->module_load(o->e->kernel.data, name, *ret_timeout);
+}
+
+static int module_unload(struct operation *o, const char *name, unsigned *ret_timeout)
+{
+	*ret_timeout = op_write_timeout(o);
+	return o->e->kernel.ops->module_unload(o->e->kernel.data, name, *ret_timeout);
+}
+
+/* Why a module step failed, in the user's terms. */
+static const char *module_reason(int r, unsigned timeout_ms, char buf[static 96])
+{
+	if (r == -ETIMEDOUT)
+		snprintf(buf, 96, "the kernel did not finish within %u ms", timeout_ms);
+	else
+		snprintf(buf, 96, "%s", r == -EBUSY ? "it is in use" : r == -EPERM ? "it is blacklisted" : strerror(-r));
+	return buf;
 }
 
 /* ---- checks ---- */
@@ -155,7 +173,7 @@ static int plan_modules(struct engine *e, struct plan *p, struct diag *diag)
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = e->kernel.ops->module_info(e->kernel.data, p->modules[i].name, &infos[i]);
+		r = e->kernel.ops->module_info(e->kernel.data, p->modules[i].name, &infos[i], e->sysfs_timeout_ms);
 	if (r < 0 && r != -ENOMEM) {
 		struct utsname u;
 
@@ -409,6 +427,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 static int apply(struct operation *o)
 {
 	struct plan *p = o->plan;
+	unsigned timeout;
 	int r;
 
 	if (p->release_console && (p->vtconsoles[0] || p->firmware_fbs[0])) {
@@ -432,24 +451,28 @@ static int apply(struct operation *o)
 		r = save(o);
 		if (r < 0)
 			return r;
+		timeout = 0;
 		r = step_fault("module-unload", p->modules[i].name);
 		if (r >= 0)
-			r = o->e->kernel.ops->module_unload(o->e->kernel.data, p->modules[i].name);
+			r = module_unload(o, p->modules[i].name, &timeout);
 		if (r < 0) {
-			char what[128];
+			char what[128], why[96];
 
 			snprintf(what, sizeof(what), "module %s", p->modules[i].name);
-			op_fail(o, what, "cannot unload it: %s", r == -EBUSY ? "it is in use" : strerror(-r));
+			op_fail(o, what, "cannot unload it: %s", module_reason(r, timeout, why));
 			return r;
 		}
 		p->modules[i].step = MODULE_UNLOADED;
 		log_ctx(LOG_INFO, p->vm, o->op, NULL, "unloaded module %s", p->modules[i].name);
 	}
+	timeout = 0;
 	r = fault_point("vfio-load");
 	if (r >= 0)
-		r = module_load(o->e, "vfio-pci");
+		r = module_load(o, "vfio-pci", &timeout);
 	if (r < 0) {
-		op_fail(o, "module vfio-pci", "cannot load it: %s", r == -EPERM ? "it is blacklisted" : strerror(-r));
+		char why[96];
+
+		op_fail(o, "module vfio-pci", "cannot load it: %s", module_reason(r, timeout, why));
 		return r;
 	}
 	for (size_t i = 0; i < p->n_devices; i++) {
@@ -524,10 +547,15 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	free(driver);
 	driver = NULL;
 	if (d->original_driver) {
-		/* Loading the module may bind the device by itself; probe only if it did not. */
-		if (d->original_module && (r = module_load(o->e, d->original_module)) < 0)
+		/* Loading the module may bind the device by itself (its init probes what it matches); probe only
+		 * if it did not. A load past its deadline may be that probe, still running: the device is stuck. */
+		if (d->original_module && (r = module_load(o, d->original_module, &timeout)) < 0) {
+			snprintf(what, sizeof(what), "loading module %s (its init probes the device)", d->original_module);
+			if (device_gone_or_stuck(o, d, label, r, timeout, what))
+				return r;
 			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
 				strerror(-r));
+		}
 		(void)topology_driver(&o->e->topo, d->address, &driver);
 		if (!driver) {
 			r = probe_device(o, d, "release-probe", &timeout, &driver);
@@ -619,6 +647,7 @@ static int restore_console(struct operation *o)
 static int undo(struct operation *o)
 {
 	struct plan *p = o->plan;
+	unsigned timeout;
 	int first = 0, r;
 
 	for (size_t i = p->n_devices; i-- > 0;) {
@@ -635,14 +664,15 @@ static int undo(struct operation *o)
 
 		if (m->step != MODULE_UNLOADING && m->step != MODULE_UNLOADED)
 			continue;
+		timeout = 0;
 		r = step_fault("module-reload", m->name);
 		if (r >= 0)
-			r = module_load(o->e, m->name);
+			r = module_load(o, m->name, &timeout);
 		if (r < 0) {
-			char what[128];
+			char what[128], why[96];
 
 			snprintf(what, sizeof(what), "module %s", m->name);
-			op_fail(o, what, "cannot load it again: %s", strerror(-r));
+			op_fail(o, what, "cannot load it again: %s", module_reason(r, timeout, why));
 			first = first ? first : r;
 			continue;
 		}

@@ -15,15 +15,18 @@ struct kernel_ops {
 	 * read from the tree later. */
 	int (*sysfs_write)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 	/* State, reference count and holders of module NAME, as modules_inspect(). -errno when the module
-	 * state cannot be read at all (no module tree for the running kernel). */
-	int (*module_info)(void *data, const char *name, struct module_info *ret);
+	 * state cannot be read at all (no module tree for the running kernel); -ETIMEDOUT when a module load
+	 * or unload that missed its deadline still holds the module machinery after TIMEOUT_MS. */
+	int (*module_info)(void *data, const char *name, struct module_info *ret, unsigned timeout_ms);
 	/* Remove module NAME, never its dependencies and never forced. 0 when it was not loaded; -EBUSY when
-	 * it is in use. */
-	int (*module_unload)(void *data, const char *name);
+	 * it is in use; -ETIMEDOUT when it had not finished after TIMEOUT_MS (a driver's remove() blocks). */
+	int (*module_unload)(void *data, const char *name, unsigned timeout_ms);
 	/* Load NAME (a module name or an alias such as "vfio-pci") and its dependencies, honouring the
 	 * blacklist. 0 when it is loaded or built in already; -ENOENT when there is no such module; -EPERM
-	 * when it is blacklisted. */
-	int (*module_load)(void *data, const char *name);
+	 * when it is blacklisted; -ETIMEDOUT when it had not finished after TIMEOUT_MS: a module's init
+	 * probes the devices its drivers match, and such a probe can block or fail like one from
+	 * drivers_probe. */
+	int (*module_load)(void *data, const char *name, unsigned timeout_ms);
 };
 
 struct kernel {
@@ -31,10 +34,11 @@ struct kernel {
 	void *data;  /* passed to every operation; owned by whoever made the kernel */
 };
 
-/* The running kernel with its sysfs at SYSFS_ROOT (copied): each write on its own thread under its deadline,
- * modules through libkmod (one context, made on first use, calls serialized). With CHANGE_MODULES false,
- * module_unload and module_load change nothing and return 0 (module_info still asks the running kernel):
- * for a SYSFS_ROOT that is a fixture tree, whose modules would be the host's. Free with kernel_running_free. */
+/* The running kernel with its sysfs at SYSFS_ROOT (copied): each write, module load and unload on its own
+ * thread under its deadline, modules through libkmod (one context, made on first use, calls serialized).
+ * With CHANGE_MODULES false, module_unload and module_load change nothing and return 0 (module_info still
+ * asks the running kernel): for a SYSFS_ROOT that is a fixture tree, whose modules would be the host's.
+ * Free with kernel_running_free. */
 int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret);
 void kernel_running_free(struct kernel *k);
 

@@ -39,8 +39,9 @@ static char *trimmed_value(const char *value)
 /* One write in the fake kernel, on a thread of its own like the engine's writes to the real one. */
 struct fk_job {
 	struct fake_kernel *k;
-	char *relpath;
-	char *value;
+	int (*fn)(struct fake_kernel *k, const char *a, const char *b);
+	char *a;
+	char *b;
 	int result;
 	bool done;
 	bool blocked;    /* waits in the kernel: the deadline has passed, in the fake kernel's time */
@@ -326,8 +327,8 @@ static int dispatch(struct fake_kernel *k, const char *relpath, const char *raw)
 
 static void job_free(struct fk_job *j)
 {
-	free(j->relpath);
-	free(j->value);
+	free(j->a);
+	free(j->b);
 	free(j);
 }
 
@@ -339,7 +340,7 @@ static void *job_run(void *arg)
 	int r;
 
 	current_job = j;
-	r = dispatch(k, j->relpath, j->value);
+	r = j->fn(k, j->a, j->b);
 	pthread_mutex_lock(&k->lock);
 	j->result = r;
 	j->done = true;
@@ -352,19 +353,18 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
-/* The fake kernel keeps its own time: a write that blocks runs past any deadline at once, and one that does
- * not block is never late, however loaded the machine is. So TIMEOUT_MS only appears in the engine's
+/* The fake kernel keeps its own time: a step that blocks runs past any deadline at once, and one that does
+ * not block is never late, however loaded the machine is. So deadlines only appear in the engine's
  * messages, and the tests do not depend on the clock. */
-int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b),
+	       const char *a, const char *b)
 {
-	struct fake_kernel *k = data;
 	struct fk_job *j = fk_xcalloc(1, sizeof(*j));
 	pthread_attr_t attr;
 	pthread_t thread;
 	int r;
 
-	(void)timeout_ms;
-	*j = (struct fk_job){ .k = k, .relpath = fk_xstrdup(relpath), .value = fk_xstrdup(value) };
+	*j = (struct fk_job){ .k = k, .fn = fn, .a = fk_xstrdup(a), .b = fk_xstrdup(b) };
 	pthread_mutex_lock(&k->lock);
 	k->inflight++;
 	pthread_mutex_unlock(&k->lock);
@@ -386,4 +386,10 @@ int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned 
 	if (r != -ETIMEDOUT)
 		job_free(j);
 	return r;
+}
+
+int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	(void)timeout_ms;
+	return fk_run_job(data, dispatch, relpath, value);
 }

@@ -30,7 +30,7 @@ static int holders_of(struct fake_kernel *k, const struct fk_module *m, char ***
 	return (int)n;
 }
 
-static int fk_module_info(void *data, const char *name, struct module_info *ret)
+static int fk_module_info(void *data, const char *name, struct module_info *ret, unsigned timeout_ms)
 {
 	struct fake_kernel *k = data;
 	struct fk_module *m;
@@ -50,9 +50,8 @@ static int fk_module_info(void *data, const char *name, struct module_info *ret)
 	return 0;
 }
 
-static int fk_module_unload(void *data, const char *name)
+static int unload_job(struct fake_kernel *k, const char *name, const char *unused)
 {
-	struct fake_kernel *k = data;
 	_cleanup_strv_free_ char **holders = NULL;
 	struct fk_module *m;
 	int r = 0;
@@ -107,9 +106,8 @@ static void load_locked(struct fake_kernel *k, struct fk_module *m)
 	}
 }
 
-static int fk_module_load(void *data, const char *name)
+static int load_job(struct fake_kernel *k, const char *name, const char *unused)
 {
-	struct fake_kernel *k = data;
 	struct fk_module *m;
 	int r = 0;
 
@@ -121,6 +119,17 @@ static int fk_module_load(void *data, const char *name)
 		load_locked(k, m);
 	pthread_mutex_unlock(&k->lock);
 	return r;
+}
+
+/* A module's exit and init run its drivers' remove() and probe(), which can block like any other. */
+static int fk_module_unload(void *data, const char *name, unsigned timeout_ms)
+{
+	return fk_run_job(data, unload_job, name, "");
+}
+
+static int fk_module_load(void *data, const char *name, unsigned timeout_ms)
+{
+	return fk_run_job(data, load_job, name, "");
 }
 
 static const struct kernel_ops fake_ops = {

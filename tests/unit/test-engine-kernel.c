@@ -233,6 +233,37 @@ static void test_module_in_use(void)
 	teardown();
 }
 
+/* On release, loading the driver's module probes the GPU from the module's init; that probe blocks, then
+ * fails. The load is bounded like a write, and the GPU is stuck, not back. */
+static void test_module_load_probe_blocks(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		vm("win10", "[vm]\nunload-modules = nvidia\n[device.gpu]\naddress = 0a:00.0\nwhole-group = yes\n");
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL;
+
+	setup();
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK(!fk_module_loaded(k, "nvidia"));
+	fk_inject(k, GPU, FK_PROBE_BLOCKS_THEN_FAILS);
+	CHECK_INT(engine_release(e, "win10", &msg2), -ETIMEDOUT);
+	CHECK(strstr(msg2, "VM win10: " GPU " (gpu): the kernel did not finish loading module nvidia (its init probes "
+			   "the device) within 2000 ms; it is stuck until the kernel lets go, then run: hookctl release "
+			   "win10"));
+	CHECK(fk_blocked(k, GPU));
+	CHECK_STR(driver_of(GPU_AUDIO), "snd_hda_intel"); /* the others are back */
+	p = journal("win10");
+	CHECK_INT(p->devices[0].step, DEVICE_STUCK);
+	CHECK_STR(status_of("win10", -1, "state"), "stuck");
+
+	fk_unblock(k, GPU);
+	CHECK_STR(driver_of(GPU), "");
+	CHECK_INT(engine_release(e, "win10", &msg3), 0);
+	CHECK_STR(driver_of(GPU), "nvidia");
+	CHECK(!journal_exists("win10"));
+	teardown();
+}
+
 /* reset_method: the kernel takes only a method the device offers, and "default" gives back all of them. */
 static void test_reset_method(void)
 {
@@ -478,16 +509,16 @@ static void test_fake_kernel_semantics(void)
 	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/drivers_probe", NVME_A, 1000), 0);
 	CHECK_STR(driver_of(NVME_A), "");
 	/* Loading vfio-pci binds what asks for it. */
-	CHECK_INT(kern->ops->module_load(kern->data, "vfio-pci"), 0);
+	CHECK_INT(kern->ops->module_load(kern->data, "vfio-pci", 1000), 0);
 	CHECK_STR(driver_of(NVME_A), "vfio-pci");
-	CHECK_INT(kern->ops->module_load(kern->data, "no_such_module"), -ENOENT);
+	CHECK_INT(kern->ops->module_load(kern->data, "no_such_module", 1000), -ENOENT);
 	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/devices/" NVME_A "/driver_override", "\n", 1000), 0);
 	CHECK_STR(override_of(NVME_A), "(null)");
 	/* A module with a user cannot go; without, its devices are unbound with it. */
 	fk_module_set_users(k, "vfio_pci", 1);
-	CHECK_INT(kern->ops->module_unload(kern->data, "vfio_pci"), -EBUSY);
+	CHECK_INT(kern->ops->module_unload(kern->data, "vfio_pci", 1000), -EBUSY);
 	fk_module_set_users(k, "vfio_pci", 0);
-	CHECK_INT(kern->ops->module_unload(kern->data, "vfio_pci"), 0);
+	CHECK_INT(kern->ops->module_unload(kern->data, "vfio_pci", 1000), 0);
 	CHECK_STR(driver_of(NVME_A), "");
 	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/drivers_probe", NVME_A, 1000), 0);
 	CHECK_STR(driver_of(NVME_A), "nvme");
@@ -543,6 +574,7 @@ int main(void)
 	RUN(test_whole_group_with_modules);
 	RUN(test_module_in_use);
 	RUN(test_reset_method);
+	RUN(test_module_load_probe_blocks);
 	RUN(test_blocked_unbind);
 	RUN(test_failed_probe_rolls_back);
 	RUN(test_probe_blocks_then_fails_on_release);
