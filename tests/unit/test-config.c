@@ -707,6 +707,70 @@ static void test_load_all_or_nothing(void)
 	remove_tree(dir);
 }
 
+/* The daemon's loader: each file on its own, a file read again when it changed, the last good version kept. */
+static void test_load_each(void)
+{
+	_cleanup_free_ char *dir = make_conf_dir();
+	_cleanup_free_ char *vms = NULL;
+	struct hookd_config *c = NULL, *fresh = NULL, *next = NULL;
+	const struct vm_config_problem *b;
+
+	CHECK(asprintf(&vms, "%s/vms", dir) > 0);
+	write_file(dir, "hookd.conf", "[daemon]\noperation-timeout = 5\nsysfs-timeout = never\n");
+	write_file(vms, "good.ini", "[device.a]\naddress = 01:00.0\n");
+	write_file(vms, "bad.ini", "[device.a]\naddress = 01:00.0\nwhole-group = sure\n");
+	CHECK_INT(hookd_config_load_each(dir, &c), 0);
+	/* A broken hookd.conf: all of its values are the defaults, even the good line. */
+	CHECK_INT(c->operation_timeout_ms, HOOKD_DEFAULT_OPERATION_TIMEOUT_MS);
+	CHECK_INT(c->sysfs_timeout_ms, HOOKD_DEFAULT_SYSFS_TIMEOUT_MS);
+	CHECK(c->global_problems.n >= 1);
+	CHECK(strstr(c->global_problems.lines[0], "hookd.conf:3: bad sysfs-timeout"));
+	CHECK_INT(c->n_vms, 1);
+	CHECK_STR(c->vms[0]->name, "good");
+	CHECK_INT(c->n_broken, 1);
+	b = hookd_config_find_problem(c, "bad");
+	CHECK(b && b->stamp.exists && !b->last_good_kept);
+	CHECK(strstr(b->diag.lines[0], "bad.ini:3:"));
+	CHECK(!hookd_config_find_vm(c, "bad"));
+
+	/* Nothing changed on disk: nothing to do. */
+	CHECK_INT(hookd_config_refresh_vm(c, "good", &fresh), 0);
+	CHECK(!fresh);
+	CHECK_INT(hookd_config_refresh_vm(c, "nobody", &fresh), 0);
+	/* A new file is read; the rest is carried over. */
+	write_file(vms, "new.ini", "[device.b]\naddress = 02:00.0\n");
+	CHECK_INT(hookd_config_refresh_vm(c, "new", &fresh), 1);
+	CHECK_STR(hookd_config_find_vm(fresh, "new")->devices[0].address, "0000:02:00.0");
+	CHECK(hookd_config_find_vm(fresh, "good") && hookd_config_find_problem(fresh, "bad"));
+	CHECK_INT(fresh->global_problems.n, c->global_problems.n);
+	/* A good file broken by an edit (the size changes): a problem now, no good version. */
+	write_file(vms, "good.ini", "[device.a]\naddress = 01:00.0\nmatch-many = yes\n");
+	CHECK_INT(hookd_config_refresh_vm(fresh, "good", &next), 1);
+	CHECK(!hookd_config_find_vm(next, "good"));
+	CHECK(hookd_config_find_problem(next, "good"));
+	hookd_config_free(next);
+	next = NULL;
+
+	/* A reload keeps the last good version of a VM whose new file is broken. */
+	CHECK_INT(hookd_config_load_each(dir, &next), 0);
+	CHECK(!hookd_config_find_vm(next, "good"));
+	CHECK_INT(hookd_config_keep_last_good(next, fresh), 0);
+	CHECK_STR(hookd_config_find_vm(next, "good")->devices[0].address, "0000:01:00.0");
+	CHECK(hookd_config_find_problem(next, "good")->last_good_kept);
+	CHECK(!hookd_config_find_vm(next, "bad")); /* never good: nothing to keep */
+	/* Gone: neither good nor broken. */
+	_cleanup_free_ char *gone = NULL;
+	CHECK(asprintf(&gone, "%s/new.ini", vms) > 0);
+	CHECK(unlink(gone) == 0);
+	hookd_config_free(c);
+	CHECK_INT(hookd_config_refresh_vm(next, "new", &c), 1);
+	CHECK(!hookd_config_find_vm(c, "new") && !hookd_config_find_problem(c, "new"));
+	hookd_config_free(c);
+	hookd_config_free(fresh);
+	hookd_config_free(next);
+	remove_tree(dir);
+}
+
 static void test_vm_config_load(void)
 {
 	_cleanup_free_ char *dir = make_conf_dir();
@@ -848,6 +912,7 @@ int main(void)
 	RUN(test_load_directory);
 	RUN(test_load_skips_and_sorts);
 	RUN(test_load_all_or_nothing);
+	RUN(test_load_each);
 	RUN(test_vm_config_load);
 	RUN(test_man_examples);
 	return 0;
