@@ -645,6 +645,14 @@ static void test_untrusted_vm_file_refused(void)
 	fake_start(listen_on(sock, 16), 0);
 }
 
+/* $TEST_ONLY=test_name runs that one test alone (to see it fail against an older hook). */
+#define RUN_SELECTED(fn)                                \
+	do {                                            \
+		const char *_only = getenv("TEST_ONLY"); \
+		if (!_only || streq(_only, #fn))          \
+			RUN(fn);                        \
+	} while (0)
+
 int main(int argc, char **argv)
 {
 	char path[512];
@@ -676,15 +684,15 @@ int main(int argc, char **argv)
 	write_file(path, "[device.gpu]\naddress = 0a:00.0\n", 0644);
 	fake_start(listen_on(sock, 16), 0);
 
-	RUN(test_unusable_names_left_alone);
-	RUN(test_session_user_left_alone);
-	RUN(test_release_with_journal_reaches_daemon);
-	RUN(test_nul_in_xml);
-	RUN(test_large_script_output);
-	RUN(test_busy_daemon);
-	RUN(test_unrunnable_scripts_reported);
-	RUN(test_untrusted_scripts_refused);
-	RUN(test_untrusted_vm_file_refused);
+	RUN_SELECTED(test_unusable_names_left_alone);
+	RUN_SELECTED(test_session_user_left_alone);
+	RUN_SELECTED(test_release_with_journal_reaches_daemon);
+	RUN_SELECTED(test_nul_in_xml);
+	RUN_SELECTED(test_large_script_output);
+	RUN_SELECTED(test_busy_daemon);
+	RUN_SELECTED(test_unrunnable_scripts_reported);
+	RUN_SELECTED(test_untrusted_scripts_refused);
+	RUN_SELECTED(test_untrusted_vm_file_refused);
 
 	fake_stop();
 	sh("rm -rf %s", dir);
