@@ -334,6 +334,36 @@ static void test_blocked_unbind(void)
 	teardown();
 }
 
+/* vfio-pci's probe blocks during prepare: the device is stuck (the link the probe made is not "on vfio"),
+ * the rest is untouched, and release brings it back once the probe has failed. */
+static void test_probe_blocks_on_prepare(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		vm("two", "[device.a]\naddress = 04:00.0\n[device.b]\naddress = 05:00.0\n");
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
+
+	setup();
+	fk_inject(k, NVME_A, FK_PROBE_BLOCKS_THEN_FAILS);
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), -ETIMEDOUT);
+	CHECK_STR(msg, "VM two: " NVME_A " (a): the kernel did not finish vfio-pci's probe of it within 2000 ms; it is "
+		       "stuck until the kernel lets go, then run: hookctl release two");
+	CHECK(fk_blocked(k, NVME_A));
+	CHECK_STR(log_lines(NVME_B), "");
+	p = journal("two");
+	CHECK_INT(p->devices[0].step, DEVICE_STUCK);
+	CHECK_INT(p->devices[1].step, DEVICE_PLANNED);
+	CHECK_STR(status_of("two", 0, "state"), "stuck");
+
+	fk_unblock(k, NVME_A);
+	CHECK_STR(driver_of(NVME_A), "");
+	CHECK_INT(engine_release(e, "two", &msg2), 0);
+	CHECK_STR(driver_of(NVME_A), "nvme");
+	CHECK_STR(override_of(NVME_A), "(null)");
+	CHECK(!journal_exists("two"));
+	teardown();
+}
+
 static void test_failed_probe_rolls_back(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *c = vm("nas", "[device.a]\naddress = 04:00.0\n");
@@ -579,6 +609,7 @@ int main(void)
 	RUN(test_reset_method);
 	RUN(test_module_load_probe_blocks);
 	RUN(test_blocked_unbind);
+	RUN(test_probe_blocks_on_prepare);
 	RUN(test_failed_probe_rolls_back);
 	RUN(test_probe_blocks_then_fails_on_release);
 	RUN(test_probe_fails_on_release);
