@@ -241,7 +241,8 @@ static void job_complete(struct jobs *q, struct job *j)
 		if (j->from_hook && j->ev.op == HOOK_OP_STOPPED)
 			log_ctx(LOG_INFO, vm, op, NULL, "QEMU stopped (%s %s)", j->ev.subop, j->ev.extra);
 		else if (j->action != JOB_ACTION_CHECK)
-			log_ctx(LOG_INFO, vm, op, NULL, "%s %s: ok (%u ms)", op, j->from_hook ? j->ev.subop : "manual",
+			log_ctx(LOG_INFO, vm, op, NULL, "%s %s: ok (%u ms)", op,
+				j->from_hook ? j->ev.subop : j->origin ? j->origin : "manual",
 				(unsigned)(monotonic_ms() - j->started_ms));
 		reply = proto_build_reply(params);
 	}
