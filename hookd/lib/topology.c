@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mountinfo.h"
 #include "topology.h"
 #include "util.h"
 
@@ -455,7 +456,7 @@ static char *proc_path(const struct topology *t, const char *rel)
 	return path_join(t->proc_root, rel);
 }
 
-/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS" */
+/* A mount of one of b's block devices, by device number or by source path. */
 static int find_mount(const struct topology *t, const struct blockdevs *b, char **ret_reason)
 {
 	_cleanup_free_ char *path = proc_path(t, "self/mountinfo");
@@ -469,21 +470,25 @@ static int find_mount(const struct topology *t, const struct blockdevs *b, char 
 	if (!f)
 		return errno == ENOENT ? 0 : negative_errno();
 	while (getline(&line, &cap, f) > 0) {
-		char devno[32], mountpoint[1024], source[1024] = "";
-		const char *sep;
+		struct mountinfo_entry m;
+		char devno[32];
+		int r;
 
-		if (sscanf(line, "%*s %*s %31s %*s %1023s", devno, mountpoint) != 2)
+		r = mountinfo_parse_line(line, &m);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
 			continue;
-		sep = strstr(line, " - ");
-		if (sep)
-			(void)sscanf(sep, " - %*s %1023s", source);
+		snprintf(devno, sizeof(devno), "%u:%u", m.major, m.minor);
 		for (size_t i = 0; i < b->n; i++) {
-			if (streq(devno, b->v[i].dev) || (source[0] == '/' && streq(basename_of(source), b->v[i].name))) {
-				if (asprintf(ret_reason, "%s is mounted on %s", b->v[i].name, mountpoint) < 0)
-					return -ENOMEM;
-				return 1;
+			if (streq(devno, b->v[i].dev) ||
+			    (m.source[0] == '/' && streq(basename_of(m.source), b->v[i].name))) {
+				r = asprintf(ret_reason, "%s is mounted on %s", b->v[i].name, m.mount_point) < 0 ? -ENOMEM : 1;
+				mountinfo_entry_clear(&m);
+				return r;
 			}
 		}
+		mountinfo_entry_clear(&m);
 	}
 	return 0;
 }
