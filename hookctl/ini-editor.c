@@ -347,6 +347,23 @@ static void mark_continuations(const struct line_info *info, size_t n, size_t i,
 			drop[k] = true;
 }
 
+/* A new key line was put before line AT: an indented line that follows (past comments and blanks) would now
+ * read as a continuation of its value. Such a line (a section header or key that was merely indented) loses
+ * its indentation and keeps its meaning. */
+static void keep_meaning_after_key(struct ini_text *t, size_t at)
+{
+	for (size_t k = at; k < t->n; k++) {
+		char *s = t->lines[k];
+		size_t p = skip_space(s, 0);
+
+		if (!s[p] || s[p] == ';' || s[p] == '#')
+			continue;
+		if (p > 0)
+			memmove(s, s + p, strlen(s + p) + 1);
+		return;
+	}
+}
+
 int ini_text_set(struct ini_text *t, const char *section, const char *name, const char *value)
 {
 	_cleanup_free_ struct line_info *info = calloc(t->n + 1, sizeof(*info));
@@ -388,8 +405,12 @@ int ini_text_set(struct ini_text *t, const char *section, const char *name, cons
 	}
 	if (asprintf(&line, "%s = %s", name, value) < 0)
 		return -ENOMEM;
-	if (insert_at != SIZE_MAX)
-		return insert_line(t, insert_at, line);
+	if (insert_at != SIZE_MAX) {
+		r = insert_line(t, insert_at, line);
+		if (r >= 0)
+			keep_meaning_after_key(t, insert_at + 1);
+		return r;
+	}
 
 	/* A new section at the end, set off by a blank line. */
 	char *header = NULL, *blank = NULL;

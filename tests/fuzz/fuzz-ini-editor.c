@@ -75,6 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = ini_text_set(&t, section, name, value);
 		if (r == 0) {
 			REQUIRE(ini_text_get(&t, section, name, &got) == 0);
+			if (!streq(got, value))
+				fprintf(stderr, "[%s] %s: set '%s', got '%s'\n", section, name, value, got);
 			REQUIRE(streq(got, value));
 			free(got);
 			got = NULL;

@@ -105,4 +105,13 @@ expect_rc 2 "unknown command"
 hc cat win10 --json
 expect_rc 2 "cat --json"
 
+step "set after a section whose next header is indented: the header stays a header (found by fuzz-ini-editor)"
+printf '[device.gpu]\naddress = 0000:0a:00.0\n[device.ssd]\n  [device.nic]\naddress = 0000:05:00.0\n' >"$HOOKD_CONF_DIR/vms/indent.ini"
+hc set indent device.ssd.address 0000:04:00.0
+expect_rc 0 "set before an indented section header"
+hc get indent device.ssd.address
+[ "$(cat "$T/out")" = "0000:04:00.0" ] || fail "get after set: '$(cat "$T/out")'"
+hc get indent device.nic.address
+[ "$(cat "$T/out")" = "0000:05:00.0" ] || fail "the indented section was swallowed: '$(cat "$T/out")'"
+
 finish
