@@ -1,6 +1,6 @@
 /* libFuzzer target for the mountinfo line reader (hookd/lib/mountinfo.c), which decides whether a disk behind
  * a controller is mounted. The input is split into lines as getline() would. Besides crashes and sanitizer
- * reports it checks: an accepted line has every field, none empty and none holding a newline or NUL; and
+ * reports it checks: an accepted line has every field, none empty; and
  * the entry written back with the kernel's escapes parses again to the same entry.
  * Without -DFUZZING, tests/fuzz/replay.c runs the corpus through it. */
 #include <stdint.h>
@@ -39,7 +39,7 @@ static void check_entry(const struct mountinfo_entry *m)
 
 	const char *fields[] = { m->root, m->mount_point, m->fstype, m->source };
 	for (size_t i = 0; i < 4; i++)
-		REQUIRE(fields[i] && *fields[i] && !strchr(fields[i], '\n'));
+		REQUIRE(fields[i] && *fields[i]);
 	f = open_memstream(&line, &len);
 	REQUIRE(f);
 	fprintf(f, "1 2 %u:%u ", m->major, m->minor);
