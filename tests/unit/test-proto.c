@@ -321,6 +321,9 @@ static void *echo_server(void *p)
 	struct echo_server *s = p;
 	char buf[4096];
 
+	/* The pair is non-blocking for the client; the server must wait for the request, or it answers (and
+	 * closes) before the request is written, which fails the call under load. */
+	CHECK(fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK) == 0);
 	(void)!read(s->fd, buf, sizeof(buf));
 	if (s->reply)
 		(void)!write(s->fd, s->reply, strlen(s->reply) + 1);
