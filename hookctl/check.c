@@ -201,7 +201,7 @@ int cmd_check(struct hookctl *ctx, int argc, char **argv)
 		without_xml = *vm;
 		without_xml.devices_from_xml = false;
 	}
-	r = engine_new(&opts, &e);
+	r = engine_new_read_only(&opts, &e);
 	if (r < 0)
 		return r;
 	r = engine_check(e, vm->devices_from_xml && !xml ? &without_xml : vm, xml, &result);

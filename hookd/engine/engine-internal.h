@@ -1,4 +1,5 @@
-/* What engine.c and engine-status.c share; nothing outside the engine includes this. */
+/* What the engine's files share: engine-check.c (the read side), engine.c (the write side), engine-status.c
+ * and engine-held.c. Nothing outside the engine includes this. */
 #pragma once
 
 #include <pthread.h>
@@ -25,3 +26,27 @@ struct engine {
 
 /* Remember (R < 0) or forget (R >= 0) a failed journal write for VM. */
 void engine_note_journal(struct engine *e, const char *vm, int r);
+
+struct engine_options;
+struct plan;
+struct vm_config;
+
+/* Makes the running kernel an engine acts on when its options name none: kernel_running_new (the write side)
+ * or a read-only one (engine_new_read_only). */
+typedef int (*running_kernel_fn)(const char *sysfs_root, bool change_modules, struct kernel *ret);
+/* engine_new() and engine_new_read_only(), but for the running kernel they make. */
+int engine_new_with(const struct engine_options *opts, running_kernel_fn make_running_kernel, struct engine **ret);
+
+/* The one path from configuration to a checked plan: prepare and the dry run both take it. The caller holds
+ * the journal lock so claims cannot change underneath. 0, ENGINE_REFUSED with DIAG's lines (and the plan as
+ * far as it could be made, or NULL), or -errno. WARNINGS gets what does not refuse (group members the host
+ * uses). */
+int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
+		       struct diag *diag, struct diag *warnings);
+
+/* The journal lock's deadline: whoever holds it only reads (claims, topology), so a wait this long means
+ * something is wrong; better a clear refusal than a hang. */
+static inline unsigned engine_lock_timeout_ms(const struct engine *e)
+{
+	return e->sysfs_timeout_ms;
+}

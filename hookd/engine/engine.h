@@ -29,7 +29,13 @@ struct engine_options {
 
 struct engine;
 
+/* An engine that can do everything below (the write side, engine.c: hookd, engine-tool, the tests). Without
+ * opts->kernel it acts on the running kernel. -EINVAL without sysfs_root or run_dir, -ENOMEM. */
 int engine_new(const struct engine_options *opts, struct engine **ret);
+/* An engine for a reader (hookctl): engine_check and engine_status work; without opts->kernel every write
+ * is refused (-EROFS). Only the read side is linked (engine-check.c), so a program that calls nothing else
+ * carries no sysfs writer and no module unload. */
+int engine_new_read_only(const struct engine_options *opts, struct engine **ret);
 void engine_free(struct engine *e);
 
 /* Read every journal under RUN_DIR/state at start-up, so status tells the truth after a crash. */

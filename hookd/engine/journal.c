@@ -8,22 +8,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileio.h"
 #include "journal.h"
-#include "journal-path.h"
+#include "journal-internal.h"
 #include "strv.h"
 #include "util.h"
 
-#define STATE_SUFFIX JOURNAL_SUFFIX
-
-static char *state_dir(const char *run_dir)
+char *journal_state_dir(const char *run_dir)
 {
 	char *p;
 
 	return asprintf(&p, "%s/" JOURNAL_DIR_NAME, run_dir) < 0 ? NULL : p;
 }
 
-static char *state_file(const char *run_dir, const char *vm, const char *suffix)
+char *journal_state_file(const char *run_dir, const char *vm, const char *suffix)
 {
 	char *p;
 
@@ -32,7 +29,7 @@ static char *state_file(const char *run_dir, const char *vm, const char *suffix)
 
 int journal_init(const char *run_dir)
 {
-	_cleanup_free_ char *dir = state_dir(run_dir);
+	_cleanup_free_ char *dir = journal_state_dir(run_dir);
 
 	if (!dir)
 		return -ENOMEM;
@@ -43,27 +40,9 @@ int journal_init(const char *run_dir)
 	return 0;
 }
 
-int journal_save(const char *run_dir, const struct plan *p)
-{
-	_cleanup_free_ char *dir = state_dir(run_dir), *name = NULL;
-	json_object *o;
-	int r;
-
-	if (!dir || asprintf(&name, "%s%s", p->vm, STATE_SUFFIX) < 0)
-		return -ENOMEM;
-	o = plan_to_json(p);
-	if (!o)
-		return -ENOMEM;
-	r = write_file_atomic(dir, name,
-			      json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE),
-			      0600);
-	json_object_put(o);
-	return r;
-}
-
 int journal_load(const char *run_dir, const char *vm, struct plan **ret)
 {
-	_cleanup_free_ char *path = state_file(run_dir, vm, STATE_SUFFIX);
+	_cleanup_free_ char *path = journal_state_file(run_dir, vm, STATE_SUFFIX);
 	json_object *o;
 	int r;
 
@@ -84,21 +63,9 @@ int journal_load(const char *run_dir, const char *vm, struct plan **ret)
 	return r;
 }
 
-int journal_remove(const char *run_dir, const char *vm)
-{
-	_cleanup_free_ char *path = state_file(run_dir, vm, STATE_SUFFIX), *dir = state_dir(run_dir);
-
-	if (!path || !dir)
-		return -ENOMEM;
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : negative_errno();
-	(void)fsync_directory(dir);
-	return 0;
-}
-
 int journal_list(const char *run_dir, char ***ret)
 {
-	_cleanup_free_ char *dir = state_dir(run_dir);
+	_cleanup_free_ char *dir = journal_state_dir(run_dir);
 	int r;
 
 	if (!dir)
@@ -113,7 +80,7 @@ int journal_list(const char *run_dir, char ***ret)
 
 int journal_lock(const char *run_dir, unsigned timeout_ms)
 {
-	_cleanup_free_ char *path = state_file(run_dir, ".lock", "");
+	_cleanup_free_ char *path = journal_state_file(run_dir, ".lock", "");
 	_cleanup_close_ int fd = -1;
 
 	if (!path)

@@ -1,5 +1,6 @@
-/* The running kernel behind struct kernel_ops: sysfs writes under deadlines (pci.c), modules through libkmod
- * (modules.c), loads and unloads under deadlines too (deadline.c). */
+/* The running kernel behind struct kernel_ops, its read side: module state through libkmod (modules.c), and a
+ * read-only kernel for hookctl whose changes are refused. The writes themselves (sysfs under deadlines, module
+ * loads and unloads under deadlines) are in kernel-write.c, the engine's write side. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -8,22 +9,12 @@
 #include <string.h>
 
 #include "clock.h"
-#include "deadline.h"
 #include "kernel.h"
+#include "kernel-internal.h"
 #include "modules.h"
-#include "pci.h"
 #include "util.h"
 
-/* Shared with the module threads: a load that missed its deadline outlives kernel_running_free(). */
-struct running_kernel {
-	atomic_int refs;
-	char *sysfs_root;
-	bool change_modules;
-	pthread_mutex_t kmod_lock;  /* a kmod context is not thread-safe */
-	struct modules *modules;    /* made on first use: hookctl and tests without modules never need it */
-};
-
-static void running_unref(void *data)
+void running_kernel_unref(void *data)
 {
 	struct running_kernel *rk = data;
 
@@ -35,15 +26,7 @@ static void running_unref(void *data)
 	free(rk);
 }
 
-static int running_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
-{
-	struct running_kernel *rk = data;
-
-	return sysfs_write(rk->sysfs_root, relpath, value, timeout_ms);
-}
-
-/* The kmod context, made on first use (kmod_lock held); its own failure (no module tree) is returned. */
-static int kmod_context(struct running_kernel *rk, struct modules **ret)
+int running_kernel_kmod_context(struct running_kernel *rk, struct modules **ret)
 {
 	int r = 0;
 
@@ -53,7 +36,7 @@ static int kmod_context(struct running_kernel *rk, struct modules **ret)
 	return r;
 }
 
-static int running_module_info(void *data, const char *name, struct module_info *ret, unsigned timeout_ms)
+int running_module_info(void *data, const char *name, struct module_info *ret, unsigned timeout_ms)
 {
 	struct running_kernel *rk = data;
 	struct timespec deadline = monotonic_timespec_after_ms(timeout_ms);
@@ -64,56 +47,32 @@ static int running_module_info(void *data, const char *name, struct module_info 
 	r = -pthread_mutex_clocklock(&rk->kmod_lock, CLOCK_MONOTONIC, &deadline);
 	if (r < 0)
 		return r;
-	r = kmod_context(rk, &m);
+	r = running_kernel_kmod_context(rk, &m);
 	if (r >= 0)
 		r = modules_inspect(m, name, ret);
 	pthread_mutex_unlock(&rk->kmod_lock);
 	return r;
 }
 
-/* On the module thread: ACTION "load" or "unload" of NAME. */
-static int module_job(void *data, const char *name, const char *action)
+/* The read-only kernel refuses every change. */
+static int refuse_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
 {
-	struct running_kernel *rk = data;
-	struct modules *m;
-	int r;
-
-	pthread_mutex_lock(&rk->kmod_lock);
-	r = kmod_context(rk, &m);
-	if (r >= 0 && streq(action, "unload"))
-		r = modules_unload(m, name);
-	else if (r >= 0)
-		r = modules_is_loaded(m, name) ? 0 : modules_load(m, name);
-	pthread_mutex_unlock(&rk->kmod_lock);
-	return r;
+	return -EROFS;
 }
 
-static int module_change(struct running_kernel *rk, const char *name, const char *action, unsigned timeout_ms)
+static int refuse_module_change(void *data, const char *name, unsigned timeout_ms)
 {
-	if (!rk->change_modules)
-		return 0;
-	atomic_fetch_add(&rk->refs, 1); /* the thread's, let go by running_unref */
-	return call_with_deadline(module_job, running_unref, rk, name, action, timeout_ms);
+	return -EROFS;
 }
 
-static int running_module_unload(void *data, const char *name, unsigned timeout_ms)
-{
-	return module_change(data, name, "unload", timeout_ms);
-}
-
-static int running_module_load(void *data, const char *name, unsigned timeout_ms)
-{
-	return module_change(data, name, "load", timeout_ms);
-}
-
-static const struct kernel_ops running_ops = {
-	.sysfs_write = running_write,
+static const struct kernel_ops read_only_ops = {
+	.sysfs_write = refuse_write,
 	.module_info = running_module_info,
-	.module_unload = running_module_unload,
-	.module_load = running_module_load,
+	.module_unload = refuse_module_change,
+	.module_load = refuse_module_change,
 };
 
-int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret)
+int running_kernel_new(const char *sysfs_root, bool change_modules, const struct kernel_ops *ops, struct kernel *ret)
 {
 	struct running_kernel *rk = calloc(1, sizeof(*rk));
 
@@ -127,15 +86,20 @@ int kernel_running_new(const char *sysfs_root, bool change_modules, struct kerne
 	atomic_init(&rk->refs, 1);
 	rk->change_modules = change_modules;
 	pthread_mutex_init(&rk->kmod_lock, NULL);
-	*ret = (struct kernel){ .ops = &running_ops, .data = rk };
+	*ret = (struct kernel){ .ops = ops, .data = rk };
 	return 0;
+}
+
+int kernel_read_only_new(const char *sysfs_root, struct kernel *ret)
+{
+	return running_kernel_new(sysfs_root, false, &read_only_ops, ret);
 }
 
 void kernel_running_free(struct kernel *k)
 {
 	if (!k || !k->data)
 		return;
-	running_unref(k->data);
+	running_kernel_unref(k->data);
 	*k = (struct kernel){ 0 };
 }
 

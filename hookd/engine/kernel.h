@@ -41,6 +41,10 @@ struct kernel {
  * Free with kernel_running_free. */
 int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret);
 void kernel_running_free(struct kernel *k);
+/* The running kernel for a reader (hookctl): module_info asks libkmod, every write and module change is
+ * refused with -EROFS. It is all the engine's read side links (kernel.c); kernel_running_new is in the write
+ * side (kernel-write.c). Free with kernel_running_free. 0 or -ENOMEM. */
+int kernel_read_only_new(const char *sysfs_root, struct kernel *ret);
 
 /* True when SYSFS_ROOT resolves to /sys: the tree the running kernel's modules belong to. */
 bool kernel_sysfs_root_is_live(const char *sysfs_root);

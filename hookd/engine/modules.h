@@ -1,5 +1,6 @@
-/* Kernel modules through libkmod: what a module's state is, the order to unload a set in, unload, load.
- * Never KMOD_REMOVE_FORCE; loads apply the blacklist (modprobe -b). */
+/* Kernel modules through libkmod: what a module's state is and the order to unload a set in (modules.c, the
+ * engine's read side), unload and load (modules-write.c, the write side). Never KMOD_REMOVE_FORCE; loads apply
+ * the blacklist (modprobe -b). Functions return 0 or -errno unless they say otherwise. */
 #pragma once
 
 #include <stdbool.h>
@@ -39,7 +40,9 @@ int modules_inspect(struct modules *m, const char *name, struct module_info *ret
 int modules_unload_order(const char *vm, const struct module_info *mods, size_t n, size_t *order, size_t *n_order,
 			 struct diag *diag);
 
-/* Remove one module (never its dependencies). -EBUSY when it is in use. */
+/* The write side. */
+
+/* Remove one module (never its dependencies). -EBUSY when it is in use; 0 when it is not loaded. */
 int modules_unload(struct modules *m, const char *name);
 /* Load NAME (a module name or alias, e.g. "vfio-pci") with its dependencies, honouring the blacklist;
  * 0 when it is already loaded or built in. -ENOENT when no such module, -EPERM when blacklisted. */
