@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <systemd/sd-journal.h>
 
@@ -40,6 +41,18 @@ void log_set_max_level(int prio)
 	log_max = prio;
 }
 
+/* "KEY=value" in buf (truncated to fit), as one journal field. */
+static struct iovec log_field(char *buf, size_t size, const char *key, const char *value)
+{
+	int len = snprintf(buf, size, "%s=%s", key, value);
+
+	if (len < 0)
+		len = 0;
+	if ((size_t)len >= size)
+		len = (int)size - 1;
+	return (struct iovec){ .iov_base = buf, .iov_len = (size_t)len };
+}
+
 void log_ctx(int prio, const char *vm, const char *op, const char *pci, const char *fmt, ...)
 {
 	char msg[2048];
@@ -54,9 +67,23 @@ void log_ctx(int prio, const char *vm, const char *op, const char *pci, const ch
 	if (log_to_journal < 0)
 		log_to_journal = stderr_is_journal();
 	if (log_to_journal) {
-		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", prio, "SYSLOG_IDENTIFIER=%s", log_ident,
-				vm ? "VM=%s" : "VM=", vm ? vm : "", op ? "OP=%s" : "OP=", op ? op : "",
-				pci ? "PCI_ADDRESS=%s" : "PCI_ADDRESS=", pci ? pci : "", NULL);
+		/* Only the fields we have: an empty "VM=" would need its own argument pairing, and one
+		 * malformed field makes journald drop the whole entry. */
+		char f_msg[sizeof(msg) + 8], f_prio[16], f_ident[64], f_vm[128], f_op[64], f_pci[48];
+		struct iovec iov[6];
+		int n = 0;
+
+		iov[n++] = log_field(f_msg, sizeof(f_msg), "MESSAGE", msg);
+		snprintf(f_prio, sizeof(f_prio), "PRIORITY=%i", prio);
+		iov[n++] = (struct iovec){ .iov_base = f_prio, .iov_len = strlen(f_prio) };
+		iov[n++] = log_field(f_ident, sizeof(f_ident), "SYSLOG_IDENTIFIER", log_ident);
+		if (vm)
+			iov[n++] = log_field(f_vm, sizeof(f_vm), "VM", vm);
+		if (op)
+			iov[n++] = log_field(f_op, sizeof(f_op), "OP", op);
+		if (pci)
+			iov[n++] = log_field(f_pci, sizeof(f_pci), "PCI_ADDRESS", pci);
+		sd_journal_sendv(iov, n);
 		return;
 	}
 	fprintf(stderr, "%s: %s%s%s%s%s%s%s\n", log_ident, vm ? "VM " : "", vm ? vm : "", vm ? ": " : "",
