@@ -194,9 +194,9 @@ MARK
 
 host_snapshot() {
 	local d
-	echo "# files under /etc/libvirt/hooks and /etc/hookd"
-	find /etc/libvirt/hooks /etc/hookd -printf '%p %y %m %u:%g %l\n' 2>/dev/null | LC_ALL=C sort
-	find /etc/libvirt/hooks /etc/hookd -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0r sha256sum
+	echo "# files under /etc/libvirt/hooks, /etc/hookd and /var/lib/hookd"
+	find /etc/libvirt/hooks /etc/hookd /var/lib/hookd -printf '%p %y %m %u:%g %l\n' 2>/dev/null | LC_ALL=C sort
+	find /etc/libvirt/hooks /etc/hookd /var/lib/hookd -type f -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0r sha256sum
 	echo "# hookd's units and binaries"
 	for d in /etc/systemd/system /lib/systemd/system /usr/lib/systemd/system /usr/sbin /usr/bin /usr/libexec; do
 		find "$d" -name '*hookd*' -printf '%p\n' 2>/dev/null
