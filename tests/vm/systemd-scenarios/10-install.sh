@@ -2,7 +2,7 @@
 # The package installs on a host that already has a VFIO-Tools style hook: hookd.socket is enabled and
 # listening, no hookd process runs until the first hook call, nothing is active in /etc/hookd/vms, and no
 # device moved. What the host looked like before is kept for 70-purge.
-# testbed-timeout: 300
+# testbed-timeout: 600
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed --guest systemd" >&2; exit 2; }
 # shellcheck source-path=SCRIPTDIR/.. source=../systemd/lib.bash
 . "$HOOKD_SRC/tests/vm/systemd/lib.bash"
