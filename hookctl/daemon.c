@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "daemon.h"
+#include "reply-decode.h"
 #include "util.h"
 
 int daemon_call(const struct hookctl *ctx, const char *method, json_object *params, unsigned timeout_ms,
@@ -89,6 +90,7 @@ void daemon_request_reload(const struct hookctl *ctx)
 
 int cmd_reload(struct hookctl *ctx, int argc, char **argv)
 {
+	_cleanup_free_ char *why = NULL;
 	struct proto_reply reply = { 0 };
 	json_object *problems = NULL;
 	int r;
@@ -99,7 +101,7 @@ int cmd_reload(struct hookctl *ctx, int argc, char **argv)
 		return HOOKCTL_EXIT_NOT_RUNNING;
 	}
 	if (r < 0) {
-		hookctl_error("talking to hookd on %s: %s", ctx->socket_path, strerror(-r));
+		hookctl_error("%s", daemon_call_problem(ctx, r));
 		return r;
 	}
 	if (!reply.error) {
@@ -108,16 +110,13 @@ int cmd_reload(struct hookctl *ctx, int argc, char **argv)
 		return 0;
 	}
 	/* One line per problem: this is what `systemctl reload hookd` and `systemctl status hookd` show. */
-	if (reply.params && json_object_object_get_ex(reply.params, "problems", &problems) &&
-	    json_object_is_type(problems, json_type_array) && json_object_array_length(problems) > 0) {
+	if (reply_decode_reload_error(reply.params, &why) == 0 &&
+	    json_object_object_get_ex(reply.params, "problems", &problems) && problems &&
+	    json_object_array_length(problems) > 0) {
 		hookctl_error("hookd reloaded all but the files with problems (a broken VM file disables that VM "
 			      "and keeps its last good version; a broken hookd.conf gives the defaults):");
-		for (size_t i = 0; i < json_object_array_length(problems); i++) {
-			json_object *line = json_object_array_get_idx(problems, i);
-
-			if (json_object_is_type(line, json_type_string))
-				fprintf(stderr, "  %s\n", json_object_get_string(line));
-		}
+		for (size_t i = 0; i < json_object_array_length(problems); i++)
+			fprintf(stderr, "  %s\n", json_object_get_string(json_object_array_get_idx(problems, i)));
 	} else {
 		hookctl_error("%s", reply.message ? reply.message : reply.error);
 	}

@@ -201,6 +201,16 @@ int reply_decode_check_result(json_object *result, char **ret_why)
 	return decode(result, check_result_fields, ret_why);
 }
 
+int reply_decode_reload_error(json_object *params, char **ret_why)
+{
+	static const struct shape fields[] = {
+		ARRAY("problems", KIND_STRING, NULL),
+		END
+	};
+
+	return decode(params, fields, ret_why);
+}
+
 int reply_decode_check(json_object *params, json_object **ret_result, char **ret_why)
 {
 	static const struct shape fields[] = {

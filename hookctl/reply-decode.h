@@ -14,5 +14,8 @@ int reply_decode_status(json_object *params, char **ret_why);
 /* A check result, from engine_check or inside io.hookd.Check's reply: {vm, ok, problems?, plan?}. */
 int reply_decode_check_result(json_object *result, char **ret_why);
 
+/* The parameters of io.hookd.Reload's error reply: {message, problems?: [str]}. */
+int reply_decode_reload_error(json_object *params, char **ret_why);
+
 /* io.hookd.Check's parameters: {plan: RESULT}. *ret_result is borrowed from params. */
 int reply_decode_check(json_object *params, json_object **ret_result, char **ret_why);

@@ -67,6 +67,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!reply.error && reply_decode_check(reply.params, &result, &why) == 0)
 		walk_check(result);
 	free(why);
+	why = NULL;
+	if (reply.error && reply_decode_reload_error(reply.params, &why) == 0 &&
+	    json_object_object_get_ex(reply.params, "problems", &vms) && vms)
+		for (size_t i = 0; i < json_object_array_length(vms); i++)
+			(void)json_object_get_string(json_object_array_get_idx(vms, i));
+	free(why);
 	proto_reply_clear(&reply);
 	return 0;
 }
