@@ -56,7 +56,8 @@ _hookctl()
 	if [[ $cur == -* ]]; then
 		local opts=$globals
 		case $cmd in
-		status | check) opts+=" --json" ;;
+		status) opts+=" --json" ;;
+		check) opts+=" --json --xml" ;;
 		iommu) opts+=" --json --vm" ;;
 		init) opts+=" --force --xml --stdout" ;;
 		import) opts+=" --force --stdout" ;;
