@@ -223,8 +223,8 @@ static int run_hook(const char *vm, const char *op, const char *subop, char *err
 
 	snprintf(cmd, sizeof(cmd),
 		 "echo '<domain><name>%s</name></domain>' | HOOKD_SOCKET=%s HOOKD_CONF_DIR=%s HOOKD_HOOKS_DIR=%s/hooks "
-		 "%s %s %s %s - 2>&1",
-		 vm, sock, conf, dir, hook_bin, vm, op, subop);
+		 "HOOKD_RUN_DIR=%s/run %s %s %s %s - 2>&1",
+		 vm, sock, conf, dir, dir, hook_bin, vm, op, subop);
 	p = popen(cmd, "r");
 	CHECK(p);
 	n = fread(err, 1, err_size - 1, p);
@@ -971,6 +971,39 @@ static void test_file_changed_while_running(void)
 	write_file(path, "[device.gpu]\naddress = 0a:00.0\n");
 }
 
+/* A VM's file removed while hookd holds its devices: the hook's release still reaches hookd, which releases
+ * from its journal. */
+static void test_release_after_file_removed(void)
+{
+	struct proto_reply reply = { 0 };
+	char path[512], journal[512], err[4096];
+	json_object *vm;
+	int prep, unblock;
+
+	snprintf(path, sizeof(path), "%s/vms/removed.ini", conf);
+	snprintf(journal, sizeof(journal), "%s/run/state/removed.state", dir);
+	write_file(path, "[device.disk]\naddress = 02:00.0\n");
+	prep = connect_new();
+	send_request(prep, HOOKD_METHOD_EVENT, event_params("removed", "prepare", "begin"));
+	json_object_put(wait_running_job("removed"));
+	unblock = open(fifo, O_RDONLY | O_CLOEXEC);
+	CHECK(unblock >= 0);
+	read_reply(prep, &reply);
+	fprintf(stderr, "prepare: %s %s\n", reply.error ? reply.error : "ok", reply.message ? reply.message : "");
+	proto_reply_clear(&reply);
+	close(unblock);
+	close(prep);
+	CHECK(access(journal, F_OK) == 0);
+
+	CHECK(unlink(path) == 0);
+	CHECK_INT(run_hook("removed", "release", "end", err, sizeof(err)), 0);
+	fprintf(stderr, "hook release end: %s\n", err);
+	vm = vm_status("removed");
+	CHECK_STR(field(last_event(vm), "op"), "release");
+	json_object_put(vm);
+	CHECK(access(journal, F_OK) < 0);
+}
+
 static bool jobs_idle(json_object *status_params)
 {
 	json_object *running;
@@ -1131,6 +1164,7 @@ int main(int argc, char **argv)
 	RUN(test_stuck_device);
 	RUN(test_broken_files);
 	RUN(test_file_changed_while_running);
+	RUN(test_release_after_file_removed);
 	RUN(test_reconcile);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
