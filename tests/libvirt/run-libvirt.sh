@@ -58,7 +58,7 @@ mkdir -p "$CONF/vms" "$T/run" "$T/sys/kernel/iommu_groups" "$T/sys/bus/pci/devic
 # libvirt gives a hook only PATH and a few variables: a wrapper points the build's hook at this test's paths.
 cat > $HOOKS/qemu <<EOF
 #!/bin/sh
-HOOKD_SOCKET=$SOCK HOOKD_CONF_DIR=$CONF HOOKD_HOOKS_DIR=$HOOKS exec $HOOK "\$@"
+HOOKD_SOCKET=$SOCK HOOKD_CONF_DIR=$CONF HOOKD_HOOKS_DIR=$HOOKS HOOKD_RUN_DIR=$T/run exec $HOOK "\$@"
 EOF
 chmod 0755 $HOOKS/qemu
 
