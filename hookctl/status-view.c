@@ -75,7 +75,11 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 			printf("  %-28s %-14s", label, drv ? drv : "(no driver)");
 			if (orig)
 				printf(" was %-13s", orig);
-			printf(" %-9s %s%s%s\n", group, color(ctx, col), s ? s : "?", color(ctx, COLOR_RESET));
+			printf(" %-9s %s%s%s", group, color(ctx, col), s ? s : "?", color(ctx, COLOR_RESET));
+			/* A device another VM holds: say which, so nobody wonders why it is not on the host. */
+			if (json_get_str(d, "held_by") && !streq(json_get_str(d, "held_by"), json_get_str(vm, "name")))
+				printf(", held by VM %s", json_get_str(d, "held_by"));
+			putchar('\n');
 		}
 	if (json_object_object_get_ex(vm, "last_events", &events) && json_object_array_length(events) > 0) {
 		json_object *ev = json_object_array_get_idx(events, json_object_array_length(events) - 1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checks.h"
 #include "claims.h"
 #include "daemon.h"
 #include "output.h"
@@ -16,8 +17,31 @@
 #include "virt.h"
 #include "vmfile.h"
 
-/* Devices of one VM from the topology: what hookd would report if it ran, minus what only it knows. */
-static json_object *devices_from_topology(const struct topology *t, const struct claims *c, const char *vm)
+/* The other VM whose devices, as hookd reports them, hold ADDRESS away from the host; NULL when none. */
+static const char *holder_of(json_object *daemon_vms, const char *address, const char *vm)
+{
+	for (size_t i = 0; daemon_vms && i < json_object_array_length(daemon_vms); i++) {
+		json_object *v = json_object_array_get_idx(daemon_vms, i), *engine = NULL, *devices = NULL;
+		const char *name = json_get_str(v, "name");
+
+		if (!name || streq(name, vm) || !json_object_object_get_ex(v, "engine", &engine) || !engine ||
+		    !json_object_object_get_ex(engine, "devices", &devices) || !devices)
+			continue;
+		for (size_t k = 0; k < json_object_array_length(devices); k++) {
+			json_object *d = json_object_array_get_idx(devices, k);
+			const char *state = json_get_str(d, "state");
+
+			if (streq_ptr(json_get_str(d, "address"), address) && state && !streq(state, "on-host"))
+				return name;
+		}
+	}
+	return NULL;
+}
+
+/* Devices of one VM from the topology: what hookd would report if it ran, minus what only it knows, plus
+ * which other VM hookd says holds a device. */
+static json_object *devices_from_topology(const struct topology *t, const struct claims *c, const char *vm,
+					  json_object *daemon_vms)
 {
 	json_object *list = json_object_new_array();
 
@@ -36,8 +60,10 @@ static json_object *devices_from_topology(const struct topology *t, const struct
 		json_object_object_add(d, "driver", f.driver ? json_object_new_string(f.driver) : NULL);
 		json_object_object_add(d, "original_driver", NULL);
 		json_object_object_add(d, "iommu_group", json_object_new_int(present ? f.iommu_group : -1));
-		json_object_object_add(d, "state", json_object_new_string(!present ? "missing" :
-			f.driver && streq(f.driver, "vfio-pci") ? "on-vfio" : "on-host"));
+		json_object_object_add(d, "state", json_object_new_string(device_state_to_string(
+							   device_state_of(NULL, NULL, present ? &f : NULL, false))));
+		if (holder_of(daemon_vms, cl->address, vm))
+			json_object_object_add(d, "held_by", json_object_new_string(holder_of(daemon_vms, cl->address, vm)));
 		json_object_array_add(list, d);
 		pci_function_clear(&f);
 	}
@@ -56,8 +82,8 @@ static json_object *find_daemon_vm(json_object *daemon_vms, const char *name)
 }
 
 /* One VM's JSON: the daemon's object (or a minimal one), plus libvirt_state, devices and source. */
-static json_object *vm_json(const char *name, json_object *daemon_vm, virConnectPtr conn, const struct topology *t,
-			    const struct claims *c, bool configured)
+static json_object *vm_json(const char *name, json_object *daemon_vm, json_object *daemon_vms, virConnectPtr conn,
+			    const struct topology *t, const struct claims *c, bool configured)
 {
 	json_object *o, *engine = NULL, *devices = NULL;
 	const char *state = NULL;
@@ -84,7 +110,7 @@ static json_object *vm_json(const char *name, json_object *daemon_vm, virConnect
 		json_object_object_add(o, "devices", json_object_get(devices));
 		json_object_object_add(o, "source", json_object_new_string("daemon"));
 	} else {
-		json_object_object_add(o, "devices", devices_from_topology(t, c, name));
+		json_object_object_add(o, "devices", devices_from_topology(t, c, name, daemon_vms));
 		json_object_object_add(o, "source", json_object_new_string("topology"));
 	}
 	return o;
@@ -171,7 +197,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 
 		if (only && !streq(only, name))
 			continue;
-		json_object_array_add(vms, vm_json(name, find_daemon_vm(daemon_vms, name), conn, &t, &c, true));
+		json_object_array_add(vms, vm_json(name, find_daemon_vm(daemon_vms, name), daemon_vms, conn, &t, &c, true));
 	}
 	/* VMs hookd knows that the configuration no longer has (a journal left behind, say). */
 	for (size_t i = 0; daemon_vms && i < json_object_array_length(daemon_vms); i++) {
@@ -180,7 +206,7 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 
 		if (!name || (c.cfg && hookd_config_find_vm(c.cfg, name)) || (only && !streq(only, name)))
 			continue;
-		json_object_array_add(vms, vm_json(name, v, conn, &t, &c, false));
+		json_object_array_add(vms, vm_json(name, v, daemon_vms, conn, &t, &c, false));
 	}
 	json_object_object_add(root, "vms", vms);
 	{

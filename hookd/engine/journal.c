@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "journal.h"
 #include "journal-internal.h"
 #include "strv.h"
@@ -40,27 +41,56 @@ int journal_init(const char *run_dir)
 	return 0;
 }
 
-int journal_load(const char *run_dir, const char *vm, struct plan **ret)
+int journal_parse(const char *text, size_t len, const char *vm, struct plan **ret)
 {
-	_cleanup_free_ char *path = journal_state_file(run_dir, vm, STATE_SUFFIX);
+	json_tokener *tok;
 	json_object *o;
 	int r;
 
-	if (!path)
+	if (len > JOURNAL_MAX_SIZE || memchr(text, '\0', len))
+		return -EINVAL;
+	tok = json_tokener_new_ex(JOURNAL_JSON_DEPTH);
+	if (!tok)
 		return -ENOMEM;
-	if (access(path, F_OK) < 0)
-		return negative_errno();
-	o = json_object_from_file(path);
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	/* One JSON value and nothing after it but white space. */
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		for (size_t i = tok->char_offset; i < len; i++)
+			if (!strchr(" \t\r\n", text[i])) {
+				json_object_put(o);
+				o = NULL;
+				break;
+			}
+	} else {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
 	if (!o)
-		return access(path, R_OK) < 0 ? negative_errno() : -EINVAL;
+		return -EINVAL;
 	r = plan_from_json(o, ret);
 	json_object_put(o);
-	if (r >= 0 && !streq((*ret)->vm, vm)) {
+	if (r >= 0 && vm && !streq((*ret)->vm, vm)) {
 		plan_free(*ret);
 		*ret = NULL;
 		return -EINVAL;
 	}
 	return r;
+}
+
+int journal_load(const char *run_dir, const char *vm, struct plan **ret)
+{
+	_cleanup_free_ char *path = journal_state_file(run_dir, vm, STATE_SUFFIX), *text = NULL;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = read_text_file(path, JOURNAL_MAX_SIZE, &text);
+	if (r == -EFBIG || r == -EBADMSG)
+		return -EINVAL;
+	if (r < 0)
+		return r;
+	return journal_parse(text, strlen(text), vm, ret);
 }
 
 int journal_list(const char *run_dir, char ***ret)

@@ -8,9 +8,17 @@
 
 /* Create RUN_DIR (0755) and RUN_DIR/state (0700) if needed. */
 int journal_init(const char *run_dir);
+/* A journal is at most this large, and nests no deeper than a plan does. */
+#define JOURNAL_MAX_SIZE (1024u * 1024u)
+#define JOURNAL_JSON_DEPTH 8
+
 /* Read VM's journal (*ret: caller frees with plan_free). -ENOENT when there is none; -EINVAL when it does not
- * parse or names another VM. */
+ * parse, does not validate (see journal_parse) or names another VM. */
 int journal_load(const char *run_dir, const char *vm, struct plan **ret);
+/* A journal's text (LEN bytes, not NUL-terminated) to a plan, validated like any input: every address
+ * canonical, every name one that can stand in a sysfs path or a module name, every value one line, no
+ * more than a plan holds. VM, when given, must be the plan's VM. 0, -EINVAL or -ENOMEM. */
+int journal_parse(const char *text, size_t len, const char *vm, struct plan **ret);
 /* Names of the VMs that have a journal, sorted bytewise (caller frees with strv_free); empty when RUN_DIR/state
  * does not exist. */
 int journal_list(const char *run_dir, char ***ret);

@@ -1,11 +1,15 @@
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config-values.h"
 #include "domxml.h"
 #include "plan.h"
 #include "util.h"
+#include "vmname.h"
 
 static const char *const device_steps[_DEVICE_STEP_MAX] = {
 	[DEVICE_PLANNED] = "planned",
@@ -395,7 +399,85 @@ json_object *plan_to_json(const struct plan *p)
 	return o;
 }
 
-static int strv_from_json(json_object *o, const char *key, char ***ret)
+/* ---- reading a journal back: validated like any input, for it names paths and values hookd writes ---- */
+
+#define JOURNAL_MAX_ITEMS 1024u
+#define JOURNAL_MAX_TEXT 4096u
+
+/* A driver, module-less device or section name as it appears in a sysfs path component: letters, digits
+ * and "_.+-", not "." or "..". */
+static bool path_word(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 64 || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_.+-", *c))
+			return false;
+	return true;
+}
+
+/* reset_method's value: space-separated method names ("device_specific flr bus"), or empty. */
+static bool reset_methods(const char *s)
+{
+	if (strlen(s) > 256)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (!islower((unsigned char)*c) && *c != '_' && *c != ' ')
+			return false;
+	return true;
+}
+
+/* One line of text: no control characters, bounded. */
+static bool one_line(const char *s)
+{
+	if (strlen(s) > JOURNAL_MAX_TEXT)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return false;
+	return true;
+}
+
+/* KEY of O as a string: absent or null -> *ret NULL; present and not a string, or refused by VALID -> -EINVAL. */
+static int optional_str(json_object *o, const char *key, bool (*valid)(const char *s), char **ret)
+{
+	json_object *v;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string) || (valid && !valid(json_object_get_string(v))))
+		return -EINVAL;
+	*ret = strdup(json_object_get_string(v));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static bool vtconsole_name(const char *s)
+{
+	if (!startswith(s, "vtcon") || !s[5] || strlen(s) > 16)
+		return false;
+	for (const char *c = s + 5; *c; c++)
+		if (!isdigit((unsigned char)*c))
+			return false;
+	return true;
+}
+
+/* "DRIVER/DEVICE", both path words: a firmware framebuffer's platform driver and device. */
+static bool firmware_fb_name(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char driver[72];
+
+	if (!slash || (size_t)(slash - s) >= sizeof(driver))
+		return false;
+	memcpy(driver, s, (size_t)(slash - s));
+	driver[slash - s] = '\0';
+	return path_word(driver) && path_word(slash + 1);
+}
+
+static int strv_from_json(json_object *o, const char *key, bool (*valid)(const char *s), char ***ret)
 {
 	json_object *a;
 	size_t n;
@@ -404,13 +486,19 @@ static int strv_from_json(json_object *o, const char *key, char ***ret)
 	if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array))
 		return -EINVAL;
 	n = json_object_array_length(a);
+	if (n > JOURNAL_MAX_ITEMS)
+		return -EINVAL;
 	v = calloc(n + 1, sizeof(char *));
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+		json_object *s = json_object_array_get_idx(a, i);
 
-		v[i] = strdup(s ? s : "");
+		if (!json_object_is_type(s, json_type_string) || !valid(json_object_get_string(s))) {
+			strv_free(v);
+			return -EINVAL;
+		}
+		v[i] = strdup(json_object_get_string(s));
 		if (!v[i]) {
 			strv_free(v);
 			return -ENOMEM;
@@ -421,18 +509,64 @@ static int strv_from_json(json_object *o, const char *key, char ***ret)
 	return 0;
 }
 
-static char *strdup_or_null(const char *s)
+static bool canonical_address(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	char canon[13];
+
+	return s && pci_address_canonical(s, canon) == 0 && streq(canon, s);
+}
+
+static bool module_name(const char *s)
+{
+	return s && module_name_valid(s) && strlen(s) <= 64;
+}
+
+static int device_from_json(json_object *j, struct plan *p, struct plan_device *d)
+{
+	const char *address = json_str(j, "address");
+	json_object *v;
+	int r;
+
+	if (!json_object_is_type(j, json_type_object) || !canonical_address(address) || plan_find_device(p, address))
+		return -EINVAL;
+	memcpy(d->address, address, 13);
+	if ((r = optional_str(j, "name", path_word, &d->name)) < 0 ||
+	    (r = optional_str(j, "original_driver", path_word, &d->original_driver)) < 0 ||
+	    (r = optional_str(j, "original_module", module_name, &d->original_module)) < 0 ||
+	    (r = optional_str(j, "reset_method", reset_methods, &d->reset_method)) < 0 ||
+	    (r = optional_str(j, "reset_method_before", reset_methods, &d->reset_method_before)) < 0 ||
+	    (r = optional_str(j, "driver_override_before", path_word, &d->driver_override_before)) < 0)
+		return r;
+	if (!d->name)
+		return -EINVAL;
+	d->iommu_group = -1;
+	if (json_object_object_get_ex(j, "iommu_group", &v)) {
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < -1 ||
+		    json_object_get_int64(v) > INT_MAX)
+			return -EINVAL;
+		d->iommu_group = (int)json_object_get_int64(v);
+	}
+	if (json_object_object_get_ex(j, "boot_vga", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -EINVAL;
+		d->boot_vga = json_object_get_boolean(v);
+	}
+	r = lookup(device_steps, _DEVICE_STEP_MAX, json_str(j, "step"));
+	if (r < 0)
+		return r;
+	d->step = r;
+	return 0;
 }
 
 int plan_from_json(json_object *o, struct plan **ret)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	json_object *devices, *modules, *v;
+	const char *why;
+	size_t n_devices, n_modules;
 	int r;
 
-	if (!json_object_is_type(o, json_type_object) || !json_str(o, "vm"))
+	if (!json_object_is_type(o, json_type_object) || !json_str(o, "vm") || vm_name_validate(json_str(o, "vm"), &why) < 0)
 		return -EINVAL;
 	p = plan_new(json_str(o, "vm"));
 	if (!p)
@@ -444,38 +578,24 @@ int plan_from_json(json_object *o, struct plan **ret)
 	if (!json_object_object_get_ex(o, "devices", &devices) || !json_object_is_type(devices, json_type_array) ||
 	    !json_object_object_get_ex(o, "modules", &modules) || !json_object_is_type(modules, json_type_array))
 		return -EINVAL;
-	p->devices = calloc(json_object_array_length(devices) + 1, sizeof(*p->devices));
-	p->modules = calloc(json_object_array_length(modules) + 1, sizeof(*p->modules));
+	n_devices = json_object_array_length(devices);
+	n_modules = json_object_array_length(modules);
+	if (n_devices > JOURNAL_MAX_ITEMS || n_modules > JOURNAL_MAX_ITEMS)
+		return -EINVAL;
+	p->devices = calloc(n_devices + 1, sizeof(*p->devices));
+	p->modules = calloc(n_modules + 1, sizeof(*p->modules));
 	if (!p->devices || !p->modules)
 		return -ENOMEM;
-	for (size_t i = 0; i < json_object_array_length(devices); i++) {
-		json_object *j = json_object_array_get_idx(devices, i);
-		struct plan_device *d = &p->devices[i];
-		const char *address = json_str(j, "address");
-
-		if (!address || strlen(address) != 12 || !json_str(j, "name"))
-			return -EINVAL;
-		p->n_devices++;
-		memcpy(d->address, address, 13);
-		d->name = strdup(json_str(j, "name"));
-		d->original_driver = strdup_or_null(json_str(j, "original_driver"));
-		d->original_module = strdup_or_null(json_str(j, "original_module"));
-		d->reset_method = strdup_or_null(json_str(j, "reset_method"));
-		d->reset_method_before = strdup_or_null(json_str(j, "reset_method_before"));
-		d->driver_override_before = strdup_or_null(json_str(j, "driver_override_before"));
-		d->iommu_group = json_object_object_get_ex(j, "iommu_group", &v) ? json_object_get_int(v) : -1;
-		d->boot_vga = json_object_object_get_ex(j, "boot_vga", &v) && json_object_get_boolean(v);
-		r = lookup(device_steps, _DEVICE_STEP_MAX, json_str(j, "step"));
+	for (size_t i = 0; i < n_devices; i++) {
+		p->n_devices++; /* counted first, so plan_free frees what a failure leaves */
+		r = device_from_json(json_object_array_get_idx(devices, i), p, &p->devices[i]);
 		if (r < 0)
 			return r;
-		d->step = r;
-		if (!d->name)
-			return -ENOMEM;
 	}
-	for (size_t i = 0; i < json_object_array_length(modules); i++) {
+	for (size_t i = 0; i < n_modules; i++) {
 		json_object *j = json_object_array_get_idx(modules, i);
 
-		if (!json_str(j, "name"))
+		if (!module_name(json_str(j, "name")))
 			return -EINVAL;
 		p->n_modules++;
 		p->modules[i].name = strdup(json_str(j, "name"));
@@ -486,17 +606,23 @@ int plan_from_json(json_object *o, struct plan **ret)
 			return r;
 		p->modules[i].step = r;
 	}
-	p->release_console = json_object_object_get_ex(o, "release_console", &v) && json_object_get_boolean(v);
-	r = strv_from_json(o, "vtconsoles", &p->vtconsoles);
+	if (json_object_object_get_ex(o, "release_console", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return -EINVAL;
+		p->release_console = json_object_get_boolean(v);
+	}
+	r = strv_from_json(o, "vtconsoles", vtconsole_name, &p->vtconsoles);
 	if (r >= 0)
-		r = strv_from_json(o, "firmware_framebuffers", &p->firmware_fbs);
+		r = strv_from_json(o, "firmware_framebuffers", firmware_fb_name, &p->firmware_fbs);
 	if (r < 0)
 		return r;
 	r = lookup(console_steps, _CONSOLE_STEP_MAX, json_str(o, "console"));
 	if (r < 0)
 		return r;
 	p->console = r;
-	p->error = strdup_or_null(json_str(o, "error"));
+	r = optional_str(o, "error", one_line, &p->error);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(p);
 	return 0;
 }

@@ -122,5 +122,26 @@ timeout 30 "$HOOKCTL" $IO iommu >"$T/out" 2>"$T/err" || rc=$?
 [ "$rc" = 124 ] && fail "iommu waited on the device lock"
 expect_rc 0 "iommu"
 expect_grep "0000:04:00.0" "$T/out" "iommu"
+rm -f "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme/unbind"
+echo "(null)" >"$S/bus/pci/devices/0000:04:00.0/driver_override"
+: >"$S/bus/pci/drivers/nvme/unbind"
+
+step "status says which VM holds a device"
+# VM nas holds the NVMe on vfio-pci (its journal says so, the tree shows it); win10 names it too.
+mkdir -p "$T/run/state" "$S/bus/pci/drivers/vfio-pci"
+ln -sfn ../../drivers/vfio-pci "$S/bus/pci/devices/0000:04:00.0/driver"
+cat >"$T/run/state/nas.state" <<'JOURNAL'
+{"vm": "nas", "phase": "prepared", "devices": [{"name": "ssd", "address": "0000:04:00.0",
+ "original_driver": "nvme", "iommu_group": 15, "step": "on-vfio"}], "modules": [],
+ "release_console": false, "vtconsoles": [], "firmware_framebuffers": [], "console": "untouched"}
+JOURNAL
+chmod 600 "$T/run/state/nas.state"
+printf '[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/win10.ini"
+rm -f "$HOOKD_CONF_DIR/vms/port.ini" "$HOOKD_CONF_DIR/vms/sata.ini" "$HOOKD_CONF_DIR/vms/edac.ini"
+HOOKD_SYSFS=$S start_hookd
+# shellcheck disable=SC2086
+hc $IO status win10
+expect_grep "0000:04:00.0 (ssd).*on-vfio.*, held by VM nas" "$T/out" "status win10"
+stop_hookd
 
 finish

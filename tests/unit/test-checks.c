@@ -391,6 +391,67 @@ static void test_full_journal_is_reported(void)
 	json_object_put(o);
 }
 
+/* What a journal says is used to build sysfs paths and values: it is validated like any input. */
+static void test_journal_validated(void)
+{
+	static const char *const bad[] = {
+		/* an address that walks out of bus/pci/devices */
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"ssd\",\"address\":\"../../../..\","
+		"\"step\":\"on-vfio\"}],\"modules\":[],\"vtconsoles\":[],\"firmware_framebuffers\":[],\"console\":"
+		"\"untouched\"}",
+		/* a driver name that is a path */
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"ssd\",\"address\":\"0000:04:00.0\","
+		"\"original_driver\":\"../../../../etc\",\"step\":\"on-vfio\"}],\"modules\":[],\"vtconsoles\":[],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		/* a value with a newline, to be written to reset_method */
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"ssd\",\"address\":\"0000:04:00.0\","
+		"\"reset_method\":\"bus\\nflr\",\"step\":\"on-vfio\"}],\"modules\":[],\"vtconsoles\":[],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		/* a vtconsole that is a path, a module that is not a module name */
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[],\"modules\":[],\"vtconsoles\":[\"../vtcon1\"],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[],\"modules\":[{\"name\":\"a/b\",\"step\":"
+		"\"unloaded\"}],\"vtconsoles\":[],\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		/* a VM name that is not one, a group that is not a number, the same device twice, trailing junk */
+		"{\"vm\":\"../nas\",\"phase\":\"prepared\",\"devices\":[],\"modules\":[],\"vtconsoles\":[],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"ssd\",\"address\":\"0000:04:00.0\","
+		"\"iommu_group\":\"14\",\"step\":\"on-vfio\"}],\"modules\":[],\"vtconsoles\":[],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"a\",\"address\":\"0000:04:00.0\","
+		"\"step\":\"on-vfio\"},{\"name\":\"b\",\"address\":\"0000:04:00.0\",\"step\":\"on-vfio\"}],"
+		"\"modules\":[],\"vtconsoles\":[],\"firmware_framebuffers\":[],\"console\":\"untouched\"}",
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[],\"modules\":[],\"vtconsoles\":[],"
+		"\"firmware_framebuffers\":[],\"console\":\"untouched\"} {}",
+	};
+	static const char good[] =
+		"{\"vm\":\"nas\",\"phase\":\"prepared\",\"devices\":[{\"name\":\"ssd\",\"address\":\"0000:04:00.0\","
+		"\"original_driver\":\"nvme\",\"reset_method\":\"bus\",\"reset_method_before\":\"flr bus\","
+		"\"iommu_group\":14,\"step\":\"on-vfio\"}],\"modules\":[],\"vtconsoles\":[\"vtcon1\"],"
+		"\"firmware_framebuffers\":[\"efi-framebuffer/efi-framebuffer.0\"],\"console\":\"releasing\"}\n";
+	_cleanup_free_ char *msg = NULL;
+	struct plan *p = NULL;
+
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		if (journal_parse(bad[i], strlen(bad[i]), NULL, &p) != -EINVAL) {
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+			CHECK(!"a bad journal was accepted");
+		}
+	}
+	CHECK_INT(journal_parse(good, strlen(good), "nas", &p), 0);
+	CHECK_STR(p->devices[0].reset_method_before, "flr bus");
+	plan_free(p);
+	CHECK_INT(journal_parse(good, strlen(good), "other", &p), -EINVAL);
+
+	/* On disk: the engine refuses to act on it and says so. */
+	CHECK_INT(journal_init(f.run), 0);
+	fx_write(&f, "run", "state/nas.state", "%s", bad[0]);
+	CHECK_INT(journal_load(f.run, "nas", &p), -EINVAL);
+	CHECK(engine_release(e, "nas", &msg) < 0);
+	CHECK(msg && strstr(msg, "its journal cannot be read"));
+	CHECK_INT(journal_remove(f.run, "nas"), 0);
+}
+
 int main(void)
 {
 	struct engine_options opts;
@@ -409,6 +470,7 @@ int main(void)
 	RUN(test_journal_lock_has_a_deadline);
 	RUN(test_reset_method_written_back);
 	RUN(test_full_journal_is_reported);
+	RUN(test_journal_validated);
 	engine_free(e);
 	fx_clear(&f);
 	return 0;
