@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,12 +133,23 @@ static inline void fx_init(struct fixture *f)
 	fx_write(f, "proc", "swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority");
 }
 
+static inline int fx_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* rm -rf without a shell: a process per test is what a loaded machine makes slow. */
+static inline void fx_rm_rf(const char *dir)
+{
+	CHECK(nftw(dir, fx_remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0 || errno == ENOENT);
+}
+
 static inline void fx_clear(struct fixture *f)
 {
-	char cmd[128];
-
 	/* Only ever our own mkdtemp directory. */
 	CHECK(strncmp(f->base, "/tmp/hookd-fixture-", 19) == 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", f->base);
-	CHECK(system(cmd) == 0);
+	fx_rm_rf(f->base);
 }

@@ -56,12 +56,8 @@ static void teardown(void)
 {
 	engine_free(e);
 	fk_free(k);
-	if (startswith(run_dir, "/dev/shm/hookd-run-")) {
-		char cmd[192];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", run_dir);
-		CHECK(system(cmd) == 0);
-	}
+	if (startswith(run_dir, "/dev/shm/hookd-run-"))
+		fx_rm_rf(run_dir);
 	fx_clear(&f);
 }
 
