@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -26,6 +27,12 @@ static char sock[256], conf[256], sys_root[256], fifo[512];
 static pid_t daemon_pid;
 /* What hookd asks about running VMs: "none" (no reconciliation) unless a test says otherwise. */
 static char libvirt_uri[600] = "none";
+/* The datagram socket hookd's sd_notify() messages go to ($NOTIFY_SOCKET), as systemd's would. A thread reads
+ * it all the time, as systemd does: sd_notify() blocks once a few datagrams are queued unread. */
+static int notify_fd = -1;
+static pthread_mutex_t notify_lock = PTHREAD_MUTEX_INITIALIZER;
+static char notify_log[65536];
+static size_t notify_len;
 
 static void kill_daemon(void)
 {
@@ -746,6 +753,52 @@ static void test_untrusted_clients_cannot_starve_root(void)
 }
 
 /* SIGTERM with a prepare blocked in the engine: the daemon finishes and answers it, then exits 0. */
+static void *notify_reader(void *unused)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = recv(notify_fd, buf, sizeof(buf), 0)) >= 0 || errno == EINTR) {
+		pthread_mutex_lock(&notify_lock);
+		if (n > 0 && notify_len + (size_t)n + 1 < sizeof(notify_log)) {
+			memcpy(notify_log + notify_len, buf, (size_t)n);
+			notify_len += (size_t)n;
+			notify_log[notify_len++] = '\n';
+		}
+		pthread_mutex_unlock(&notify_lock);
+	}
+	return NULL;
+}
+
+static void notify_listen(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pthread_t reader;
+
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(notify_fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", dir);
+	CHECK(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(setenv("NOTIFY_SOCKET", sa.sun_path, 1) == 0);
+	CHECK(pthread_create(&reader, NULL, notify_reader, NULL) == 0);
+	CHECK(pthread_detach(reader) == 0);
+}
+
+/* Whether a notification since the last call held LINE as a whole line (NULL: just forget them). */
+static bool notify_saw(const char *line)
+{
+	bool seen = false;
+
+	pthread_mutex_lock(&notify_lock);
+	notify_log[notify_len] = '\0';
+	for (char *save = NULL, *l = strtok_r(notify_log, "\n", &save); l && line; l = strtok_r(NULL, "\n", &save))
+		if (streq(l, line))
+			seen = true;
+	notify_len = 0;
+	pthread_mutex_unlock(&notify_lock);
+	return seen;
+}
+
 static void test_sigterm_finishes_in_flight(void)
 {
 	struct proto_reply reply = { 0 };
@@ -755,6 +808,7 @@ static void test_sigterm_finishes_in_flight(void)
 	send_request(prep, HOOKD_METHOD_EVENT, event_params("slow", "prepare", "begin"));
 	vm = wait_running_job("slow");
 	json_object_put(vm);
+	(void)notify_saw(NULL);
 	CHECK(kill(daemon_pid, SIGTERM) == 0);
 	/* An open connection is still served: wait until the daemon says it is stopping. */
 	for (;;) {
@@ -779,6 +833,9 @@ static void test_sigterm_finishes_in_flight(void)
 	CHECK(waitpid(daemon_pid, &status, 0) == daemon_pid);
 	daemon_pid = 0;
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* systemd was told how long the stop may take: operation-timeout (60 s here) + 2 s + 1 s, so the unit's
+	 * TimeoutStopSec= cannot kill hookd in the middle of a rollback. */
+	CHECK(notify_saw("EXTEND_TIMEOUT_USEC=63000000"));
 	close(unblock);
 	close(prep);
 	close(watch);
@@ -1149,6 +1206,7 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/vms/slow.ini", conf);
 	write_file(path, "[device.disk]\naddress = 02:00.0\n");
 	make_fixture();
+	notify_listen();
 	start_daemon();
 	atexit(kill_daemon);
 

@@ -80,20 +80,16 @@ echo "# $GLOBAL_LOG"; cat "$GLOBAL_LOG"
 echo "ok: every script once per event, run by hookd's hook (XML on stdin); 00-global.sh once, by libvirt"
 vsh 30 undefine legacy
 
-step "a reinstall keeps the dispatcher aside and hookd's hook in place, and says nothing new"
-dpkg -i "$HOOKD_DEB" >/tmp/reinstall.txt 2>&1 || { cat /tmp/reinstall.txt; fail "dpkg -i (reinstall) failed"; }
-cat /tmp/reinstall.txt
-grep -F "kept as $ORIG" /tmp/reinstall.txt && fail "the reinstall announced a takeover again"
-assert_taken_over
-
-step "a copy of the hook changed by hand is never replaced: the reinstall leaves it and says so"
+step "a reinstall never replaces a copy of the hook changed by hand, keeps the dispatcher aside, says no takeover"
 printf '#!/bin/sh\nexec %s "$@"\n' "$PROG" >"$HOOK"
 hand=$(sum "$HOOK")
 dpkg -i "$HOOKD_DEB" >/tmp/reinstall2.txt 2>&1 || { cat /tmp/reinstall2.txt; fail "dpkg -i (reinstall) failed"; }
 cat /tmp/reinstall2.txt
 grep -qF "$HOOK is not the copy hookd installed; left as it is" /tmp/reinstall2.txt || fail "the reinstall did not say it left $HOOK"
 [[ "$(sum "$HOOK")" == "$hand" ]] || fail "the reinstall replaced the hand-changed $HOOK"
+grep -F "kept as $ORIG" /tmp/reinstall2.txt && fail "the reinstall announced a takeover again"
 install -m 0755 "$PROG" "$HOOK"
+assert_taken_over
 
 step "dpkg -r: the dispatcher is back, byte for byte, with no diversion; hookd's units stopped"
 dpkg -r hookd >/tmp/remove.txt 2>&1 || { cat /tmp/remove.txt; fail "dpkg -r hookd failed"; }
