@@ -36,7 +36,7 @@ static size_t value_end(const char *s, size_t start)
 	size_t end = start;
 
 	for (size_t i = start; s[i]; i++) {
-		if (s[i] == ';' && i > start && is_space(s[i - 1]))
+		if (s[i] == ';' && i > 0 && is_space(s[i - 1])) /* as inih: the space may precede the value */
 			break;
 		end = i + 1;
 	}

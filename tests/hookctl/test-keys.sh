@@ -114,4 +114,11 @@ hc get indent device.ssd.address
 hc get indent device.nic.address
 [ "$(cat "$T/out")" = "0000:05:00.0" ] || fail "the indented section was swallowed: '$(cat "$T/out")'"
 
+step "an empty value before an inline comment reads back empty, as hookd reads it (found by fuzz-ini-editor)"
+printf '[vm]\nunload-modules = nvidia ; the driver\n[device.gpu]\naddress = 0000:0a:00.0\n' >"$HOOKD_CONF_DIR/vms/empty.ini"
+hc set empty vm.unload-modules ""
+expect_rc 0 "set to empty"
+hc get empty vm.unload-modules
+[ -s "$T/out" ] && [ "$(cat "$T/out")" != "" ] && fail "get after set to empty: '$(cat "$T/out")'"
+
 finish
