@@ -25,7 +25,8 @@ echo "exposure: ${exposure:-?}"
 [[ -n "$exposure" ]] || fail "systemd-analyze security printed no exposure level: $(tail -n 3 /tmp/security.txt)"
 awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "hookd.service's exposure is $exposure, above 2.0"
 echo "$exposure" >"$HOOKD_RESULTS/exposure"
-systemd-analyze verify /lib/systemd/system/hookd.socket /lib/systemd/system/hookd.service >/tmp/verify.txt 2>&1 ||
+# --man=no: the guest has no man(1); the pages themselves are checked by the package build.
+systemd-analyze verify --man=no /lib/systemd/system/hookd.socket /lib/systemd/system/hookd.service >/tmp/verify.txt 2>&1 ||
 	fail "systemd-analyze verify failed: $(cat /tmp/verify.txt)"
 [[ ! -s /tmp/verify.txt ]] || fail "systemd-analyze verify complained: $(cat /tmp/verify.txt)"
 echo "ok: systemd-analyze verify: both units clean"
