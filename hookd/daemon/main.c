@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 
 #include "hookd-config.h"
+#include "instance-lock.h"
 #include "config.h"
 #include "engine.h"
 #include "router.h"
@@ -192,7 +193,7 @@ static int open_listen_socket(const char *path, bool *ret_own)
 	return TAKE_FD(fd);
 }
 
-/* One hookd per run dir: RUN_DIR/hookd.lock, flock'd for the daemon's life (the kernel drops it when the
+/* One hookd per run dir: RUN_DIR/hookd.lock (instance-lock.h), flock'd for the daemon's life (the kernel drops it when the
  * process dies, so a kill -9 leaves nothing stale). A second instance would mark the first one's journals
  * interrupted and take its socket: it must stop before touching either. Returns the fd to keep open. */
 static int take_instance_lock(const char *run_dir)
@@ -200,7 +201,7 @@ static int take_instance_lock(const char *run_dir)
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1;
 
-	if (asprintf(&path, "%s/hookd.lock", run_dir) < 0)
+	if (asprintf(&path, "%s/" DAEMON_LOCK_NAME, run_dir) < 0)
 		return -ENOMEM;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {

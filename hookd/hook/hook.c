@@ -4,15 +4,18 @@
  * It never calls libvirt, and no child it starts keeps libvirt's stdout or stderr open. The scripts are
  * legacy.c's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/file.h>
 
 #include "hookd-config.h"
 #include "clock.h"
 #include "client.h"
 #include "config.h"
 #include "fileio.h"
+#include "instance-lock.h"
 #include "journal-path.h"
 #include "proto.h"
 #include "util.h"
@@ -63,22 +66,54 @@ static json_object *event_params(const struct hook_call *c)
 	return params;
 }
 
+/* True when a hookd holds RUN_DIR/hookd.lock (it takes it before it binds its socket): a daemon is starting,
+ * as opposed to none running, where the hook must fail at once. */
+static bool daemon_starting(const char *run_dir)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (asprintf(&path, "%s/" DAEMON_LOCK_NAME, run_dir) < 0)
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		return false; /* nobody holds it: the last hookd is gone */
+	return errno == EWOULDBLOCK;
+}
+
 /* 0 when hookd agreed (or need not be asked); 1 when the event must fail, with the line printed.
  * hookd's answer matters for a VM it is configured for or still holds devices for; for any other VM (one
  * with legacy scripts only) hookd merely records the event, and hookd being away changes nothing. */
 static int ask_daemon(const struct hook_call *c)
 {
 	unsigned long long deadline = monotonic_ms() + c->timeout_ms;
-	bool matters = c->configured || c->held;
+	bool matters = c->configured || c->held, starting = false;
 	struct proto_reply reply = { 0 };
 	_cleanup_close_ int fd = -1;
 	json_object *params;
 	int r;
 
 	r = client_connect_wait(client_socket_path(), c->timeout_ms, &fd);
+	if ((r == -ENOENT || r == -ECONNREFUSED) && matters && daemon_starting(c->run_dir)) {
+		/* hookd holds its lock but has no socket yet: it is starting (a restart by hand, not through
+		 * hookd.socket). Wait for it, bounded, so a release sent now is not lost. */
+		unsigned long long now = monotonic_ms();
+		unsigned left = deadline > now ? (unsigned)(deadline - now) : 0;
+
+		starting = true;
+		r = client_connect_restarting(client_socket_path(),
+					      left < CLIENT_RESTART_WAIT_MS ? left : CLIENT_RESTART_WAIT_MS, left, &fd);
+	}
 	if (r == -ENOENT || r == -ECONNREFUSED) {
 		if (!matters)
 			return 0;
+		if (starting) {
+			fprintf(stderr, "hookd: VM %s: hookd is starting but opened no socket within %u s "
+				"(see: journalctl -u hookd)\n", c->vm, CLIENT_RESTART_WAIT_MS / 1000);
+			return 1;
+		}
 		fprintf(stderr,
 			"hookd: VM %s %s but the daemon is not running (start it with: systemctl start hookd.socket)\n",
 			c->vm, c->configured ? "is configured for hookd" : "still has devices held by hookd");
@@ -184,7 +219,7 @@ int main(int argc, char **argv)
 	const char *hooks_dir = env_or("HOOKD_HOOKS_DIR", HOOKD_LIBVIRT_HOOKS_DIR);
 	const char *run_dir = env_or("HOOKD_RUN_DIR", HOOKD_RUN_DIR);
 	_cleanup_free_ char *ini = NULL, *legacy_dir = NULL;
-	struct hook_call c = { .argv = argv, .hooks_dir = hooks_dir };
+	struct hook_call c = { .argv = argv, .hooks_dir = hooks_dir, .run_dir = run_dir };
 	bool legacy, blocked = false;
 	const char *why;
 	int r, status;

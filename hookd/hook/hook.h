@@ -18,6 +18,7 @@ struct hook_call {
 	bool configured;     /* CONF_DIR/vms/<vm>.ini exists */
 	bool held;           /* hookd's journal has a record for it: hookd still holds its devices */
 	const char *hooks_dir; /* libvirt's hooks directory, the root of qemu.d/ */
+	const char *run_dir;   /* hookd's run dir: its journals and its lock */
 	unsigned timeout_ms; /* [hook] timeout: for the daemon and for each legacy script */
 	char *xml;
 	size_t xml_len;

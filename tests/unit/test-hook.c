@@ -11,12 +11,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
 #include "proto.h"
+#include "instance-lock.h"
 #include "test.h"
 #include "util.h"
 
@@ -506,6 +508,46 @@ static void test_busy_daemon(void)
 	fake_start(listen_on(sock, 16), 0);
 }
 
+/* ---- 9.4: an event sent while hookd restarts by hand is not lost ---- */
+
+static void *bind_later(void *arg)
+{
+	usleep(500 * 1000);
+	fake_start(listen_on(sock, 16), 0);
+	return NULL;
+}
+
+static void test_daemon_starting(void)
+{
+	char lock_path[512];
+	struct hook_run r;
+	pthread_t binder;
+	int lock_fd;
+
+	fake_stop();
+	unlink(sock);
+	/* No hookd at all (nobody holds its lock): the hook fails at once, as before. */
+	run_hook("win10", "release", "end", &r);
+	CHECK(strstr(r.err, "the daemon is not running"));
+	hook_run_done(&r);
+
+	/* A hookd that holds its lock but has not bound its socket yet is starting: the hook waits for it. */
+	CHECK((size_t)snprintf(lock_path, sizeof(lock_path), "%s/" DAEMON_LOCK_NAME, run_dir) < sizeof(lock_path));
+	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CHECK(lock_fd >= 0);
+	CHECK(flock(lock_fd, LOCK_EX) == 0);
+	CHECK(pthread_create(&binder, NULL, bind_later, NULL) == 0);
+	run_hook("win10", "release", "end", &r);
+	CHECK(pthread_join(binder, NULL) == 0);
+	CHECK_INT(r.status, 0);
+	CHECK(!strstr(r.err, "not running"));
+	hook_run_done(&r);
+	CHECK_STR(fake_param("vm"), "win10");
+	CHECK_STR(fake_param("op"), "release");
+	close(lock_fd);
+	CHECK(unlink(lock_path) == 0);
+}
+
 /* ---- 9.7 and 10.3: legacy scripts that will not run are reported; scripts root did not write are refused ---- */
 
 static void test_unrunnable_scripts_reported(void)
@@ -690,6 +732,7 @@ int main(int argc, char **argv)
 	RUN_SELECTED(test_nul_in_xml);
 	RUN_SELECTED(test_large_script_output);
 	RUN_SELECTED(test_busy_daemon);
+	RUN_SELECTED(test_daemon_starting);
 	RUN_SELECTED(test_unrunnable_scripts_reported);
 	RUN_SELECTED(test_untrusted_scripts_refused);
 	RUN_SELECTED(test_untrusted_vm_file_refused);
