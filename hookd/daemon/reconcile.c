@@ -111,8 +111,11 @@ static long vfio_group_holder(const char *proc_root, int group)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/fd", proc_root, de->d_name);
 		fds = opendir(path);
-		if (!fds)
-			continue; /* gone, or not ours to read */
+		if (!fds) {
+			if (errno == ENOENT)
+				continue; /* the process is gone */
+			return -errno; /* not ours to read: we cannot tell who holds the group, so nobody is released */
+		}
 		while ((fe = readdir(fds))) {
 			char target[256];
 			ssize_t n;
