@@ -90,7 +90,7 @@ static inline void plan_freep(struct plan **p)
 int plan_resolve(const struct topology *t, const struct vm_config *vm, const char *domain_xml, struct plan **ret,
 		 struct diag *diag);
 
-/* Human-readable label "0000:0a:00.0 (gpu)" of device i. */
+/* Human-readable label "0000:0a:00.0 (gpu)" of device D, written into BUF (returned). */
 const char *plan_device_label(const struct plan_device *d, char buf[static 96]);
 
 struct plan_device *plan_find_device(const struct plan *p, const char *address);
