@@ -227,9 +227,10 @@ int ini_text_check_value(const char *value, const char **why)
 		*why = "the value may not start or end with spaces (INI drops them)";
 		return -EINVAL;
 	}
-	for (size_t i = 1; i < len; i++)
-		if (value[i] == ';' && is_space(value[i - 1])) {
-			*why = "the value may not contain ' ;' (INI reads it as a comment)";
+	/* Written after "= ", a leading ';' has a space before it too. */
+	for (size_t i = 0; i < len; i++)
+		if (value[i] == ';' && (i == 0 || is_space(value[i - 1]))) {
+			*why = "the value may not start with ';' or contain ' ;' (INI reads it as a comment)";
 			return -EINVAL;
 		}
 	return 0;

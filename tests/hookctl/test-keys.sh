@@ -121,4 +121,9 @@ expect_rc 0 "set to empty"
 hc get empty vm.unload-modules
 [ -s "$T/out" ] && [ "$(cat "$T/out")" != "" ] && fail "get after set to empty: '$(cat "$T/out")'"
 
+step "a value starting with ';' is refused: INI would read it as a comment (found by fuzz-ini-editor)"
+hc set empty vm.unload-modules ";nvidia"
+expect_rc 1 "set of a value starting with ';'"
+expect_grep "may not start with ';'" "$T/err" "stderr"
+
 finish
