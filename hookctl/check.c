@@ -126,8 +126,8 @@ static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_confi
 		if (r < 0)
 			hookctl_error("cannot read %s: %s", ctx->xml_file, hookctl_read_error(r));
 		if (r >= 0 && !vm->devices_from_xml)
-			hookctl_note("note: VM '%s' does not set devices-from-xml; the XML of %s is not used.", vm->name,
-				     ctx->xml_file);
+			hookctl_note("note: VM '%s' does not set devices-from-xml; the XML of %s is not used.",
+				     vm->name, ctx->xml_file);
 		return r;
 	}
 	if (!vm->devices_from_xml)

@@ -27,8 +27,7 @@ static int add_claim(struct claims *c, const char *address, const char *vm, cons
 }
 
 /* The domain XML of a devices-from-xml VM, from libvirt (read-only). NULL with *ret_why when there is none. */
-static char *domain_xml(const struct hookctl *ctx, virConnectPtr *conn, bool *tried, const char *vm,
-			char **ret_why)
+static char *domain_xml(const struct hookctl *ctx, virConnectPtr *conn, bool *tried, const char *vm, char **ret_why)
 {
 	_cleanup_free_ char *error = NULL;
 	char *xml = NULL;
@@ -45,8 +44,9 @@ static char *domain_xml(const struct hookctl *ctx, virConnectPtr *conn, bool *tr
 		return NULL;
 	}
 	r = virt_domain_xml(*conn, vm, &xml);
-	if (r < 0 && asprintf(ret_why, r == -ENOENT ? "libvirt has no domain '%s'" : "libvirt did not give the XML of '%s'",
-			      vm) < 0)
+	if (r < 0 &&
+	    asprintf(ret_why, r == -ENOENT ? "libvirt has no domain '%s'" : "libvirt did not give the XML of '%s'",
+		     vm) < 0)
 		*ret_why = NULL;
 	return r < 0 ? NULL : xml;
 }

@@ -14,16 +14,16 @@
 
 struct claim {
 	char address[13];
-	const char *vm;   /* borrowed from claims.cfg */
-	char *device;     /* the plan's device name: "gpu", "gpu+group" */
+	const char *vm; /* borrowed from claims.cfg */
+	char *device;	/* the plan's device name: "gpu", "gpu+group" */
 };
 
 struct claims {
-	struct hookd_config *cfg;  /* NULL when the configuration does not load */
+	struct hookd_config *cfg; /* NULL when the configuration does not load */
 	struct claim *items;
 	size_t n;
-	struct diag problems;      /* configuration and resolution problems, one line each */
-	char **xml_sources;        /* per cfg->vms[i]: NULL unless devices-from-xml; "libvirt" when its domain
+	struct diag problems; /* configuration and resolution problems, one line each */
+	char **xml_sources;   /* per cfg->vms[i]: NULL unless devices-from-xml; "libvirt" when its domain
 				    * XML was read, else why not ("libvirt has no domain 'win10'") */
 };
 

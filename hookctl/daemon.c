@@ -32,30 +32,41 @@ const char *daemon_call_problem(const struct hookctl *ctx, int r)
 	switch (r) {
 	case -ENOENT:
 	case -ECONNREFUSED:
-		snprintf(line, sizeof(line), "hookd is not running (no answer on %s): start it with 'systemctl start "
-			 "hookd.socket'.", sock);
+		snprintf(line, sizeof(line),
+			 "hookd is not running (no answer on %s): start it with 'systemctl start "
+			 "hookd.socket'.",
+			 sock);
 		break;
 	case -ETIMEDOUT:
-		snprintf(line, sizeof(line), "hookd did not answer on %s in time: it is busy or stuck "
-			 "(see 'journalctl -u hookd').", sock);
+		snprintf(line, sizeof(line),
+			 "hookd did not answer on %s in time: it is busy or stuck "
+			 "(see 'journalctl -u hookd').",
+			 sock);
 		break;
 	case -EAGAIN:
-		snprintf(line, sizeof(line), "hookd is busy: its socket %s takes no more connections now; try again.", sock);
+		snprintf(line, sizeof(line), "hookd is busy: its socket %s takes no more connections now; try again.",
+			 sock);
 		break;
 	case -ECONNRESET:
 	case -EPIPE:
-		snprintf(line, sizeof(line), "hookd closed the connection on %s without answering "
-			 "(see 'journalctl -u hookd').", sock);
+		snprintf(line, sizeof(line),
+			 "hookd closed the connection on %s without answering "
+			 "(see 'journalctl -u hookd').",
+			 sock);
 		break;
 	case -EACCES:
 	case -EPERM:
-		snprintf(line, sizeof(line), "no permission to use hookd's socket %s: run as root, or be in the group "
-			 "it is opened to (see hookd(8)).", sock);
+		snprintf(line, sizeof(line),
+			 "no permission to use hookd's socket %s: run as root, or be in the group "
+			 "it is opened to (see hookd(8)).",
+			 sock);
 		break;
 	case -EBADMSG:
 	case -EMSGSIZE:
-		snprintf(line, sizeof(line), "hookd's answer on %s is not a valid message: is it the same version as "
-			 "hookctl?", sock);
+		snprintf(line, sizeof(line),
+			 "hookd's answer on %s is not a valid message: is it the same version as "
+			 "hookctl?",
+			 sock);
 		break;
 	case -ENAMETOOLONG:
 		snprintf(line, sizeof(line), "the socket path %s is too long for a unix socket.", sock);
@@ -78,7 +89,8 @@ void daemon_request_reload(const struct hookctl *ctx)
 	}
 	if (r < 0) {
 		hookctl_note("warning: could not ask hookd to reload: %s Run 'systemctl reload hookd' once it "
-			     "answers.", daemon_call_problem(ctx, r));
+			     "answers.",
+			     daemon_call_problem(ctx, r));
 		return;
 	}
 	if (reply.error)

@@ -117,7 +117,7 @@ static int change_key(struct hookctl *ctx, const char *vm, const char *key, cons
 	}
 	r = vmfile_read(ctx, vm, &text);
 	if (r == -ENOENT && value)
-		text = strdup("");  /* set on a new VM starts its file */
+		text = strdup(""); /* set on a new VM starts its file */
 	else if (r < 0)
 		return read_existing(ctx, vm, &text);
 	if (!text)

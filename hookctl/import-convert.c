@@ -19,14 +19,14 @@
 #define ECHO_MAX 60
 
 struct converter {
-	char label[ECHO_MAX + 1];   /* the input's name, control characters replaced */
-	FILE *out;                  /* memstream of the sections */
+	char label[ECHO_MAX + 1]; /* the input's name, control characters replaced */
+	FILE *out;		  /* memstream of the sections */
 	struct import_result *res;
-	char **taken;               /* addresses, ids and device names already used */
+	char **taken; /* addresses, ids and device names already used */
 	size_t n_taken;
 	unsigned line;
-	bool line_converted;        /* the current line gave at least one device */
-	bool line_lost;             /* ... or was reported as lost */
+	bool line_converted; /* the current line gave at least one device */
+	bool line_lost;	     /* ... or was reported as lost */
 };
 
 /* A copy of s fit for a comment in the VM file: printable ASCII, at most ECHO_MAX characters. */
@@ -69,7 +69,8 @@ static bool taken(const struct converter *cv, const char *what)
 	return false;
 }
 
-static int add_at(struct diag *d, const struct converter *cv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int add_at(struct diag *d, const struct converter *cv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static int add_at(struct diag *d, const struct converter *cv, const char *fmt, ...)
 {
 	va_list ap;
@@ -101,7 +102,8 @@ static int hex_field(const char *s, size_t len, size_t max_digits, unsigned *ret
 	for (size_t i = 0; i < len; i++) {
 		if (!isxdigit((unsigned char)s[i]))
 			return -EINVAL;
-		v = v * 16 + (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
+		v = v * 16 +
+		    (unsigned)(isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
 	}
 	*ret = v;
 	return 0;
@@ -359,8 +361,9 @@ static int shell_line(struct converter *cv, const char *s)
 		if (s == start)
 			return any; /* an operator: a command line */
 		name_len = assignment_name_len(start);
-		if (first && !name_len && (streq(word, "export") || streq(word, "declare") || streq(word, "typeset") ||
-					   streq(word, "readonly") || streq(word, "local"))) {
+		if (first && !name_len &&
+		    (streq(word, "export") || streq(word, "declare") || streq(word, "typeset") ||
+		     streq(word, "readonly") || streq(word, "local"))) {
 			first = false;
 			continue;
 		}

@@ -9,10 +9,10 @@
 #include "diag.h"
 
 struct import_result {
-	char *body;          /* the [device.*] sections, each with a comment naming its line; "" when none */
+	char *body; /* the [device.*] sections, each with a comment naming its line; "" when none */
 	unsigned n_devices;
-	struct diag notes;   /* "LABEL:N: ..." for every line left out, in input order (lost ones too) */
-	struct diag lost;    /* "LABEL:N: not imported: ..." for lines that name a device and could not be
+	struct diag notes; /* "LABEL:N: ..." for every line left out, in input order (lost ones too) */
+	struct diag lost;  /* "LABEL:N: not imported: ..." for lines that name a device and could not be
 			      * converted: the caller must fail */
 };
 

@@ -98,7 +98,8 @@ int cmd_import(struct hookctl *ctx, int argc, char **argv)
 	if (r >= 0 && res.lost.n > 0) {
 		hookctl_error("%zu line%s of %s could not be converted (listed above, and as comments in "
 			      "the result): add %s by hand.",
-			      res.lost.n, res.lost.n == 1 ? "" : "s", label, res.lost.n == 1 ? "that device" : "those devices");
+			      res.lost.n, res.lost.n == 1 ? "" : "s", label,
+			      res.lost.n == 1 ? "that device" : "those devices");
 		r = -EINVAL;
 	}
 	import_result_done(&res);

@@ -13,9 +13,9 @@ enum line_kind { LINE_BLANK, LINE_COMMENT, LINE_SECTION, LINE_KEY, LINE_CONTINUA
 /* What one line is, read the way inih reads it. */
 struct line_info {
 	enum line_kind kind;
-	size_t section;      /* index of the section header line this line is under, or SIZE_MAX */
-	size_t name_start, name_len;    /* LINE_KEY: the key; LINE_SECTION: the section name */
-	size_t value_start, value_len;  /* LINE_KEY / LINE_CONTINUATION: the value, trimmed */
+	size_t section;		       /* index of the section header line this line is under, or SIZE_MAX */
+	size_t name_start, name_len;   /* LINE_KEY: the key; LINE_SECTION: the section name */
+	size_t value_start, value_len; /* LINE_KEY / LINE_CONTINUATION: the value, trimmed */
 };
 
 static bool is_space(char c)
@@ -383,7 +383,7 @@ int ini_text_set(struct ini_text *t, const char *section, const char *name, cons
 		if (first == SIZE_MAX)
 			first = i;
 		else
-			drop[i] = true;  /* later assignments of the same key go: one value remains */
+			drop[i] = true; /* later assignments of the same key go: one value remains */
 		mark_continuations(info, t->n, i, drop);
 	}
 	if (first != SIZE_MAX) {

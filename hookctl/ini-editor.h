@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 struct ini_text {
-	char **lines;  /* without their '\n' */
+	char **lines; /* without their '\n' */
 	size_t n;
 };
 

@@ -20,7 +20,7 @@ struct init_device {
 	char address[13];
 	char name[40];
 	char comment[160];
-	char *host_use;  /* what the host loses with it; the section is then written commented out */
+	char *host_use; /* what the host loses with it; the section is then written commented out */
 };
 
 struct init_list {
@@ -145,8 +145,9 @@ static int build_text(const struct hookctl *ctx, const char *vm, const struct in
 		const struct init_device *d = &l->items[i];
 
 		if (d->host_use)
-			fprintf(f, "\n# The host uses this group member: %s.\n# VFIO needs the whole group: uncomment "
-				   "the section to give it to the VM too.\n#[device.%s]\n## %s\n#address = %s\n",
+			fprintf(f,
+				"\n# The host uses this group member: %s.\n# VFIO needs the whole group: uncomment "
+				"the section to give it to the VM too.\n#[device.%s]\n## %s\n#address = %s\n",
 				d->host_use, d->name, d->comment, d->address);
 		else
 			fprintf(f, "\n[device.%s]\n# %s\naddress = %s\n", d->name, d->comment, d->address);
@@ -183,7 +184,8 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv)
 	}
 	if (!hostdevs[0]) {
 		hookctl_error("domain '%s' has no <hostdev> PCI devices: nothing to write. Add them to the domain, "
-			      "or use 'hookctl edit %s'.", vm, vm);
+			      "or use 'hookctl edit %s'.",
+			      vm, vm);
 		return -ENOENT;
 	}
 

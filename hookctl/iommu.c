@@ -166,8 +166,8 @@ static void show_group(const struct hookctl *ctx, const struct topology *t, cons
 				json_object_array_add(missing, json_object_new_string(b->address));
 			else if (host_own_reason(b, why))
 				printf("    %s%s (%s) is the host's own and bound to the host: the group cannot be "
-				       "given away%s\n", color(ctx, COLOR_RED), b->address, b->driver,
-				       color(ctx, COLOR_RESET));
+				       "given away%s\n",
+				       color(ctx, COLOR_RED), b->address, b->driver, color(ctx, COLOR_RESET));
 			else
 				printf("    %s%s (%s) is not claimed by %s but bound to the host%s\n",
 				       color(ctx, COLOR_RED), b->address, b->driver, vms[v], color(ctx, COLOR_RESET));

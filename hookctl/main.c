@@ -26,9 +26,9 @@ struct command {
 	int (*run)(struct hookctl *ctx, int argc, char **argv);
 	int min_args, max_args;
 	unsigned options;
-	const char *args;     /* synopsis of the positional arguments */
-	const char *summary;  /* one line for the overview */
-	const char *help;     /* what `hookctl CMD --help` adds */
+	const char *args;    /* synopsis of the positional arguments */
+	const char *summary; /* one line for the overview */
+	const char *help;    /* what `hookctl CMD --help` adds */
 };
 
 static const struct command commands[] = {
@@ -135,34 +135,47 @@ static const struct command *find_command(const char *name)
 static const char *option_name(unsigned opt)
 {
 	switch (opt) {
-	case OPT_JSON: return "--json";
-	case OPT_VM: return "--vm";
-	case OPT_FORCE: return "--force";
-	case OPT_XML: return "--xml";
-	case OPT_STDOUT: return "--stdout";
+	case OPT_JSON:
+		return "--json";
+	case OPT_VM:
+		return "--vm";
+	case OPT_FORCE:
+		return "--force";
+	case OPT_XML:
+		return "--xml";
+	case OPT_STDOUT:
+		return "--stdout";
 	}
 	return "?";
 }
 
 int main(int argc, char **argv)
 {
-	enum { ARG_CONF_DIR = 0x100, ARG_SOCKET, ARG_SYSFS_ROOT, ARG_CONNECT, ARG_NO_COLOR, ARG_VERSION, ARG_JSON,
-	       ARG_VM, ARG_XML, ARG_STDOUT };
-	static const struct option options[] = {
-		{ "conf-dir", required_argument, NULL, ARG_CONF_DIR },
-		{ "socket", required_argument, NULL, ARG_SOCKET },
-		{ "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
-		{ "connect", required_argument, NULL, ARG_CONNECT },
-		{ "no-color", no_argument, NULL, ARG_NO_COLOR },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, ARG_VERSION },
-		{ "json", no_argument, NULL, ARG_JSON },
-		{ "vm", required_argument, NULL, ARG_VM },
-		{ "xml", required_argument, NULL, ARG_XML },
-		{ "force", no_argument, NULL, 'f' },
-		{ "stdout", no_argument, NULL, ARG_STDOUT },
-		{}
+	enum {
+		ARG_CONF_DIR = 0x100,
+		ARG_SOCKET,
+		ARG_SYSFS_ROOT,
+		ARG_CONNECT,
+		ARG_NO_COLOR,
+		ARG_VERSION,
+		ARG_JSON,
+		ARG_VM,
+		ARG_XML,
+		ARG_STDOUT
 	};
+	static const struct option options[] = { { "conf-dir", required_argument, NULL, ARG_CONF_DIR },
+						 { "socket", required_argument, NULL, ARG_SOCKET },
+						 { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
+						 { "connect", required_argument, NULL, ARG_CONNECT },
+						 { "no-color", no_argument, NULL, ARG_NO_COLOR },
+						 { "help", no_argument, NULL, 'h' },
+						 { "version", no_argument, NULL, ARG_VERSION },
+						 { "json", no_argument, NULL, ARG_JSON },
+						 { "vm", required_argument, NULL, ARG_VM },
+						 { "xml", required_argument, NULL, ARG_XML },
+						 { "force", no_argument, NULL, 'f' },
+						 { "stdout", no_argument, NULL, ARG_STDOUT },
+						 {} };
 	struct hookctl ctx = {
 		.sysfs_root = "/sys",
 		.proc_root = "/proc",
@@ -185,20 +198,47 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "hf", options, NULL)) >= 0) {
 		switch (c) {
-		case ARG_CONF_DIR: ctx.conf_dir = optarg; break;
-		case ARG_SOCKET: ctx.socket_path = optarg; break;
-		case ARG_SYSFS_ROOT: ctx.sysfs_root = optarg; break;
-		case ARG_CONNECT: ctx.connect_uri = optarg; break;
-		case ARG_NO_COLOR: no_color = true; break;
-		case 'h': help = true; break;
+		case ARG_CONF_DIR:
+			ctx.conf_dir = optarg;
+			break;
+		case ARG_SOCKET:
+			ctx.socket_path = optarg;
+			break;
+		case ARG_SYSFS_ROOT:
+			ctx.sysfs_root = optarg;
+			break;
+		case ARG_CONNECT:
+			ctx.connect_uri = optarg;
+			break;
+		case ARG_NO_COLOR:
+			no_color = true;
+			break;
+		case 'h':
+			help = true;
+			break;
 		case ARG_VERSION:
 			printf("hookctl %s\n", HOOKD_VERSION);
 			return 0;
-		case ARG_JSON: ctx.json = true; used |= OPT_JSON; break;
-		case ARG_VM: ctx.vm_filter = optarg; used |= OPT_VM; break;
-		case ARG_XML: ctx.xml_file = optarg; used |= OPT_XML; break;
-		case 'f': ctx.force = true; used |= OPT_FORCE; break;
-		case ARG_STDOUT: ctx.to_stdout = true; used |= OPT_STDOUT; break;
+		case ARG_JSON:
+			ctx.json = true;
+			used |= OPT_JSON;
+			break;
+		case ARG_VM:
+			ctx.vm_filter = optarg;
+			used |= OPT_VM;
+			break;
+		case ARG_XML:
+			ctx.xml_file = optarg;
+			used |= OPT_XML;
+			break;
+		case 'f':
+			ctx.force = true;
+			used |= OPT_FORCE;
+			break;
+		case ARG_STDOUT:
+			ctx.to_stdout = true;
+			used |= OPT_STDOUT;
+			break;
 		default:
 			fprintf(stderr, "Try 'hookctl --help'.\n");
 			return HOOKCTL_EXIT_USAGE;

@@ -10,105 +10,103 @@
 enum kind { KIND_STRING, KIND_INT, KIND_BOOL, KIND_OBJECT, KIND_ARRAY };
 
 struct shape {
-	const char *key;             /* NULL ends a list of fields */
+	const char *key; /* NULL ends a list of fields */
 	enum kind kind;
-	bool required;               /* else it may be absent or null */
-	enum kind element;           /* KIND_ARRAY: the kind of every element (never null) */
-	const struct shape *fields;  /* KIND_OBJECT, or an array of objects: the fields of each */
+	bool required;		    /* else it may be absent or null */
+	enum kind element;	    /* KIND_ARRAY: the kind of every element (never null) */
+	const struct shape *fields; /* KIND_OBJECT, or an array of objects: the fields of each */
 };
 
 /* Designated initializers: the table reads as a schema. */
-#define OPTIONAL(k, kd) { .key = (k), .kind = (kd) }
-#define REQUIRED(k, kd) { .key = (k), .kind = (kd), .required = true }
-#define OBJECT(k, f) { .key = (k), .kind = KIND_OBJECT, .fields = (f) }
-#define REQUIRED_OBJECT(k, f) { .key = (k), .kind = KIND_OBJECT, .required = true, .fields = (f) }
-#define ARRAY(k, el, f) { .key = (k), .kind = KIND_ARRAY, .element = (el), .fields = (f) }
-#define REQUIRED_ARRAY(k, el, f) { .key = (k), .kind = KIND_ARRAY, .required = true, .element = (el), .fields = (f) }
-#define END { .key = NULL }
+#define OPTIONAL(k, kd)                  \
+	{                                \
+		.key = (k), .kind = (kd) \
+	}
+#define REQUIRED(k, kd)                                    \
+	{                                                  \
+		.key = (k), .kind = (kd), .required = true \
+	}
+#define OBJECT(k, f)                                           \
+	{                                                      \
+		.key = (k), .kind = KIND_OBJECT, .fields = (f) \
+	}
+#define REQUIRED_OBJECT(k, f)                                                    \
+	{                                                                        \
+		.key = (k), .kind = KIND_OBJECT, .required = true, .fields = (f) \
+	}
+#define ARRAY(k, el, f)                                                        \
+	{                                                                      \
+		.key = (k), .kind = KIND_ARRAY, .element = (el), .fields = (f) \
+	}
+#define REQUIRED_ARRAY(k, el, f)                                                                 \
+	{                                                                                        \
+		.key = (k), .kind = KIND_ARRAY, .required = true, .element = (el), .fields = (f) \
+	}
+#define END                 \
+	{                   \
+		.key = NULL \
+	}
 
-static const struct shape device_fields[] = {
-	REQUIRED("address", KIND_STRING),
-	REQUIRED("name", KIND_STRING),
-	OPTIONAL("driver", KIND_STRING),
-	OPTIONAL("original_driver", KIND_STRING),
-	OPTIONAL("iommu_group", KIND_INT),
-	OPTIONAL("state", KIND_STRING),
-	END
-};
+static const struct shape device_fields[] = { REQUIRED("address", KIND_STRING),
+					      REQUIRED("name", KIND_STRING),
+					      OPTIONAL("driver", KIND_STRING),
+					      OPTIONAL("original_driver", KIND_STRING),
+					      OPTIONAL("iommu_group", KIND_INT),
+					      OPTIONAL("state", KIND_STRING),
+					      END };
 
-static const struct shape engine_fields[] = {
-	OPTIONAL("state", KIND_STRING),
-	OPTIONAL("error", KIND_STRING),
-	ARRAY("devices", KIND_OBJECT, device_fields),
-	END
-};
+static const struct shape engine_fields[] = { OPTIONAL("state", KIND_STRING), OPTIONAL("error", KIND_STRING),
+					      ARRAY("devices", KIND_OBJECT, device_fields), END };
 
-static const struct shape event_fields[] = {
-	REQUIRED("op", KIND_STRING),
-	REQUIRED("subop", KIND_STRING),
-	REQUIRED("result", KIND_STRING),
-	OPTIONAL("message", KIND_STRING),
-	OPTIONAL("time_usec", KIND_INT),
-	END
-};
+static const struct shape event_fields[] = { REQUIRED("op", KIND_STRING),     REQUIRED("subop", KIND_STRING),
+					     REQUIRED("result", KIND_STRING), OPTIONAL("message", KIND_STRING),
+					     OPTIONAL("time_usec", KIND_INT), END };
 
-static const struct shape status_vm_fields[] = {
-	REQUIRED("name", KIND_STRING),
-	OPTIONAL("configured", KIND_BOOL),
-	ARRAY("last_events", KIND_OBJECT, event_fields),
-	ARRAY("legacy_warnings", KIND_STRING, NULL),
-	OBJECT("engine", engine_fields),
-	END
-};
+static const struct shape status_vm_fields[] = { REQUIRED("name", KIND_STRING),
+						 OPTIONAL("configured", KIND_BOOL),
+						 ARRAY("last_events", KIND_OBJECT, event_fields),
+						 ARRAY("legacy_warnings", KIND_STRING, NULL),
+						 OBJECT("engine", engine_fields),
+						 END };
 
-static const struct shape status_fields[] = {
-	OPTIONAL("version", KIND_STRING),
-	OPTIONAL("protocol", KIND_INT),
-	REQUIRED_ARRAY("vms", KIND_OBJECT, status_vm_fields),
-	END
-};
+static const struct shape status_fields[] = { OPTIONAL("version", KIND_STRING), OPTIONAL("protocol", KIND_INT),
+					      REQUIRED_ARRAY("vms", KIND_OBJECT, status_vm_fields), END };
 
-static const struct shape module_fields[] = {
-	REQUIRED("name", KIND_STRING),
-	END
-};
+static const struct shape module_fields[] = { REQUIRED("name", KIND_STRING), END };
 
-static const struct shape plan_device_fields[] = {
-	REQUIRED("address", KIND_STRING),
-	REQUIRED("name", KIND_STRING),
-	OPTIONAL("original_driver", KIND_STRING),
-	OPTIONAL("reset_method", KIND_STRING),
-	OPTIONAL("iommu_group", KIND_INT),
-	OPTIONAL("boot_vga", KIND_BOOL),
-	END
-};
+static const struct shape plan_device_fields[] = { REQUIRED("address", KIND_STRING),
+						   REQUIRED("name", KIND_STRING),
+						   OPTIONAL("original_driver", KIND_STRING),
+						   OPTIONAL("reset_method", KIND_STRING),
+						   OPTIONAL("iommu_group", KIND_INT),
+						   OPTIONAL("boot_vga", KIND_BOOL),
+						   END };
 
-static const struct shape plan_fields[] = {
-	ARRAY("modules", KIND_OBJECT, module_fields),
-	OPTIONAL("release_console", KIND_BOOL),
-	ARRAY("vtconsoles", KIND_STRING, NULL),
-	ARRAY("firmware_framebuffers", KIND_STRING, NULL),
-	ARRAY("devices", KIND_OBJECT, plan_device_fields),
-	END
-};
+static const struct shape plan_fields[] = { ARRAY("modules", KIND_OBJECT, module_fields),
+					    OPTIONAL("release_console", KIND_BOOL),
+					    ARRAY("vtconsoles", KIND_STRING, NULL),
+					    ARRAY("firmware_framebuffers", KIND_STRING, NULL),
+					    ARRAY("devices", KIND_OBJECT, plan_device_fields),
+					    END };
 
 static const struct shape check_result_fields[] = {
-	REQUIRED("vm", KIND_STRING),
-	REQUIRED("ok", KIND_BOOL),
-	ARRAY("problems", KIND_STRING, NULL),
-	ARRAY("warnings", KIND_STRING, NULL),
-	OBJECT("plan", plan_fields),
-	END
+	REQUIRED("vm", KIND_STRING),	      REQUIRED("ok", KIND_BOOL),   ARRAY("problems", KIND_STRING, NULL),
+	ARRAY("warnings", KIND_STRING, NULL), OBJECT("plan", plan_fields), END
 };
 
 static const char *kind_name(enum kind k)
 {
 	switch (k) {
-	case KIND_STRING: return "a string";
-	case KIND_INT: return "an integer";
-	case KIND_BOOL: return "true or false";
-	case KIND_OBJECT: return "an object";
-	case KIND_ARRAY: return "an array";
+	case KIND_STRING:
+		return "a string";
+	case KIND_INT:
+		return "an integer";
+	case KIND_BOOL:
+		return "true or false";
+	case KIND_OBJECT:
+		return "an object";
+	case KIND_ARRAY:
+		return "an array";
 	}
 	return "?";
 }
@@ -120,10 +118,14 @@ static bool has_kind(json_object *v, enum kind k)
 		/* A C reader would stop at an embedded NUL ("\u0000"): such a string is refused. */
 		return json_object_is_type(v, json_type_string) &&
 		       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
-	case KIND_INT: return json_object_is_type(v, json_type_int);
-	case KIND_BOOL: return json_object_is_type(v, json_type_boolean);
-	case KIND_OBJECT: return json_object_is_type(v, json_type_object);
-	case KIND_ARRAY: return json_object_is_type(v, json_type_array);
+	case KIND_INT:
+		return json_object_is_type(v, json_type_int);
+	case KIND_BOOL:
+		return json_object_is_type(v, json_type_boolean);
+	case KIND_OBJECT:
+		return json_object_is_type(v, json_type_object);
+	case KIND_ARRAY:
+		return json_object_is_type(v, json_type_array);
 	}
 	return false;
 }
@@ -137,8 +139,8 @@ static int fail(char **ret_why, const char *path, const char *what)
 
 static int check_object(json_object *o, const struct shape *fields, const char *path, char **ret_why);
 
-static int check_value(json_object *v, enum kind kind, enum kind element, const struct shape *fields,
-		       const char *path, char **ret_why)
+static int check_value(json_object *v, enum kind kind, enum kind element, const struct shape *fields, const char *path,
+		       char **ret_why)
 {
 	_cleanup_free_ char *what = NULL;
 	int r;
@@ -203,20 +205,14 @@ int reply_decode_check_result(json_object *result, char **ret_why)
 
 int reply_decode_reload_error(json_object *params, char **ret_why)
 {
-	static const struct shape fields[] = {
-		ARRAY("problems", KIND_STRING, NULL),
-		END
-	};
+	static const struct shape fields[] = { ARRAY("problems", KIND_STRING, NULL), END };
 
 	return decode(params, fields, ret_why);
 }
 
 int reply_decode_check(json_object *params, json_object **ret_result, char **ret_why)
 {
-	static const struct shape fields[] = {
-		REQUIRED_OBJECT("plan", check_result_fields),
-		END
-	};
+	static const struct shape fields[] = { REQUIRED_OBJECT("plan", check_result_fields), END };
 	int r;
 
 	r = decode(params, fields, ret_why);

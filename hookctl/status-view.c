@@ -65,9 +65,10 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 			json_object *d = json_object_array_get_idx(devices, i);
 			const char *drv = json_get_str(d, "driver"), *orig = json_get_str(d, "original_driver");
 			const char *s = json_get_str(d, "state");
-			enum color col = streq_ptr(s, "stuck") || streq_ptr(s, "missing") || streq_ptr(s, "no-driver") ?
-					 COLOR_RED :
-					 streq_ptr(s, "on-vfio") ? COLOR_GREEN : COLOR_RESET;
+			enum color col = streq_ptr(s, "stuck") || streq_ptr(s, "missing") || streq_ptr(s, "no-driver")
+						 ? COLOR_RED
+					 : streq_ptr(s, "on-vfio") ? COLOR_GREEN
+								   : COLOR_RESET;
 			char label[48], group[16];
 
 			snprintf(label, sizeof(label), "%s (%s)", json_get_str(d, "address"), json_get_str(d, "name"));

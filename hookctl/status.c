@@ -60,10 +60,12 @@ static json_object *devices_from_topology(const struct topology *t, const struct
 		json_object_object_add(d, "driver", f.driver ? json_object_new_string(f.driver) : NULL);
 		json_object_object_add(d, "original_driver", NULL);
 		json_object_object_add(d, "iommu_group", json_object_new_int(present ? f.iommu_group : -1));
-		json_object_object_add(d, "state", json_object_new_string(device_state_to_string(
-							   device_state_of(NULL, NULL, present ? &f : NULL, false))));
+		json_object_object_add(d, "state",
+				       json_object_new_string(device_state_to_string(
+					       device_state_of(NULL, NULL, present ? &f : NULL, false))));
 		if (holder_of(daemon_vms, cl->address, vm))
-			json_object_object_add(d, "held_by", json_object_new_string(holder_of(daemon_vms, cl->address, vm)));
+			json_object_object_add(d, "held_by",
+					       json_object_new_string(holder_of(daemon_vms, cl->address, vm)));
 		json_object_array_add(list, d);
 		pci_function_clear(&f);
 	}
@@ -153,8 +155,9 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 			return r;
 		}
 		if (r < 0) {
-			hookctl_note("warning: hookd's answer to Status cannot be used (%s); devices are shown from sysfs.",
-				     why);
+			hookctl_note(
+				"warning: hookd's answer to Status cannot be used (%s); devices are shown from sysfs.",
+				why);
 			running = false;
 			broken_reply = true;
 		} else {
@@ -197,7 +200,8 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 
 		if (only && !streq(only, name))
 			continue;
-		json_object_array_add(vms, vm_json(name, find_daemon_vm(daemon_vms, name), daemon_vms, conn, &t, &c, true));
+		json_object_array_add(vms,
+				      vm_json(name, find_daemon_vm(daemon_vms, name), daemon_vms, conn, &t, &c, true));
 	}
 	/* VMs hookd knows that the configuration no longer has (a journal left behind, say). */
 	for (size_t i = 0; daemon_vms && i < json_object_array_length(daemon_vms); i++) {
@@ -251,8 +255,10 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 		}
 	}
 	if (r != HOOKCTL_EXIT_NO_SUCH_VM)
-		r = broken_reply ? HOOKCTL_EXIT_FAILURE : !running ? HOOKCTL_EXIT_NOT_RUNNING :
-		    trouble ? HOOKCTL_EXIT_FAILURE : 0;
+		r = broken_reply ? HOOKCTL_EXIT_FAILURE
+		    : !running	 ? HOOKCTL_EXIT_NOT_RUNNING
+		    : trouble	 ? HOOKCTL_EXIT_FAILURE
+				 : 0;
 	json_object_put(root);
 	claims_clear(&c);
 	proto_reply_clear(&reply);

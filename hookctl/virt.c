@@ -60,10 +60,10 @@ int virt_domain_xml(virConnectPtr conn, const char *name, char **ret)
 int virt_domain_state(virConnectPtr conn, const char *name, const char **ret)
 {
 	static const char *const names[] = {
-		[VIR_DOMAIN_NOSTATE] = "no state", [VIR_DOMAIN_RUNNING] = "running",
-		[VIR_DOMAIN_BLOCKED] = "blocked",  [VIR_DOMAIN_PAUSED] = "paused",
+		[VIR_DOMAIN_NOSTATE] = "no state",	 [VIR_DOMAIN_RUNNING] = "running",
+		[VIR_DOMAIN_BLOCKED] = "blocked",	 [VIR_DOMAIN_PAUSED] = "paused",
 		[VIR_DOMAIN_SHUTDOWN] = "shutting down", [VIR_DOMAIN_SHUTOFF] = "shut off",
-		[VIR_DOMAIN_CRASHED] = "crashed",  [VIR_DOMAIN_PMSUSPENDED] = "suspended",
+		[VIR_DOMAIN_CRASHED] = "crashed",	 [VIR_DOMAIN_PMSUSPENDED] = "suspended",
 	};
 	virDomainPtr dom;
 	int state, reason, r;

@@ -67,10 +67,14 @@ int hookctl_read_regular(const char *path, size_t max, char **ret, size_t *ret_l
 const char *hookctl_read_error(int r)
 {
 	switch (r) {
-	case -EBADMSG: return "not a text file";
-	case -EINVAL: return "not a regular file (only files and standard input are read)";
-	case -EFBIG: return "too large";
-	default: return strerror(-r);
+	case -EBADMSG:
+		return "not a text file";
+	case -EINVAL:
+		return "not a regular file (only files and standard input are read)";
+	case -EFBIG:
+		return "too large";
+	default:
+		return strerror(-r);
 	}
 }
 

@@ -25,13 +25,13 @@ struct engine_view {
 	int efd;
 	sd_event_source *efd_source;
 	struct view_waiter *waiters;
-	json_object *last;         /* the last complete "vms" array, or NULL */
-	uint64_t last_usec;        /* CLOCK_MONOTONIC when it was read */
-	bool reading;              /* a helper thread runs */
+	json_object *last;  /* the last complete "vms" array, or NULL */
+	uint64_t last_usec; /* CLOCK_MONOTONIC when it was read */
+	bool reading;	    /* a helper thread runs */
 	uint64_t reading_since;
-	char **reading_busy;       /* the helper's copy of busy_vms; freed once it is done */
-	pthread_mutex_t lock;      /* guards result */
-	json_object *result;       /* handed from the helper to the loop */
+	char **reading_busy;  /* the helper's copy of busy_vms; freed once it is done */
+	pthread_mutex_t lock; /* guards result */
+	json_object *result;  /* handed from the helper to the loop */
 };
 
 static uint64_t monotonic_usec(void)

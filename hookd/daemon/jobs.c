@@ -242,7 +242,9 @@ static void job_complete(struct jobs *q, struct job *j)
 			log_ctx(LOG_INFO, vm, op, NULL, "QEMU stopped (%s %s)", j->ev.subop, j->ev.extra);
 		else if (j->action != JOB_ACTION_CHECK)
 			log_ctx(LOG_INFO, vm, op, NULL, "%s %s: ok (%u ms)", op,
-				j->from_hook ? j->ev.subop : j->origin ? j->origin : "manual",
+				j->from_hook ? j->ev.subop
+				: j->origin  ? j->origin
+					     : "manual",
 				(unsigned)(monotonic_ms() - j->started_ms));
 		reply = proto_build_reply(params);
 	}
@@ -261,8 +263,7 @@ static void job_fail_stopping(struct jobs *q, struct job *j)
 {
 	j->r = -ESHUTDOWN;
 	free(j->message);
-	if (asprintf(&j->message, "VM %s: hookd is stopping; %s was not carried out", j->vm->name,
-		     job_op_name(j)) < 0)
+	if (asprintf(&j->message, "VM %s: hookd is stopping; %s was not carried out", j->vm->name, job_op_name(j)) < 0)
 		j->message = NULL;
 	job_complete(q, j);
 }

@@ -30,10 +30,10 @@ void config_gen_unref(struct config_gen *g);
 
 /* What the engine does for a job (the router's table decides). */
 enum job_action {
-	JOB_ACTION_NONE,    /* nothing: answered "ok" at once */
+	JOB_ACTION_NONE, /* nothing: answered "ok" at once */
 	JOB_ACTION_PREPARE,
 	JOB_ACTION_RELEASE,
-	JOB_ACTION_CHECK,   /* dry run: not recorded in the history */
+	JOB_ACTION_CHECK, /* dry run: not recorded in the history */
 };
 const char *job_action_to_string(enum job_action a);
 
@@ -42,11 +42,11 @@ struct event_record {
 	char *op;
 	char *subop;
 	char *extra;
-	char *uuid;           /* from the domain XML, or NULL */
-	char *message;        /* the error's message, or NULL */
-	const char *result;   /* "ok" or an error name (static strings) */
+	char *uuid;	    /* from the domain XML, or NULL */
+	char *message;	    /* the error's message, or NULL */
+	const char *result; /* "ok" or an error name (static strings) */
 	size_t xml_len;
-	long long time_usec;  /* CLOCK_REALTIME when the request arrived */
+	long long time_usec; /* CLOCK_REALTIME when the request arrived */
 	unsigned duration_ms;
 };
 
@@ -58,8 +58,8 @@ struct vm_state {
 	unsigned head;
 	struct job *queue_head; /* waiting, FIFO; owned */
 	struct job *queue_tail;
-	struct job *running;    /* on a worker thread, or NULL */
-	json_object *legacy_warnings; /* the hook's "warnings" with its last event (a reference), or NULL */
+	struct job *running;		    /* on a worker thread, or NULL */
+	json_object *legacy_warnings;	    /* the hook's "warnings" with its last event (a reference), or NULL */
 	unsigned long long last_request_ms; /* monotonic: when a request for this VM last arrived */
 };
 
@@ -68,18 +68,18 @@ struct job {
 	struct jobs *jobs;
 	struct vm_state *vm;
 	enum job_action action;
-	bool from_hook;           /* io.hookd.Event: ev is set; else hookctl's Prepare/Release/Check */
-	const char *origin;       /* not from the hook: the history's subop, "manual" when NULL (static) */
+	bool from_hook;	    /* io.hookd.Event: ev is set; else hookctl's Prepare/Release/Check */
+	const char *origin; /* not from the hook: the history's subop, "manual" when NULL (static) */
 	uint64_t client_id;
 	struct proto_request req; /* owns the JSON the strings below point into */
 	struct proto_event ev;
-	struct config_gen *gen;   /* a reference */
+	struct config_gen *gen;		   /* a reference */
 	const struct vm_config *vm_config; /* in gen; NULL when the VM has no configuration */
-	long long received_usec;  /* CLOCK_REALTIME */
-	unsigned long long started_ms; /* monotonic */
+	long long received_usec;	   /* CLOCK_REALTIME */
+	unsigned long long started_ms;	   /* monotonic */
 	/* Results, written by the worker. */
 	int r;
-	bool refused;             /* the engine's checks refused it before changing anything (r is then -EPERM) */
+	bool refused; /* the engine's checks refused it before changing anything (r is then -EPERM) */
 	char *message;
 	json_object *plan;
 };
@@ -92,15 +92,15 @@ const char *job_op_name(const struct job *j);
 
 struct jobs {
 	struct engine *engine;
-	struct server *server;  /* where replies go; replies are dropped while NULL */
-	struct vm_state *vms;   /* every VM seen in a request; owned */
-	unsigned running;       /* jobs on worker threads */
+	struct server *server; /* where replies go; replies are dropped while NULL */
+	struct vm_state *vms;  /* every VM seen in a request; owned */
+	unsigned running;      /* jobs on worker threads */
 	bool stopping;
 	void (*on_idle)(void *userdata);
 	void *idle_userdata;
-	int efd;                /* workers write 1 when they finish */
+	int efd; /* workers write 1 when they finish */
 	sd_event_source *efd_source;
-	pthread_mutex_t lock;   /* guards done_*: workers append, the loop takes */
+	pthread_mutex_t lock; /* guards done_*: workers append, the loop takes */
 	struct job *done_head;
 	struct job *done_tail;
 };

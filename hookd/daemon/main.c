@@ -45,33 +45,36 @@ struct daemon_state {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: hookd [OPTIONS]\n"
-		"Moves libvirt VMs' PCI devices to vfio-pci and back, on the events of its qemu hook.\n\n"
-		"  --conf-dir DIR     configuration (default " HOOKD_CONF_DIR ")\n"
-		"  --run-dir DIR      runtime state and journals (default " HOOKD_RUN_DIR ")\n"
-		"  --sysfs-root DIR   where sysfs is (default /sys; tests use a fixture tree)\n"
-		"  --socket PATH      listen here when not socket-activated (default RUN_DIR/hookd.sock)\n"
-		"  --client-timeout SECONDS\n"
-		"                     close a client that sends no complete request for this long (default 30;\n"
-		"                     0: never); a request being carried out is not limited by it\n"
-		"  --libvirt-uri URI  asked read-only which VMs run, to release what hookd holds for a VM that\n"
-		"                     stopped while it was not listening (default qemu:///system; none: never)\n"
-		"  --proc-root DIR    where proc is, to see who holds /dev/vfio/N (default /proc; for tests)\n"
-		"  --help             this text\n"
-		"  --version          the version\n"
-		"Runs in the foreground. SIGHUP reloads the configuration; SIGTERM finishes running operations and "
-		"exits.\n");
+	fprintf(f, "Usage: hookd [OPTIONS]\n"
+		   "Moves libvirt VMs' PCI devices to vfio-pci and back, on the events of its qemu hook.\n\n"
+		   "  --conf-dir DIR     configuration (default " HOOKD_CONF_DIR ")\n"
+		   "  --run-dir DIR      runtime state and journals (default " HOOKD_RUN_DIR ")\n"
+		   "  --sysfs-root DIR   where sysfs is (default /sys; tests use a fixture tree)\n"
+		   "  --socket PATH      listen here when not socket-activated (default RUN_DIR/hookd.sock)\n"
+		   "  --client-timeout SECONDS\n"
+		   "                     close a client that sends no complete request for this long (default 30;\n"
+		   "                     0: never); a request being carried out is not limited by it\n"
+		   "  --libvirt-uri URI  asked read-only which VMs run, to release what hookd holds for a VM that\n"
+		   "                     stopped while it was not listening (default qemu:///system; none: never)\n"
+		   "  --proc-root DIR    where proc is, to see who holds /dev/vfio/N (default /proc; for tests)\n"
+		   "  --help             this text\n"
+		   "  --version          the version\n"
+		   "Runs in the foreground. SIGHUP reloads the configuration; SIGTERM finishes running operations and "
+		   "exits.\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "conf-dir", required_argument, NULL, 'c' }, { "run-dir", required_argument, NULL, 'r' },
-		{ "sysfs-root", required_argument, NULL, 's' }, { "socket", required_argument, NULL, 'S' },
+		{ "conf-dir", required_argument, NULL, 'c' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "sysfs-root", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "client-timeout", required_argument, NULL, 't' },
-		{ "libvirt-uri", required_argument, NULL, 'L' }, { "proc-root", required_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },           { "version", no_argument, NULL, 'V' },
+		{ "libvirt-uri", required_argument, NULL, 'L' },
+		{ "proc-root", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;

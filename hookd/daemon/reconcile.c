@@ -30,9 +30,9 @@ struct pass {
 	char *libvirt_uri;
 	char *proc_root;
 	unsigned long long started_ms;
-	bool abandoned;               /* the loop stopped waiting (libvirt too slow): the result is dropped */
+	bool abandoned; /* the loop stopped waiting (libvirt too slow): the result is dropped */
 	bool libvirt_unreachable;
-	char *summary;                /* one line for status */
+	char *summary; /* one line for status */
 	struct release_candidate *release;
 	size_t n_release;
 };
@@ -47,14 +47,14 @@ struct reconcile {
 	void *userdata;
 	int efd;
 	sd_event_source *efd_source;
-	sd_event_source *deadline;    /* the running pass's bound */
-	sd_event_source *retry;       /* the next pass while libvirt is unreachable */
-	pthread_mutex_t lock;         /* guards done */
-	struct pass *done;            /* handed from the helper to the loop */
-	struct pass *running;         /* owned by the helper until it hands it back */
-	bool again;                   /* another pass was asked for while one ran */
+	sd_event_source *deadline; /* the running pass's bound */
+	sd_event_source *retry;	   /* the next pass while libvirt is unreachable */
+	pthread_mutex_t lock;	   /* guards done */
+	struct pass *done;	   /* handed from the helper to the loop */
+	struct pass *running;	   /* owned by the helper until it hands it back */
+	bool again;		   /* another pass was asked for while one ran */
 	unsigned passes;
-	char *last;                   /* the last pass's summary */
+	char *last; /* the last pass's summary */
 };
 
 static void pass_free(struct pass *p)
@@ -195,8 +195,8 @@ static void run_pass(struct pass *p)
 		if (pid != 0) {
 			busy++;
 			log_ctx(LOG_WARNING, h->name, "reconcile", NULL,
-				pid > 0 ? "libvirt does not run it, but process %ld holds VFIO group %d: not released" :
-					  "libvirt does not run it, but %ld: cannot tell who holds VFIO group %d: not "
+				pid > 0 ? "libvirt does not run it, but process %ld holds VFIO group %d: not released"
+					: "libvirt does not run it, but %ld: cannot tell who holds VFIO group %d: not "
 					  "released",
 				pid, group);
 			continue;
@@ -206,8 +206,10 @@ static void run_pass(struct pass *p)
 		if (add_release(p, h->name, why) < 0)
 			break;
 	}
-	(void)!asprintf(&p->summary, "%zu VMs held: %zu to release, %zu running (or unknown to libvirt), %zu with "
-			"VFIO groups still open", holding, p->n_release, running, busy);
+	(void)!asprintf(&p->summary,
+			"%zu VMs held: %zu to release, %zu running (or unknown to libvirt), %zu with "
+			"VFIO groups still open",
+			holding, p->n_release, running, busy);
 out:
 	if (conn)
 		virConnectClose(conn);

@@ -14,7 +14,7 @@
 
 struct reconcile_options {
 	const char *libvirt_uri;       /* read-only connection; NULL or "none": reconciliation is off */
-	const char *proc_root;         /* "/proc" when NULL; tests point it at a fake tree */
+	const char *proc_root;	       /* "/proc" when NULL; tests point it at a fake tree */
 	uint64_t libvirt_timeout_usec; /* a pass whose libvirt answer takes longer knows nothing */
 };
 

@@ -16,8 +16,8 @@
 
 /* What a request for a VM without a configuration does instead of the route's action. */
 enum unconfigured {
-	UNCONFIGURED_SAME,       /* the same action */
-	UNCONFIGURED_NOTHING,    /* nothing: answered "ok" at once */
+	UNCONFIGURED_SAME,	 /* the same action */
+	UNCONFIGURED_NOTHING,	 /* nothing: answered "ok" at once */
 	UNCONFIGURED_NO_SUCH_VM, /* refused with io.hookd.NoSuchVM */
 };
 
@@ -28,8 +28,8 @@ enum unconfigured {
  * ../shared/reference/libvirt-hooks.md. */
 static const struct route {
 	const char *method;
-	int op;                     /* enum hook_op of io.hookd.Event, or ANY_OP */
-	const char *subop;          /* NULL: any */
+	int op;		   /* enum hook_op of io.hookd.Event, or ANY_OP */
+	const char *subop; /* NULL: any */
 	enum job_action action;
 	enum unconfigured unconfigured;
 } routes[] = {
@@ -69,7 +69,7 @@ struct router {
 	char *conf_dir;
 	struct config_gen *gen; /* the running configuration */
 	struct jobs jobs;
-	struct engine_view *view; /* the devices as Status shows them, read off the loop */
+	struct engine_view *view;    /* the devices as Status shows them, read off the loop */
 	struct reconcile *reconcile; /* not owned; NULL when off */
 };
 
@@ -90,10 +90,11 @@ static void handle_reload(struct router *rt, uint64_t client_id)
 		return;
 	}
 	_cleanup_free_ char *joined = diag_join(&diag, "; ");
-	reply = proto_build_error(HOOKD_ERROR_FAILED,
-				  "configuration reloaded except what has problems (a broken VM file disables that VM, "
-				  "keeping its last good version for status; a broken hookd.conf gives the defaults): %s",
-				  joined ? joined : "invalid");
+	reply = proto_build_error(
+		HOOKD_ERROR_FAILED,
+		"configuration reloaded except what has problems (a broken VM file disables that VM, "
+		"keeping its last good version for status; a broken hookd.conf gives the defaults): %s",
+		joined ? joined : "invalid");
 	if (reply && json_object_object_get_ex(reply, "parameters", &params)) {
 		problems = json_object_new_array();
 		for (size_t i = 0; i < diag.n; i++)
@@ -117,7 +118,8 @@ static void router_refresh_vm(struct router *rt, const char *vm)
 	r = hookd_config_refresh_vm(rt->gen->cfg, vm, &fresh);
 	if (r <= 0) {
 		if (r < 0)
-			log_ctx(LOG_WARNING, vm, "config", NULL, "cannot check its configuration file: %s", strerror(-r));
+			log_ctx(LOG_WARNING, vm, "config", NULL, "cannot check its configuration file: %s",
+				strerror(-r));
 		return;
 	}
 	g = config_gen_new(fresh);
@@ -133,9 +135,9 @@ static void router_refresh_vm(struct router *rt, const char *vm)
 			log_ctx(LOG_ERR, vm, "config", NULL, "changed, and now broken: %s", problem->diag.lines[i]);
 	else
 		log_ctx(LOG_INFO, vm, "config", NULL, "%s",
-			!hookd_config_find_vm(fresh, vm) ? "its file is gone: no configuration now" :
-			known ? "its file changed since hookd read it: read again" :
-				"its file appeared since hookd started: read");
+			!hookd_config_find_vm(fresh, vm) ? "its file is gone: no configuration now"
+			: known				 ? "its file changed since hookd read it: read again"
+							 : "its file appeared since hookd started: read");
 }
 
 /* The refusal of an event for a VM whose file is broken: the file:line problems, in virsh's one line. */
@@ -292,8 +294,8 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 	}
 	j->vm->last_request_ms = monotonic_ms();
 	if (j->from_hook) {
-		log_ctx(LOG_DEBUG, vm, hook_op_to_string(j->ev.op), NULL, "event %s %s (%zu bytes of XML)",
-			j->ev.subop, j->ev.extra, j->ev.xml_len);
+		log_ctx(LOG_DEBUG, vm, hook_op_to_string(j->ev.op), NULL, "event %s %s (%zu bytes of XML)", j->ev.subop,
+			j->ev.extra, j->ev.xml_len);
 		/* Legacy scripts that will not run: into the log, and kept for status until the next event. */
 		for (size_t i = 0; j->ev.warnings && i < json_object_array_length(j->ev.warnings); i++)
 			log_ctx(LOG_WARNING, vm, hook_op_to_string(j->ev.op), NULL, "%s",
@@ -302,8 +304,8 @@ void router_handle_request(void *userdata, uint64_t client_id, uid_t uid, struct
 		j->vm->legacy_warnings = json_object_get(j->ev.warnings);
 	}
 	/* A VM stopped, or libvirt reconnected after a restart: releases may have been missed meanwhile. */
-	if (j->from_hook && (j->ev.op == HOOK_OP_STOPPED || j->ev.op == HOOK_OP_RELEASE ||
-			     j->ev.op == HOOK_OP_RECONNECT))
+	if (j->from_hook &&
+	    (j->ev.op == HOOK_OP_STOPPED || j->ev.op == HOOK_OP_RELEASE || j->ev.op == HOOK_OP_RECONNECT))
 		reconcile_request(rt->reconcile, hook_op_to_string(j->ev.op));
 	jobs_enqueue(&rt->jobs, j);
 }
@@ -320,8 +322,8 @@ void router_log_config_problems(const struct hookd_config *cfg)
 		const struct vm_config_problem *b = &cfg->broken[i];
 
 		log_error("VM %s: its configuration is broken; %s:", b->name,
-			  b->last_good_kept ? "its last good version is kept, but events are refused until it is fixed" :
-					      "events are refused until it is fixed");
+			  b->last_good_kept ? "its last good version is kept, but events are refused until it is fixed"
+					    : "events are refused until it is fixed");
 		for (size_t k = 0; k < b->diag.n; k++)
 			log_error("%s", b->diag.lines[k]);
 	}

@@ -13,8 +13,8 @@ static const struct {
 	const char *name;
 	bool needs_root;
 } methods[] = {
-	{ HOOKD_METHOD_EVENT, true },   { HOOKD_METHOD_PREPARE, true }, { HOOKD_METHOD_RELEASE, true },
-	{ HOOKD_METHOD_RELOAD, true },  { HOOKD_METHOD_STATUS, false }, { HOOKD_METHOD_CHECK, false },
+	{ HOOKD_METHOD_EVENT, true },  { HOOKD_METHOD_PREPARE, true }, { HOOKD_METHOD_RELEASE, true },
+	{ HOOKD_METHOD_RELOAD, true }, { HOOKD_METHOD_STATUS, false }, { HOOKD_METHOD_CHECK, false },
 };
 
 struct client {
@@ -27,12 +27,12 @@ struct client {
 	sd_event_source *io;
 	sd_event_source *idle; /* closes a client that sends no complete request in time; off while busy */
 	struct proto_reader reader;
-	bool busy;        /* a request is with the handler; its reply has not been queued yet */
+	bool busy;	  /* a request is with the handler; its reply has not been queued yet */
 	bool close_after; /* a protocol error: close once the reply is written */
 	bool eof;
 	bool dispatching; /* inside the handler call: a reply is queued, not written */
-	bool ready;       /* a complete request is buffered and waits for its turn (server.take_ready) */
-	char *out;        /* serialized replies not yet written */
+	bool ready;	  /* a complete request is buffered and waits for its turn (server.take_ready) */
+	char *out;	  /* serialized replies not yet written */
 	size_t out_len;
 	size_t out_off;
 };
@@ -41,7 +41,7 @@ struct server {
 	sd_event *event;
 	int listen_fd;
 	sd_event_source *listen_io;
-	sd_event_source *take_ready; /* deferred: hands each ready client's next request over, one per turn */
+	sd_event_source *take_ready;  /* deferred: hands each ready client's next request over, one per turn */
 	unsigned refused_connections; /* over a limit since the last log line about it */
 	struct client *clients;
 	unsigned n_clients;
@@ -201,7 +201,7 @@ static void client_dispatch(struct client *c, const char *msg, size_t len)
 	}
 	if (server_method_needs_root(req.method) && c->uid != 0) {
 		json_object *reply = proto_build_error(HOOKD_ERROR_PERMISSION, "%s needs root; the caller is uid %u",
-						     req.method, (unsigned)c->uid);
+						       req.method, (unsigned)c->uid);
 
 		log_warning("refused %s from pid %d uid %u: not root", req.method, (int)c->pid, (unsigned)c->uid);
 		if (!reply || client_queue(c, reply) < 0)
@@ -228,8 +228,7 @@ static int client_take_one(struct client *c)
 
 	if (client_can_take(c) && proto_reader_next(&c->reader, &msg, &len) > 0)
 		client_dispatch(c, msg, len);
-	if (c->eof && client_can_take(c) && !proto_reader_has_message(&c->reader) &&
-	    proto_reader_partial(&c->reader)) {
+	if (c->eof && client_can_take(c) && !proto_reader_has_message(&c->reader) && proto_reader_partial(&c->reader)) {
 		log_warning("client pid %d: connection closed inside a message", (int)c->pid);
 		return -ECONNRESET;
 	}
@@ -247,11 +246,11 @@ static int client_read(struct client *c)
 		if (r == -EAGAIN)
 			break;
 		if (r == -EMSGSIZE) {
-			log_warning("client pid %d uid %u: message larger than %zu bytes", (int)c->pid, (unsigned)c->uid,
-				    c->reader.max);
+			log_warning("client pid %d uid %u: message larger than %zu bytes", (int)c->pid,
+				    (unsigned)c->uid, c->reader.max);
 			client_error(c, true, HOOKD_ERROR_PROTOCOL,
-				     c->uid == 0 ? "message larger than the 4 MiB limit" :
-						   "message larger than the 64 KiB limit for non-root clients");
+				     c->uid == 0 ? "message larger than the 4 MiB limit"
+						 : "message larger than the 64 KiB limit for non-root clients");
 			return 0;
 		}
 		if (r < 0)
@@ -382,9 +381,9 @@ static int server_accept(sd_event_source *source, int fd, uint32_t revents, void
 		if (!server_has_room(s, cred.uid)) {
 			/* One line per burst, not one per connection of a flood. */
 			if (s->refused_connections++ % 256 == 0)
-				log_warning("too many clients (%u, uid %u has %u): closing a new connection from pid %d",
-					    s->n_clients, (unsigned)cred.uid, clients_of_uid(s, cred.uid),
-					    (int)cred.pid);
+				log_warning(
+					"too many clients (%u, uid %u has %u): closing a new connection from pid %d",
+					s->n_clients, (unsigned)cred.uid, clients_of_uid(s, cred.uid), (int)cred.pid);
 			close(cfd);
 			continue;
 		}

@@ -61,11 +61,14 @@ const char *host_own_reason(const struct pci_function *f, char buf[static 128])
 
 	switch (pci_class_role(f->class)) {
 	case PCI_ROLE_BRIDGE:
-		snprintf(buf, 128, "it is a PCI bridge or root port (class 0x%06x, %s): the host's own, it never goes "
-			 "to a VM", f->class, driver);
+		snprintf(buf, 128,
+			 "it is a PCI bridge or root port (class 0x%06x, %s): the host's own, it never goes "
+			 "to a VM",
+			 f->class, driver);
 		return buf;
 	case PCI_ROLE_HOST_BRIDGE:
-		snprintf(buf, 128, "it is a host or ISA bridge (class 0x%06x, %s): the host's own, it never goes to a VM",
+		snprintf(buf, 128,
+			 "it is a host or ISA bridge (class 0x%06x, %s): the host's own, it never goes to a VM",
 			 f->class, driver);
 		return buf;
 	case PCI_ROLE_ENDPOINT:
@@ -99,7 +102,8 @@ static bool path_below(const char *path, const char *dir)
 /* Append ", KIND NAME" to F for every entry of class directory CLASS_REL whose device lies below DEV.
  * LABEL_ATTR, when given, is read from the entry for a "(label)". SKIP filters entries out. */
 static void list_below(const struct topology *t, FILE *f, const char *dev, const char *class_rel, const char *kind,
-		       const char *label_attr, bool (*skip)(const struct topology *t, const char *rel, const char *name))
+		       const char *label_attr,
+		       bool (*skip)(const struct topology *t, const char *rel, const char *name))
 {
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_strv_free_ char **names = NULL;
@@ -192,12 +196,8 @@ int host_loses(const struct topology *t, const char *address, char **ret)
 }
 
 static const char *const device_states[_DEVICE_STATE_MAX] = {
-	[DEVICE_STATE_ON_HOST] = "on-host",
-	[DEVICE_STATE_ON_VFIO] = "on-vfio",
-	[DEVICE_STATE_MOVING] = "moving",
-	[DEVICE_STATE_STUCK] = "stuck",
-	[DEVICE_STATE_MISSING] = "missing",
-	[DEVICE_STATE_NO_DRIVER] = "no-driver",
+	[DEVICE_STATE_ON_HOST] = "on-host", [DEVICE_STATE_ON_VFIO] = "on-vfio", [DEVICE_STATE_MOVING] = "moving",
+	[DEVICE_STATE_STUCK] = "stuck",	    [DEVICE_STATE_MISSING] = "missing", [DEVICE_STATE_NO_DRIVER] = "no-driver",
 };
 
 const char *device_state_to_string(enum device_state s)
@@ -232,8 +232,7 @@ static bool plan_takes(const char *address, void *userdata)
 }
 
 /* VFIO refuses a group unless every member is taken, a bridge, or on vfio-pci, pci-stub or no driver. */
-static int check_group(const struct topology *t, const struct plan *p, const struct plan_device *d,
-		       struct diag *diag)
+static int check_group(const struct topology *t, const struct plan *p, const struct plan_device *d, struct diag *diag)
 {
 	_cleanup_free_ char *missing = NULL, *own = NULL;
 	struct pci_function *blockers = NULL;
@@ -300,8 +299,10 @@ static void check_reset_method(const struct topology *t, const struct plan *p, c
 		return;
 	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/reset_method", d->address);
 	if (topology_read_attr(t, rel, &offered) < 0) {
-		diag_add(diag, "VM %s: %s: reset-method = %s, but this kernel has no reset_method attribute for the "
-			 "device (Linux 5.15 or later has it; vendor-reset needs it too)", p->vm, label, d->reset_method);
+		diag_add(diag,
+			 "VM %s: %s: reset-method = %s, but this kernel has no reset_method attribute for the "
+			 "device (Linux 5.15 or later has it; vendor-reset needs it too)",
+			 p->vm, label, d->reset_method);
 		return;
 	}
 	if (streq(d->reset_method, "default"))
@@ -320,8 +321,8 @@ static void check_reset_method(const struct topology *t, const struct plan *p, c
 
 /* Whole-group members in another slot than the device that brought them in are not part of that card:
  * say what the host loses with each. */
-static int warn_host_use(const struct topology *t, const struct plan *p, const struct plan_device *d,
-			 const char *label, struct diag *warnings)
+static int warn_host_use(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
+			 struct diag *warnings)
 {
 	_cleanup_free_ char *loses = NULL;
 	bool part_of_a_named_card = false;
@@ -330,7 +331,8 @@ static int warn_host_use(const struct topology *t, const struct plan *p, const s
 	if (!warnings || !strstr(d->name, "+group"))
 		return 0;
 	for (size_t i = 0; i < p->n_devices; i++)
-		part_of_a_named_card |= !strstr(p->devices[i].name, "+group") && same_slot(p->devices[i].address, d->address);
+		part_of_a_named_card |=
+			!strstr(p->devices[i].name, "+group") && same_slot(p->devices[i].address, d->address);
 	if (part_of_a_named_card)
 		return 0;
 	r = host_loses(t, d->address, &loses);
@@ -348,8 +350,10 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 	int r;
 
 	if (!topology_iommu_enabled(t)) {
-		diag_add(diag, "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
-			 "amd_iommu=on", p->vm);
+		diag_add(diag,
+			 "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
+			 "amd_iommu=on",
+			 p->vm);
 		return ENGINE_REFUSED;
 	}
 	r = topology_bound_fb_vtconsoles(t, &vtcons);

@@ -41,12 +41,12 @@ bool same_slot(const char *a, const char *b);
  * when the device is gone). OVERRIDE_SET: driver_override is set, as far as it could be read. The journal's
  * step only says what hookd last did. */
 enum device_state {
-	DEVICE_STATE_ON_HOST,    /* on its original driver (or any host driver, without a journal) */
+	DEVICE_STATE_ON_HOST, /* on its original driver (or any host driver, without a journal) */
 	DEVICE_STATE_ON_VFIO,
-	DEVICE_STATE_MOVING,     /* between the two */
-	DEVICE_STATE_STUCK,      /* a kernel step did not finish in time */
-	DEVICE_STATE_MISSING,    /* not on the bus */
-	DEVICE_STATE_NO_DRIVER,  /* it had a driver and, with no operation running, has none now */
+	DEVICE_STATE_MOVING,	/* between the two */
+	DEVICE_STATE_STUCK,	/* a kernel step did not finish in time */
+	DEVICE_STATE_MISSING,	/* not on the bus */
+	DEVICE_STATE_NO_DRIVER, /* it had a driver and, with no operation running, has none now */
 	_DEVICE_STATE_MAX,
 };
 enum device_state device_state_of(const struct plan *p, const struct plan_device *d, const struct pci_function *live,

@@ -66,7 +66,8 @@ int console_restore(const struct topology *t, const struct kernel *k, char *cons
 			continue; /* bound already */
 		r = fb_write(k, fbs[i], "bind", timeout_ms);
 		if (r < 0) {
-			diag_add(diag, "%scannot bind the firmware framebuffer %s again: %s", prefix, fbs[i], strerror(-r));
+			diag_add(diag, "%scannot bind the firmware framebuffer %s again: %s", prefix, fbs[i],
+				 strerror(-r));
 			first = first ? first : r;
 		}
 	}

@@ -54,8 +54,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int call_with_deadline(int (*fn)(void *data, const char *a, const char *b), void (*release)(void *data),
-		       void *data, const char *a, const char *b, unsigned timeout_ms)
+int call_with_deadline(int (*fn)(void *data, const char *a, const char *b), void (*release)(void *data), void *data,
+		       const char *a, const char *b, unsigned timeout_ms)
 {
 	struct deadline_job *j;
 	pthread_condattr_t attr;

@@ -175,8 +175,11 @@ static int check_own_journal(struct engine *e, const struct plan *p, struct diag
 	busy |= old->console == CONSOLE_RELEASING;
 	busy |= old->phase == PHASE_PREPARED || old->phase == PHASE_PREPARING;
 	if (busy)
-		diag_add(diag, "VM %s: hookd still holds its devices (%s); give them back first with 'hookctl release %s'",
-			 p->vm, old->phase == PHASE_FAILED ? "a failed prepare left some behind" : plan_phase_to_string(old->phase),
+		diag_add(diag,
+			 "VM %s: hookd still holds its devices (%s); give them back first with 'hookctl release %s'",
+			 p->vm,
+			 old->phase == PHASE_FAILED ? "a failed prepare left some behind"
+						    : plan_phase_to_string(old->phase),
 			 p->vm);
 	return 0;
 }

@@ -16,8 +16,8 @@ struct engine {
 	unsigned sysfs_timeout_ms;
 	unsigned operation_timeout_ms;
 	struct topology topo;
-	struct kernel kernel;       /* carries out every write and module change */
-	bool owns_kernel;           /* the running kernel, made by engine_new */
+	struct kernel kernel; /* carries out every write and module change */
+	bool owns_kernel;     /* the running kernel, made by engine_new */
 	/* VMs whose last journal write failed, with why ("win10: No space left on device"), so status says so
 	 * while the journal on disk still shows an older state. Under journal_failures_lock. */
 	pthread_mutex_t journal_failures_lock;

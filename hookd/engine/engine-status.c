@@ -73,7 +73,8 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		/* A stuck device's driver_override cannot be read until the kernel lets go of it; a device
 		 * hookd never touched has none to show. Otherwise read it, bounded. */
 		if (present && d->step != DEVICE_STUCK && d->step != DEVICE_PLANNED) {
-			int r = topology_driver_override_within(&e->topo, d->address, OVERRIDE_READ_TIMEOUT_MS, &override);
+			int r = topology_driver_override_within(&e->topo, d->address, OVERRIDE_READ_TIMEOUT_MS,
+								&override);
 
 			override_set = r == -ETIMEDOUT || (r >= 0 && override);
 		}
@@ -82,9 +83,10 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 			char label[96];
 
 			/* Left without a driver: the error says how to give it one. */
-			if (asprintf(&no_driver, "VM %s: %s: it has no driver (it had %s); run: hookctl release %s, or: "
-				     "echo %s > /sys/bus/pci/drivers_probe", p->vm, plan_device_label(d, label),
-				     d->original_driver, p->vm, d->address) < 0)
+			if (asprintf(&no_driver,
+				     "VM %s: %s: it has no driver (it had %s); run: hookctl release %s, or: "
+				     "echo %s > /sys/bus/pci/drivers_probe",
+				     p->vm, plan_device_label(d, label), d->original_driver, p->vm, d->address) < 0)
 				no_driver = NULL;
 		}
 		on_vfio += s == DEVICE_STATE_ON_VFIO;

@@ -25,15 +25,14 @@
 #include "util.h"
 #include "vmname.h"
 
-
 /* One prepare or release in progress. */
 struct operation {
 	struct engine *e;
 	struct plan *plan;
-	const char *op;           /* "prepare" / "release", for logs */
+	const char *op; /* "prepare" / "release", for logs */
 	uint64_t deadline_ms;
-	char *first_error;        /* the line prepare reports */
-	struct diag failures;     /* every failure, for release */
+	char *first_error;    /* the line prepare reports */
+	struct diag failures; /* every failure, for release */
 };
 
 static void operation_clear(struct operation *o)
@@ -69,7 +68,8 @@ static unsigned op_write_timeout(const struct operation *o)
 
 	if (now >= o->deadline_ms)
 		return 0;
-	return (unsigned)(o->deadline_ms - now < o->e->sysfs_timeout_ms ? o->deadline_ms - now : o->e->sysfs_timeout_ms);
+	return (unsigned)(o->deadline_ms - now < o->e->sysfs_timeout_ms ? o->deadline_ms - now
+									: o->e->sysfs_timeout_ms);
 }
 
 /* HOOKD_FAULT=fail-at:PATTERN or crash-at:PATTERN (fnmatch over step names such as "unbind:0000:02:00.0"),
@@ -152,7 +152,10 @@ static const char *module_reason(int r, unsigned timeout_ms, char buf[static 96]
 	if (r == -ETIMEDOUT)
 		snprintf(buf, 96, "the kernel did not finish within %u ms", timeout_ms);
 	else
-		snprintf(buf, 96, "%s", r == -EBUSY ? "it is in use" : r == -EPERM ? "it is blacklisted" : strerror(-r));
+		snprintf(buf, 96, "%s",
+			 r == -EBUSY   ? "it is in use"
+			 : r == -EPERM ? "it is blacklisted"
+				       : strerror(-r));
 	return buf;
 }
 
@@ -178,8 +181,10 @@ static bool device_gone_or_stuck(struct operation *o, struct plan_device *d, con
 		return false;
 	d->step = DEVICE_STUCK;
 	(void)save(o);
-	op_fail(o, label, "the kernel did not finish %s within %u ms; it is stuck until the kernel lets go, then run: "
-		"hookctl release %s", stuck_what, timeout_ms, o->plan->vm);
+	op_fail(o, label,
+		"the kernel did not finish %s within %u ms; it is stuck until the kernel lets go, then run: "
+		"hookctl release %s",
+		stuck_what, timeout_ms, o->plan->vm);
 	return true;
 }
 
@@ -296,8 +301,7 @@ static int apply(struct operation *o)
 			return r;
 		r = fault_point("console-release");
 		if (r >= 0)
-			r = console_release(&o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o),
-					    &error);
+			r = console_release(&o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), &error);
 		if (r < 0) {
 			op_fail(o, "release-console", "%s", error ? error : strerror(-r));
 			return r;
@@ -395,7 +399,8 @@ static int restore_device(struct operation *o, struct plan_device *d)
 		int rr = step_fault("release-reset-method", d->address);
 
 		if (rr >= 0)
-			rr = pci_set_reset_method(k, d->address, *d->reset_method_before ? d->reset_method_before : "\n",
+			rr = pci_set_reset_method(k, d->address,
+						  *d->reset_method_before ? d->reset_method_before : "\n",
 						  op_write_timeout(o));
 		if (rr < 0)
 			op_fail(o, label, "cannot set reset_method back to \"%s\": %s", d->reset_method_before,
@@ -407,7 +412,8 @@ static int restore_device(struct operation *o, struct plan_device *d)
 		/* Loading the module may bind the device by itself (its init probes what it matches); probe only
 		 * if it did not. A load past its deadline may be that probe, still running: the device is stuck. */
 		if (d->original_module && (r = module_load(o, d->original_module, &timeout)) < 0) {
-			snprintf(what, sizeof(what), "loading module %s (its init probes the device)", d->original_module);
+			snprintf(what, sizeof(what), "loading module %s (its init probes the device)",
+				 d->original_module);
 			if (device_gone_or_stuck(o, d, label, r, timeout, what))
 				return r;
 			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
@@ -425,8 +431,10 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	} else
 		(void)topology_driver(&o->e->topo, d->address, &driver);
 	if (!driver && d->original_driver) {
-		op_fail(o, label, "it has no driver (it had %s); run: hookctl release %s, or: echo %s > "
-			"/sys/bus/pci/drivers_probe", d->original_driver, vm, d->address);
+		op_fail(o, label,
+			"it has no driver (it had %s); run: hookctl release %s, or: echo %s > "
+			"/sys/bus/pci/drivers_probe",
+			d->original_driver, vm, d->address);
 		return -EIO;
 	}
 	if (!driver_is(driver, d->original_driver)) {
@@ -435,7 +443,8 @@ static int restore_device(struct operation *o, struct plan_device *d)
 		return -EIO;
 	}
 	d->step = DEVICE_RESTORED;
-	log_ctx(LOG_INFO, vm, o->op, d->address, "returned to %s", d->original_driver ? d->original_driver : "no driver");
+	log_ctx(LOG_INFO, vm, o->op, d->address, "returned to %s",
+		d->original_driver ? d->original_driver : "no driver");
 	return 0;
 }
 
@@ -613,9 +622,10 @@ int engine_prepare(struct engine *e, const struct vm_config *vm, const char *dom
 	}
 	lock = journal_lock(e->run_dir, engine_lock_timeout_ms(e));
 	if (lock == -ETIMEDOUT) {
-		if (asprintf(ret_message, "VM %s: another prepare or check has held the journal lock %s/state/.lock "
-			     "for over %u ms; nothing was changed, try again", vm->name, e->run_dir,
-			     engine_lock_timeout_ms(e)) < 0)
+		if (asprintf(ret_message,
+			     "VM %s: another prepare or check has held the journal lock %s/state/.lock "
+			     "for over %u ms; nothing was changed, try again",
+			     vm->name, e->run_dir, engine_lock_timeout_ms(e)) < 0)
 			*ret_message = NULL;
 		return ENGINE_REFUSED;
 	}
@@ -626,8 +636,10 @@ int engine_prepare(struct engine *e, const struct vm_config *vm, const char *dom
 	if (r == 0) {
 		p->phase = PHASE_PREPARING;
 		r = record(e, p); /* the claim, recorded before the lock goes */
-		if (r < 0 && asprintf(ret_message, "VM %s: cannot record the claim in the journal under %s/state, so "
-				      "nothing was changed: %s", vm->name, e->run_dir, journal_error(r)) < 0)
+		if (r < 0 && asprintf(ret_message,
+				      "VM %s: cannot record the claim in the journal under %s/state, so "
+				      "nothing was changed: %s",
+				      vm->name, e->run_dir, journal_error(r)) < 0)
 			*ret_message = NULL;
 	}
 	closep(&lock);
@@ -698,9 +710,10 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message)
 		free(p->error);
 		p->error = o.first_error ? strdup(o.first_error) : NULL;
 		if (record(e, p) < 0 || recorded < 0)
-			diag_add(&o.failures, "VM %s: what is left could not be recorded in the journal under %s/state "
-				 "(%s); status may show an older state", vm_name, e->run_dir,
-				 journal_error(recorded < 0 ? recorded : -ENOSPC));
+			diag_add(&o.failures,
+				 "VM %s: what is left could not be recorded in the journal under %s/state "
+				 "(%s); status may show an older state",
+				 vm_name, e->run_dir, journal_error(recorded < 0 ? recorded : -ENOSPC));
 		*ret_message = diag_join(&o.failures, "; ");
 		operation_clear(&o);
 		return r < 0 ? r : -EIO;
@@ -709,8 +722,10 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message)
 	r = journal_remove(e->run_dir, vm_name);
 	engine_note_journal(e, vm_name, r);
 	if (r < 0) {
-		if (asprintf(ret_message, "VM %s: every device is back, but its journal %s/state/%s.state cannot be "
-			     "removed: %s", vm_name, e->run_dir, vm_name, strerror(-r)) < 0)
+		if (asprintf(ret_message,
+			     "VM %s: every device is back, but its journal %s/state/%s.state cannot be "
+			     "removed: %s",
+			     vm_name, e->run_dir, vm_name, strerror(-r)) < 0)
 			*ret_message = NULL;
 		return r;
 	}

@@ -11,11 +11,11 @@
 #include "kernel.h"
 
 struct engine_options {
-	const char *sysfs_root;         /* "/sys", or a test tree */
-	const char *run_dir;            /* journals live in RUN_DIR/state/ */
-	unsigned sysfs_timeout_ms;      /* deadline for one blocking sysfs write */
-	unsigned operation_timeout_ms;  /* deadline for one whole prepare or release */
-	const char *proc_root;          /* "/proc" when NULL; tests fake mountinfo and swaps */
+	const char *sysfs_root;	       /* "/sys", or a test tree */
+	const char *run_dir;	       /* journals live in RUN_DIR/state/ */
+	unsigned sysfs_timeout_ms;     /* deadline for one blocking sysfs write */
+	unsigned operation_timeout_ms; /* deadline for one whole prepare or release */
+	const char *proc_root;	       /* "/proc" when NULL; tests fake mountinfo and swaps */
 	/* Who carries out the writes and the module changes. NULL: the running kernel, with its sysfs at
 	 * sysfs_root. Tests pass a fake kernel that keeps the sysfs_root tree as the kernel would
 	 * (tests/unit/fake-kernel.h); not owned, it must outlive the engine. */
@@ -77,17 +77,17 @@ struct engine_held_device {
 	char address[13];
 	char *name;
 	int iommu_group;
-	bool held;  /* moved (or moving) and not yet given back */
+	bool held; /* moved (or moving) and not yet given back */
 };
 struct engine_held_vm {
 	char *name;
-	const char *phase;          /* "preparing", "prepared", "failed", "releasing" (static) */
+	const char *phase; /* "preparing", "prepared", "failed", "releasing" (static) */
 	struct engine_held_device *devices;
 	size_t n_devices;
-	int *iommu_groups;          /* the distinct IOMMU groups of the held devices */
+	int *iommu_groups; /* the distinct IOMMU groups of the held devices */
 	size_t n_groups;
-	bool holds_modules;         /* modules unloaded and not yet reloaded */
-	bool holds_console;         /* the console released and not yet restored */
+	bool holds_modules; /* modules unloaded and not yet reloaded */
+	bool holds_console; /* the console released and not yet restored */
 };
 /* Every VM with a journal, from the journals alone (never blocks on a device). Free with
  * engine_held_vms_free(). Unreadable journals are left out. 0 or -errno. */

@@ -21,9 +21,9 @@ int journal_save(const char *run_dir, const struct plan *p)
 	o = plan_to_json(p);
 	if (!o)
 		return -ENOMEM;
-	r = write_file_atomic(dir, name,
-			      json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE),
-			      0600);
+	r = write_file_atomic(
+		dir, name, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE),
+		0600);
 	json_object_put(o);
 	return r;
 }

@@ -13,8 +13,8 @@ struct running_kernel {
 	atomic_int refs;
 	char *sysfs_root;
 	bool change_modules;
-	pthread_mutex_t kmod_lock;  /* a kmod context is not thread-safe */
-	struct modules *modules;    /* made on first use: hookctl and tests without modules never need it */
+	pthread_mutex_t kmod_lock; /* a kmod context is not thread-safe */
+	struct modules *modules;   /* made on first use: hookctl and tests without modules never need it */
 };
 
 /* A running kernel behind OPS, with its sysfs at SYSFS_ROOT (copied). Free with kernel_running_free. 0 or

@@ -31,7 +31,7 @@ struct kernel_ops {
 
 struct kernel {
 	const struct kernel_ops *ops;
-	void *data;  /* passed to every operation; owned by whoever made the kernel */
+	void *data; /* passed to every operation; owned by whoever made the kernel */
 };
 
 /* The running kernel with its sysfs at SYSFS_ROOT (copied): each write, module load and unload on its own

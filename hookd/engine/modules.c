@@ -78,12 +78,15 @@ int modules_inspect(struct modules *m, const char *name, struct module_info *ret
 		ret->state = MODULE_ABSENT;
 		return 0;
 	}
-	ret->state = state == KMOD_MODULE_BUILTIN ? MODULE_BUILTIN : state == KMOD_MODULE_LIVE ? MODULE_LIVE : MODULE_BUSY;
+	ret->state = state == KMOD_MODULE_BUILTIN ? MODULE_BUILTIN
+		     : state == KMOD_MODULE_LIVE  ? MODULE_LIVE
+						  : MODULE_BUSY;
 	if (ret->state == MODULE_BUILTIN)
 		return 0;
 	ret->refcnt = kmod_module_get_refcnt(mod);
 	holders = kmod_module_get_holders(mod);
-	kmod_list_foreach(l, holders) {
+	kmod_list_foreach(l, holders)
+	{
 		__attribute__((cleanup(kmod_module_unrefp))) struct kmod_module *h = kmod_module_get_module(l);
 		char **grown = realloc(ret->holders, (n + 2) * sizeof(char *));
 

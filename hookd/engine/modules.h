@@ -18,17 +18,17 @@ static inline void modules_freep(struct modules **m)
 }
 
 enum module_state {
-	MODULE_ABSENT,   /* not loaded (or unknown): nothing to unload, not an error */
-	MODULE_BUILTIN,  /* compiled into the kernel: cannot be unloaded, not an error */
+	MODULE_ABSENT,	/* not loaded (or unknown): nothing to unload, not an error */
+	MODULE_BUILTIN, /* compiled into the kernel: cannot be unloaded, not an error */
 	MODULE_LIVE,
-	MODULE_BUSY,     /* coming or going */
+	MODULE_BUSY, /* coming or going */
 };
 
 struct module_info {
-	char *name;          /* normalized: '-' -> '_' */
+	char *name; /* normalized: '-' -> '_' */
 	enum module_state state;
-	int refcnt;          /* includes one reference per holder */
-	char **holders;      /* NULL-terminated */
+	int refcnt;	/* includes one reference per holder */
+	char **holders; /* NULL-terminated */
 };
 
 void module_info_clear(struct module_info *i);

@@ -12,11 +12,8 @@
 #include "vmname.h"
 
 static const char *const device_steps[_DEVICE_STEP_MAX] = {
-	[DEVICE_PLANNED] = "planned",
-	[DEVICE_MOVING] = "moving",
-	[DEVICE_ON_VFIO] = "on-vfio",
-	[DEVICE_STUCK] = "stuck",
-	[DEVICE_RESTORED] = "restored",
+	[DEVICE_PLANNED] = "planned", [DEVICE_MOVING] = "moving",     [DEVICE_ON_VFIO] = "on-vfio",
+	[DEVICE_STUCK] = "stuck",     [DEVICE_RESTORED] = "restored",
 };
 
 static const char *const module_steps[_MODULE_STEP_MAX] = {
@@ -236,7 +233,8 @@ static int resolve_one(const struct topology *t, const struct vm_config *vm, con
 	}
 	n = strv_length(addresses);
 	if (n == 0 && !dc->address) {
-		diag_add(diag, "VM %s: %s: no PCI device matches %04x:%04x", vm->name, dc->name, dc->vendor, dc->device);
+		diag_add(diag, "VM %s: %s: no PCI device matches %04x:%04x", vm->name, dc->name, dc->vendor,
+			 dc->device);
 		return 0;
 	}
 	if (n > 1 && !dc->match_many) {
@@ -244,7 +242,8 @@ static int resolve_one(const struct topology *t, const struct vm_config *vm, con
 		struct diag tmp = { .lines = addresses, .n = n };
 
 		list = diag_join(&tmp, ", ");
-		diag_add(diag, "VM %s: %s: match %04x:%04x is ambiguous, it finds %s (set match-many = yes to take all)",
+		diag_add(diag,
+			 "VM %s: %s: match %04x:%04x is ambiguous, it finds %s (set match-many = yes to take all)",
 			 vm->name, dc->name, dc->vendor, dc->device, list ? list : "several devices");
 		return 0;
 	}
@@ -566,7 +565,8 @@ int plan_from_json(json_object *o, struct plan **ret)
 	size_t n_devices, n_modules;
 	int r;
 
-	if (!json_object_is_type(o, json_type_object) || !json_str(o, "vm") || vm_name_validate(json_str(o, "vm"), &why) < 0)
+	if (!json_object_is_type(o, json_type_object) || !json_str(o, "vm") ||
+	    vm_name_validate(json_str(o, "vm"), &why) < 0)
 		return -EINVAL;
 	p = plan_new(json_str(o, "vm"));
 	if (!p)

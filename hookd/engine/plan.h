@@ -13,17 +13,17 @@
 
 /* How far one device got. Release acts on every device past PLANNED that is not RESTORED. */
 enum device_step {
-	DEVICE_PLANNED,    /* nothing done yet */
-	DEVICE_MOVING,     /* journaled before the first write: anything between host driver and vfio-pci */
-	DEVICE_ON_VFIO,    /* verified on vfio-pci */
-	DEVICE_STUCK,      /* a write did not finish before its deadline */
-	DEVICE_RESTORED,   /* verified back on its original driver, driver_override cleared */
+	DEVICE_PLANNED,	 /* nothing done yet */
+	DEVICE_MOVING,	 /* journaled before the first write: anything between host driver and vfio-pci */
+	DEVICE_ON_VFIO,	 /* verified on vfio-pci */
+	DEVICE_STUCK,	 /* a write did not finish before its deadline */
+	DEVICE_RESTORED, /* verified back on its original driver, driver_override cleared */
 	_DEVICE_STEP_MAX,
 };
 
 enum module_step {
 	MODULE_PLANNED,
-	MODULE_UNLOADING,  /* journaled before the unload */
+	MODULE_UNLOADING, /* journaled before the unload */
 	MODULE_UNLOADED,
 	MODULE_RELOADED,
 	_MODULE_STEP_MAX,
@@ -31,7 +31,7 @@ enum module_step {
 
 enum console_step {
 	CONSOLE_UNTOUCHED,
-	CONSOLE_RELEASING,  /* journaled before the first unbind */
+	CONSOLE_RELEASING, /* journaled before the first unbind */
 	CONSOLE_RESTORED,
 	_CONSOLE_STEP_MAX,
 };
@@ -39,20 +39,20 @@ enum console_step {
 enum plan_phase {
 	PHASE_PREPARING,
 	PHASE_PREPARED,
-	PHASE_FAILED,      /* prepare or release failed; what could be undone has been (the steps say how far) */
+	PHASE_FAILED, /* prepare or release failed; what could be undone has been (the steps say how far) */
 	PHASE_RELEASING,
 	_PHASE_MAX,
 };
 
 struct plan_device {
-	char *name;             /* config name ("gpu"), "gpu+group" for whole-group members, "hostdev" */
+	char *name; /* config name ("gpu"), "gpu+group" for whole-group members, "hostdev" */
 	char address[13];
-	char *original_driver;  /* NULL: it had no driver */
-	char *original_module;  /* the module behind original_driver, NULL when built in */
-	char *reset_method;     /* written on prepare; or NULL */
-	char *reset_method_before;     /* reset_method as found before prepare ("flr bus", "" for none),
+	char *original_driver;	      /* NULL: it had no driver */
+	char *original_module;	      /* the module behind original_driver, NULL when built in */
+	char *reset_method;	      /* written on prepare; or NULL */
+	char *reset_method_before;    /* reset_method as found before prepare ("flr bus", "" for none),
 					* written back on release; NULL: the kernel has no such attribute */
-	char *driver_override_before;  /* driver_override as found just before prepare set it; NULL: unset */
+	char *driver_override_before; /* driver_override as found just before prepare set it; NULL: unset */
 	int iommu_group;
 	bool boot_vga;
 	enum device_step step;
@@ -68,13 +68,13 @@ struct plan {
 	enum plan_phase phase;
 	struct plan_device *devices;
 	size_t n_devices;
-	struct plan_module *modules;   /* unload order; reloaded in reverse */
+	struct plan_module *modules; /* unload order; reloaded in reverse */
 	size_t n_modules;
 	bool release_console;
-	char **vtconsoles;             /* framebuffer vtconsoles to unbind ("vtcon1"), NULL-terminated */
-	char **firmware_fbs;           /* "efi-framebuffer/efi-framebuffer.0", NULL-terminated */
+	char **vtconsoles;   /* framebuffer vtconsoles to unbind ("vtcon1"), NULL-terminated */
+	char **firmware_fbs; /* "efi-framebuffer/efi-framebuffer.0", NULL-terminated */
 	enum console_step console;
-	char *error;                   /* the first failure, one line */
+	char *error; /* the first failure, one line */
 };
 
 struct plan *plan_new(const char *vm);

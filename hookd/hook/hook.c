@@ -110,8 +110,10 @@ static int ask_daemon(const struct hook_call *c)
 		if (!matters)
 			return 0;
 		if (starting) {
-			fprintf(stderr, "hookd: VM %s: hookd is starting but opened no socket within %u s "
-				"(see: journalctl -u hookd)\n", c->vm, CLIENT_RESTART_WAIT_MS / 1000);
+			fprintf(stderr,
+				"hookd: VM %s: hookd is starting but opened no socket within %u s "
+				"(see: journalctl -u hookd)\n",
+				c->vm, CLIENT_RESTART_WAIT_MS / 1000);
 			return 1;
 		}
 		fprintf(stderr,
@@ -156,8 +158,8 @@ static int ask_daemon(const struct hook_call *c)
 				"(see: journalctl -u hookd)\n",
 				(c->timeout_ms + 999) / 1000, c->vm, c->op_name, c->subop);
 		else
-			fprintf(stderr, "hookd: VM %s: lost the connection to hookd during %s: %s\n", c->vm,
-				c->op_name, strerror(-r));
+			fprintf(stderr, "hookd: VM %s: lost the connection to hookd during %s: %s\n", c->vm, c->op_name,
+				strerror(-r));
 		return 1;
 	}
 	r = 0;
@@ -165,8 +167,7 @@ static int ask_daemon(const struct hook_call *c)
 		if (reply.message && *reply.message)
 			fprintf(stderr, "hookd: %s\n", reply.message);
 		else
-			fprintf(stderr, "hookd: VM %s: %s %s failed (%s)\n", c->vm, c->op_name, c->subop,
-				reply.error);
+			fprintf(stderr, "hookd: VM %s: %s %s failed (%s)\n", c->vm, c->op_name, c->subop, reply.error);
 		r = 1;
 	}
 	proto_reply_clear(&reply);
@@ -225,8 +226,7 @@ int main(int argc, char **argv)
 	int r, status;
 
 	if (argc < 3 || argc > 5) {
-		fprintf(stderr, "hookd: usage: %s VM OP [SUBOP [EXTRA]] (run by libvirt as its qemu hook)\n",
-			argv[0]);
+		fprintf(stderr, "hookd: usage: %s VM OP [SUBOP [EXTRA]] (run by libvirt as its qemu hook)\n", argv[0]);
 		return 2;
 	}
 	/* qemu:///session: a user's libvirtd runs this same hook as that user. hookd serves the system instance
@@ -271,8 +271,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hookd: VM %s: the domain XML on stdin is larger than %u bytes; refusing it\n",
 				c.vm, HOOKD_XML_MAX);
 		else
-			fprintf(stderr, "hookd: VM %s: cannot read the domain XML on stdin: %s\n", c.vm,
-				strerror(-r));
+			fprintf(stderr, "hookd: VM %s: cannot read the domain XML on stdin: %s\n", c.vm, strerror(-r));
 		return op_can_fail(c.op) ? 1 : 0;
 	}
 	/* XML holds no NUL byte; whatever does is not libvirt's domain XML. hookd releases from its journal, so an

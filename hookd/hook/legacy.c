@@ -123,8 +123,8 @@ static int run_script(const struct hook_call *c, const char *path, const char *x
 	status = wait_with_deadline(pid, c->timeout_ms);
 	if (status == -ETIMEDOUT) {
 		pass_through(err, STDERR_FILENO);
-		fprintf(stderr, "hookd: VM %s: legacy hook %s did not finish within %u s and was killed\n", c->vm,
-			path, (c->timeout_ms + 999) / 1000);
+		fprintf(stderr, "hookd: VM %s: legacy hook %s did not finish within %u s and was killed\n", c->vm, path,
+			(c->timeout_ms + 999) / 1000);
 		return 1;
 	}
 	if (status < 0)
@@ -157,9 +157,9 @@ static int run_script(const struct hook_call *c, const char *path, const char *x
 
 enum script_verdict {
 	SCRIPT_RUNS,
-	SCRIPT_HIDDEN,      /* a dot file: skipped without a word, as run-parts does */
-	SCRIPT_NOT_RUN,     /* reported: not executable, not a regular file */
-	SCRIPT_REFUSED,     /* reported: not root's alone (trust.h) */
+	SCRIPT_HIDDEN,	/* a dot file: skipped without a word, as run-parts does */
+	SCRIPT_NOT_RUN, /* reported: not executable, not a regular file */
+	SCRIPT_REFUSED, /* reported: not root's alone (trust.h) */
 };
 
 /* The verdict on qemu.d/.../name at path; *ret_why (caller frees) says why it will not run. */
@@ -195,7 +195,8 @@ static enum script_verdict judge_script(const char *hooks_dir, const char *path,
 		return SCRIPT_REFUSED;
 	}
 	if (access(path, X_OK) < 0)
-		return asprintf(ret_why, "legacy hook %s is not executable (mode %04o), so it will not run; fix: chmod +x %s",
+		return asprintf(ret_why,
+				"legacy hook %s is not executable (mode %04o), so it will not run; fix: chmod +x %s",
 				path, (unsigned)(st.st_mode & 07777), path) < 0
 			       ? SCRIPT_HIDDEN
 			       : SCRIPT_NOT_RUN;
@@ -219,8 +220,8 @@ static int list_names(const char *dir, char ***ret)
 }
 
 /* The scripts of qemu.d/<vm>/<op>/<subop>: the entries of that directory, or the one file. In strcmp order. */
-static int walk_subop(struct hook_call *c, const char *op, const char *subop_path, const char *subop,
-		      script_fn fn, void *user)
+static int walk_subop(struct hook_call *c, const char *op, const char *subop_path, const char *subop, script_fn fn,
+		      void *user)
 {
 	bool this_event = streq(op, c->op_name) && streq(subop, c->subop);
 	_cleanup_strv_free_ char **names = NULL;

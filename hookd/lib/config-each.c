@@ -21,8 +21,12 @@ int config_stamp_get(const char *path, struct config_stamp *ret)
 		return 0;
 	}
 	*ret = (struct config_stamp){
-		.exists = true, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-		.mtime = st.st_mtim, .ctime = st.st_ctim,
+		.exists = true,
+		.dev = st.st_dev,
+		.ino = st.st_ino,
+		.size = st.st_size,
+		.mtime = st.st_mtim,
+		.ctime = st.st_ctim,
 	};
 	return 0;
 }

@@ -28,7 +28,7 @@ static const char *const global_sections[] = { "daemon", "hook" };
 struct global_parse {
 	struct config_reporter rep;
 	struct hookd_config *c;
-	int sec;  /* index in global_sections, -1 none, -2 refused */
+	int sec; /* index in global_sections, -1 none, -2 refused */
 	unsigned section_line[ELEMENTSOF(global_sections)];
 	unsigned key_line[G_KEY_COUNT];
 };
@@ -66,13 +66,15 @@ static void global_key(struct global_parse *p, const char *key, const char *valu
 		return;
 	}
 	if (p->key_line[k]) {
-		config_problem(&p->rep, line, "duplicate key '%s' in [%s] (first set on line %u)", key, section, p->key_line[k]);
+		config_problem(&p->rep, line, "duplicate key '%s' in [%s] (first set on line %u)", key, section,
+			       p->key_line[k]);
 		return;
 	}
 	p->key_line[k] = line;
 	if (parse_seconds_as_ms(value, TIMEOUT_MAX_MS, global_field(p->c, (enum global_key)k)) < 0)
-		config_problem(&p->rep, line, "bad %s '%s' (seconds, more than 0 and at most %u, up to 3 decimals: 60, 0.5)%s",
-			key, value, TIMEOUT_MAX_MS / 1000, config_comment_hint(value));
+		config_problem(&p->rep, line,
+			       "bad %s '%s' (seconds, more than 0 and at most %u, up to 3 decimals: 60, 0.5)%s", key,
+			       value, TIMEOUT_MAX_MS / 1000, config_comment_hint(value));
 }
 
 static int global_event(void *user, enum ini_event event, const char *section, const char *key, const char *value,
@@ -88,7 +90,7 @@ static int global_event(void *user, enum ini_event event, const char *section, c
 				continue;
 			if (p->section_line[i])
 				config_problem(&p->rep, line, "duplicate section [%s] (first on line %u)", section,
-					p->section_line[i]);
+					       p->section_line[i]);
 			else {
 				p->section_line[i] = line;
 				p->sec = (int)i;
@@ -106,7 +108,8 @@ static int global_event(void *user, enum ini_event event, const char *section, c
 		if (key[0] == '\0')
 			config_problem(&p->rep, line, "missing key name before '='");
 		else if (p->sec < 0)
-			config_problem(&p->rep, line, "key '%s' outside a section (put it under [daemon] or [hook])", key);
+			config_problem(&p->rep, line, "key '%s' outside a section (put it under [daemon] or [hook])",
+				       key);
 		else
 			global_key(p, key, value, line);
 		return 0;
@@ -126,13 +129,14 @@ static void global_check(struct global_parse *p)
 	/* Whichever of the two the user wrote is where the fix goes. */
 	if (c->hook_timeout_ms <= c->operation_timeout_ms)
 		config_problem(&p->rep, p->key_line[G_HOOK_TIMEOUT] ? p->key_line[G_HOOK_TIMEOUT] : op_line,
-			"[hook] timeout (%gs) must be longer than [daemon] operation-timeout (%gs): the hook would give "
-			"up while the daemon is still working",
-			c->hook_timeout_ms / 1000.0, c->operation_timeout_ms / 1000.0);
+			       "[hook] timeout (%gs) must be longer than [daemon] operation-timeout (%gs): the hook "
+			       "would give "
+			       "up while the daemon is still working",
+			       c->hook_timeout_ms / 1000.0, c->operation_timeout_ms / 1000.0);
 	if (c->sysfs_timeout_ms > c->operation_timeout_ms)
 		config_problem(&p->rep, p->key_line[G_SYSFS_TIMEOUT] ? p->key_line[G_SYSFS_TIMEOUT] : op_line,
-			"[daemon] sysfs-timeout (%gs) may not exceed operation-timeout (%gs)",
-			c->sysfs_timeout_ms / 1000.0, c->operation_timeout_ms / 1000.0);
+			       "[daemon] sysfs-timeout (%gs) may not exceed operation-timeout (%gs)",
+			       c->sysfs_timeout_ms / 1000.0, c->operation_timeout_ms / 1000.0);
 }
 
 static struct hookd_config *hookd_config_new(const char *conf_dir)
@@ -173,8 +177,7 @@ static int global_parse_into(struct hookd_config *c, const char *text, const cha
 	return p.rep.problems > 0 || syntax_problems > 0 ? -EINVAL : 0;
 }
 
-int hookd_config_parse_global_string(const char *text, const char *label, struct hookd_config **ret,
-				     struct diag *diag)
+int hookd_config_parse_global_string(const char *text, const char *label, struct hookd_config **ret, struct diag *diag)
 {
 	_cleanup_(hookd_config_freep) struct hookd_config *c = NULL;
 	int r;
@@ -200,7 +203,7 @@ static int global_load_into(struct hookd_config *c, const char *conf_dir, struct
 		return -ENOMEM;
 	r = read_config_file(conf_dir, path, HOOKD_VM_CONFIG_MAX, &text, diag);
 	if (r == -ENOENT)
-		return 0;  /* optional: the defaults stand */
+		return 0; /* optional: the defaults stand */
 	if (r < 0)
 		return r;
 	return global_parse_into(c, text, path, diag);
@@ -282,7 +285,7 @@ int hookd_config_load(const char *conf_dir, struct hookd_config **ret, struct di
 		}
 		r = vm_config_load(conf_dir, names[i], &vm, diag);
 		if (r == -ENOENT)
-			continue;  /* removed while we were reading the directory */
+			continue; /* removed while we were reading the directory */
 		if (r < 0) {
 			if (result == 0 || r == -ENOMEM)
 				result = r;
@@ -358,7 +361,7 @@ int hookd_config_load_each(const char *conf_dir, struct hookd_config **ret)
 		}
 		r = vm_config_load(conf_dir, names[i], &vm, &b->diag);
 		if (r == -ENOENT && b->diag.n == 0)
-			continue;  /* removed while we were reading the directory */
+			continue; /* removed while we were reading the directory */
 		if (r == -ENOMEM) {
 			diag_clear(&b->diag);
 			return r;

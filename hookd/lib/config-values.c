@@ -243,7 +243,6 @@ const char *closest_choice(const char *word, const char *const *choices, size_t 
 	return best;
 }
 
-
 /* "label:line: message", or "label: message" for the file as a whole (line 0). */
 void config_problem(struct config_reporter *rep, unsigned line, const char *fmt, ...)
 {
@@ -263,9 +262,9 @@ void config_problem(struct config_reporter *rep, unsigned line, const char *fmt,
 /* A value that fails to parse and holds " #" almost always carries a comment inih did not strip. */
 const char *config_comment_hint(const char *value)
 {
-	return strstr(value, " #") || strstr(value, "\t#") ?
-		       " ('#' starts a comment only at the start of a line; after a value use ' ;')" :
-		       "";
+	return strstr(value, " #") || strstr(value, "\t#")
+		       ? " ('#' starts a comment only at the start of a line; after a value use ' ;')"
+		       : "";
 }
 
 void config_unknown_key(struct config_reporter *rep, unsigned line, const char *key, const char *section,

@@ -13,7 +13,7 @@ struct config_reporter {
 	const char *label;
 	struct diag *diag;
 	unsigned problems;
-	int error;  /* -ENOMEM: stop and fail */
+	int error; /* -ENOMEM: stop and fail */
 };
 
 /* "label:line: message", or "label: message" for the file as a whole (line 0). */
@@ -42,7 +42,7 @@ bool module_names_equal(const char *a, const char *b);
 /* A reset_method value: one or more of the kernel's methods, space separated, no repeats. *ret is the list
  * with single spaces; on error *why (static) says what is wrong. */
 int reset_method_normalize(const char *s, char **ret, const char **why);
-extern const char reset_methods_known[];  /* "device_specific acpi flr af_flr pm bus", for messages */
+extern const char reset_methods_known[]; /* "device_specific acpi flr af_flr pm bus", for messages */
 
 /* Seconds with up to three decimals ("60", "0.5", "1.250") -> milliseconds, 1 ms ..  max_ms. */
 int parse_seconds_as_ms(const char *s, unsigned max_ms, unsigned *ret_ms);

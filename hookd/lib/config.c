@@ -20,10 +20,8 @@ static const char *const vm_keys[VM_KEY_COUNT] = {
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
 static const char *const device_keys[DEV_KEY_COUNT] = {
-	[DEV_ADDRESS] = "address",
-	[DEV_MATCH] = "match",
-	[DEV_MATCH_MANY] = "match-many",
-	[DEV_WHOLE_GROUP] = "whole-group",
+	[DEV_ADDRESS] = "address",	     [DEV_MATCH] = "match",
+	[DEV_MATCH_MANY] = "match-many",     [DEV_WHOLE_GROUP] = "whole-group",
 	[DEV_RESET_METHOD] = "reset-method",
 };
 
@@ -32,20 +30,20 @@ static const char *const device_keys[DEV_KEY_COUNT] = {
 
 /* Parse-time facts about one device, parallel to vm_config.devices. */
 struct device_lines {
-	unsigned key_line[DEV_KEY_COUNT];  /* 0: key absent */
+	unsigned key_line[DEV_KEY_COUNT]; /* 0: key absent */
 };
 
 struct vm_parse {
 	struct config_reporter rep;
 	struct vm_config *c;
 	struct device_lines *dev_lines;
-	size_t n_device_sections;  /* including refused ones: they were meant as devices */
+	size_t n_device_sections; /* including refused ones: they were meant as devices */
 	enum { SEC_NONE, SEC_VM, SEC_DEVICE, SEC_SKIP } sec;
-	size_t dev;                /* current device when sec == SEC_DEVICE */
-	unsigned vm_line;          /* line of [vm], 0 before it */
+	size_t dev;	  /* current device when sec == SEC_DEVICE */
+	unsigned vm_line; /* line of [vm], 0 before it */
 	unsigned vm_key_line[VM_KEY_COUNT];
 	bool devices_from_xml_bad;
-	int last_key;              /* the key an indented line would continue, -1 for none or refused */
+	int last_key; /* the key an indented line would continue, -1 for none or refused */
 };
 
 static int add_module(struct vm_parse *p, unsigned line, const char *name)
@@ -54,8 +52,9 @@ static int add_module(struct vm_parse *p, unsigned line, const char *name)
 	char **grown;
 
 	if (!module_name_valid(name)) {
-		config_problem(&p->rep, line, "bad module name '%s' in unload-modules (letters, digits, '_' and '-', at most %d)%s",
-			name, MODULE_NAME_MAX, config_comment_hint(name));
+		config_problem(&p->rep, line,
+			       "bad module name '%s' in unload-modules (letters, digits, '_' and '-', at most %d)%s",
+			       name, MODULE_NAME_MAX, config_comment_hint(name));
 		return 0;
 	}
 	for (size_t i = 0; i < c->n_unload_modules; i++)
@@ -95,7 +94,8 @@ static bool parse_bool_value(struct vm_parse *p, unsigned line, const char *key,
 {
 	if (config_parse_boolean(value, ret) == 0)
 		return true;
-	config_problem(&p->rep, line, "bad boolean '%s' for %s (use yes or no)%s", value, key, config_comment_hint(value));
+	config_problem(&p->rep, line, "bad boolean '%s' for %s (use yes or no)%s", value, key,
+		       config_comment_hint(value));
 	return false;
 }
 
@@ -108,7 +108,8 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		return 0;
 	}
 	if (p->vm_key_line[k]) {
-		config_problem(&p->rep, line, "duplicate key '%s' in [vm] (first set on line %u)", key, p->vm_key_line[k]);
+		config_problem(&p->rep, line, "duplicate key '%s' in [vm] (first set on line %u)", key,
+			       p->vm_key_line[k]);
 		return 0;
 	}
 	p->vm_key_line[k] = line;
@@ -149,7 +150,7 @@ static int device_key(struct vm_parse *p, const char *key, const char *value, un
 	}
 	if (dl->key_line[k]) {
 		config_problem(&p->rep, line, "duplicate key '%s' in [%s] (first set on line %u)", key, section,
-			dl->key_line[k]);
+			       dl->key_line[k]);
 		return 0;
 	}
 	dl->key_line[k] = line;
@@ -158,16 +159,17 @@ static int device_key(struct vm_parse *p, const char *key, const char *value, un
 	case DEV_ADDRESS:
 		if (pci_address_canonical(value, canonical) < 0) {
 			config_problem(&p->rep, line,
-				"bad PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, like 0000:0a:00.0)%s", value,
-				config_comment_hint(value));
+				       "bad PCI address '%s' (expected DDDD:BB:DD.F or BB:DD.F, like 0000:0a:00.0)%s",
+				       value, config_comment_hint(value));
 			return 0;
 		}
 		d->address = strdup(canonical);
 		return d->address ? 0 : -ENOMEM;
 	case DEV_MATCH:
 		if (pci_id_parse(value, &d->vendor, &d->device) < 0) {
-			config_problem(&p->rep, line, "bad match '%s' (expected VENDOR:DEVICE in hex, like 1002:731f)%s",
-				value, config_comment_hint(value));
+			config_problem(&p->rep, line,
+				       "bad match '%s' (expected VENDOR:DEVICE in hex, like 1002:731f)%s", value,
+				       config_comment_hint(value));
 			return 0;
 		}
 		d->has_match = true;
@@ -181,8 +183,8 @@ static int device_key(struct vm_parse *p, const char *key, const char *value, un
 	case DEV_RESET_METHOD:
 		r = reset_method_normalize(value, &d->reset_method, &why);
 		if (r == -EINVAL)
-			config_problem(&p->rep, line, "bad reset-method '%s': %s (the kernel's methods: %s)%s", value, why,
-				reset_methods_known, config_comment_hint(value));
+			config_problem(&p->rep, line, "bad reset-method '%s': %s (the kernel's methods: %s)%s", value,
+				       why, reset_methods_known, config_comment_hint(value));
 		return r == -ENOMEM ? r : 0;
 	case DEV_KEY_COUNT:
 		break;
@@ -222,13 +224,14 @@ static int vm_section(struct vm_parse *p, const char *section, unsigned line)
 	p->n_device_sections++;
 	name = section + strlen("device.");
 	if (!device_name_valid(name)) {
-		config_problem(&p->rep, line, "bad device name in [%s] (letters, digits, '_' and '-', at most %d)", section,
-			DEVICE_NAME_MAX);
+		config_problem(&p->rep, line, "bad device name in [%s] (letters, digits, '_' and '-', at most %d)",
+			       section, DEVICE_NAME_MAX);
 		return 0;
 	}
 	for (size_t i = 0; i < c->n_devices; i++)
 		if (streq(c->devices[i].name, name)) {
-			config_problem(&p->rep, line, "duplicate section [%s] (first on line %u)", section, c->devices[i].line);
+			config_problem(&p->rep, line, "duplicate section [%s] (first on line %u)", section,
+				       c->devices[i].line);
 			return 0;
 		}
 
@@ -259,27 +262,29 @@ static int vm_event(void *user, enum ini_event event, const char *section, const
 		return vm_section(p, section, line);
 	case INI_EVENT_BAD_SECTION:
 		p->sec = SEC_SKIP;
-		p->n_device_sections++;  /* it may well have been meant as one: no "does nothing" on top */
+		p->n_device_sections++; /* it may well have been meant as one: no "does nothing" on top */
 		return 0;
 	case INI_EVENT_KEY:
 		p->last_key = -1;
 		if (p->sec == SEC_SKIP)
-			return 0;  /* the section header was already reported */
+			return 0; /* the section header was already reported */
 		if (key[0] == '\0') {
 			config_problem(&p->rep, line, "missing key name before '='");
 			return 0;
 		}
 		if (p->sec == SEC_NONE) {
-			config_problem(&p->rep, line, "key '%s' outside a section (put it under [vm] or [device.NAME])", key);
+			config_problem(&p->rep, line, "key '%s' outside a section (put it under [vm] or [device.NAME])",
+				       key);
 			return 0;
 		}
 		return p->sec == SEC_VM ? vm_key(p, key, value, line) : device_key(p, key, value, line);
 	case INI_EVENT_CONTINUATION:
 		if (p->sec == SEC_SKIP || p->last_key < 0)
-			return 0;  /* continues a line that was already reported */
+			return 0; /* continues a line that was already reported */
 		if (p->sec == SEC_VM && p->last_key == VM_UNLOAD_MODULES)
 			return add_module_list(p, line, value);
-		config_problem(&p->rep, line, "indented line continues '%s'; only unload-modules may span several lines", key);
+		config_problem(&p->rep, line,
+			       "indented line continues '%s'; only unload-modules may span several lines", key);
 		return 0;
 	}
 	return 0;
@@ -295,8 +300,9 @@ static void vm_check(struct vm_parse *p)
 		const unsigned *kl = p->dev_lines[i].key_line;
 
 		if (kl[DEV_ADDRESS] && kl[DEV_MATCH])
-			config_problem(&p->rep, d->line, "[device.%s] has both address (line %u) and match (line %u); use one",
-				d->name, kl[DEV_ADDRESS], kl[DEV_MATCH]);
+			config_problem(&p->rep, d->line,
+				       "[device.%s] has both address (line %u) and match (line %u); use one", d->name,
+				       kl[DEV_ADDRESS], kl[DEV_MATCH]);
 		else if (!kl[DEV_ADDRESS] && !kl[DEV_MATCH])
 			config_problem(&p->rep, d->line, "[device.%s] needs address or match", d->name);
 		if (kl[DEV_MATCH_MANY] && !kl[DEV_MATCH])
@@ -308,16 +314,19 @@ static void vm_check(struct vm_parse *p)
 			const struct vm_device_config *e = &c->devices[j];
 
 			if (d->address && streq_ptr(d->address, e->address))
-				config_problem(&p->rep, kl[DEV_ADDRESS], "address %s is already in [device.%s] (line %u)",
-					d->address, e->name, e->line);
+				config_problem(&p->rep, kl[DEV_ADDRESS],
+					       "address %s is already in [device.%s] (line %u)", d->address, e->name,
+					       e->line);
 			if (d->has_match && e->has_match && d->vendor == e->vendor && d->device == e->device)
-				config_problem(&p->rep, kl[DEV_MATCH], "match %04x:%04x is already in [device.%s] (line %u)",
-					d->vendor, d->device, e->name, e->line);
+				config_problem(&p->rep, kl[DEV_MATCH],
+					       "match %04x:%04x is already in [device.%s] (line %u)", d->vendor,
+					       d->device, e->name, e->line);
 		}
 	}
 	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad)
 		config_problem(&p->rep, 0,
-			"this VM configuration does nothing: add a [device.NAME] section or set devices-from-xml = yes");
+			       "this VM configuration does nothing: add a [device.NAME] section or set "
+			       "devices-from-xml = yes");
 }
 
 int vm_config_parse_string(const char *vm_name, const char *text, const char *label, struct vm_config **ret,

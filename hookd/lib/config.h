@@ -26,50 +26,50 @@ bool config_stamp_equal(const struct config_stamp *a, const struct config_stamp 
 
 /* One [device.NAME] section. Exactly one of address / match is set. */
 struct vm_device_config {
-	char *name;          /* "gpu" for [device.gpu] */
-	char *address;       /* canonical "0000:0a:00.0", or NULL when chosen by match */
+	char *name;    /* "gpu" for [device.gpu] */
+	char *address; /* canonical "0000:0a:00.0", or NULL when chosen by match */
 	bool has_match;
-	unsigned vendor;     /* match = VENDOR:DEVICE, hex */
+	unsigned vendor; /* match = VENDOR:DEVICE, hex */
 	unsigned device;
-	bool match_many;     /* match-many = yes: the match may resolve to several devices */
-	bool whole_group;    /* whole-group = yes: also take every other endpoint of its IOMMU group */
-	char *reset_method;  /* written to reset_method on prepare, "default" restored on release; or NULL */
-	unsigned line;       /* line of the section header, for messages */
+	bool match_many;    /* match-many = yes: the match may resolve to several devices */
+	bool whole_group;   /* whole-group = yes: also take every other endpoint of its IOMMU group */
+	char *reset_method; /* written to reset_method on prepare, "default" restored on release; or NULL */
+	unsigned line;	    /* line of the section header, for messages */
 };
 
 /* Every field is copied by vm_config_dup() (config-each.c): a new field must be added there too. */
 struct vm_config {
-	char *name;               /* the libvirt domain name */
-	char *path;               /* the file it came from */
+	char *name;		   /* the libvirt domain name */
+	char *path;		   /* the file it came from */
 	struct config_stamp stamp; /* of that file, taken before it was read */
-	char **unload_modules;    /* unloaded in this order before detaching, loaded in reverse after release */
+	char **unload_modules;	   /* unloaded in this order before detaching, loaded in reverse after release */
 	size_t n_unload_modules;
-	bool release_console;     /* boot GPU opt-in: unbind vtconsoles and the firmware framebuffer */
-	bool devices_from_xml;    /* also take the <hostdev> PCI devices of the domain XML */
-	bool whole_group;         /* default of whole-group for every device */
+	bool release_console;  /* boot GPU opt-in: unbind vtconsoles and the firmware framebuffer */
+	bool devices_from_xml; /* also take the <hostdev> PCI devices of the domain XML */
+	bool whole_group;      /* default of whole-group for every device */
 	struct vm_device_config *devices;
 	size_t n_devices;
 };
 
 /* A VM whose file does not parse (hookd_config_load_each): only that VM is affected. */
 struct vm_config_problem {
-	char *name;                /* the VM (file name, control characters shown as '?') */
+	char *name;		   /* the VM (file name, control characters shown as '?') */
 	struct config_stamp stamp; /* of the broken file */
-	struct diag diag;          /* "path:line: message" */
-	bool last_good_kept;       /* the VM's previous good version is in vms (a reload kept it) */
+	struct diag diag;	   /* "path:line: message" */
+	bool last_good_kept;	   /* the VM's previous good version is in vms (a reload kept it) */
 };
 
 struct hookd_config {
 	char *conf_dir;
-	unsigned operation_timeout_ms;  /* [daemon] operation-timeout: one prepare or release in all */
-	unsigned sysfs_timeout_ms;      /* [daemon] sysfs-timeout: one blocking sysfs write (unbind, probe) */
-	unsigned hook_timeout_ms;       /* [hook] timeout: how long the hook waits for the daemon */
-	struct vm_config **vms;         /* owned; sorted by name */
+	unsigned operation_timeout_ms; /* [daemon] operation-timeout: one prepare or release in all */
+	unsigned sysfs_timeout_ms;     /* [daemon] sysfs-timeout: one blocking sysfs write (unbind, probe) */
+	unsigned hook_timeout_ms;      /* [hook] timeout: how long the hook waits for the daemon */
+	struct vm_config **vms;	       /* owned; sorted by name */
 	size_t n_vms;
 	/* Filled by hookd_config_load_each() only (the all-or-nothing loaders fail instead): */
 	struct vm_config_problem *broken; /* owned; VMs whose file is broken */
 	size_t n_broken;
-	struct diag global_problems;    /* hookd.conf's problems: its defaults are in use */
+	struct diag global_problems; /* hookd.conf's problems: its defaults are in use */
 };
 
 #define HOOKD_DEFAULT_OPERATION_TIMEOUT_MS 60000u
@@ -115,8 +115,7 @@ struct vm_config *vm_config_dup(const struct vm_config *c);
 struct hookd_config *hookd_config_dup(const struct hookd_config *c);
 
 /* Parse hookd.conf from text (tests, the fuzzer). conf_dir and vms stay empty; -EINVAL with diag on errors. */
-int hookd_config_parse_global_string(const char *text, const char *label, struct hookd_config **ret,
-				     struct diag *diag);
+int hookd_config_parse_global_string(const char *text, const char *label, struct hookd_config **ret, struct diag *diag);
 /* Just hookd.conf's timeouts (the hook needs no more). Missing file -> defaults, returns 0. */
 int hookd_config_load_global(const char *conf_dir, struct hookd_config **ret, struct diag *diag);
 const struct vm_config *hookd_config_find_vm(const struct hookd_config *c, const char *vm_name);

@@ -60,9 +60,10 @@ static xmlDocPtr domain_parse(const char *xml, size_t len)
 
 	if (len == 0 || len > INT_MAX)
 		return NULL;
-	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc && (!xmlDocGetRootElement(doc) ||
-		    !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))) {
+	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (doc &&
+	    (!xmlDocGetRootElement(doc) || !xmlStrEqual(xmlDocGetRootElement(doc)->name, (const xmlChar *)"domain"))) {
 		xmlFreeDoc(doc);
 		return NULL;
 	}

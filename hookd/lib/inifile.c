@@ -18,23 +18,23 @@
 
 /* What our reader expects inih to do with the line it just handed over. */
 enum line_kind {
-	LINE_IGNORED,       /* blank, comment, or already reported */
-	LINE_SECTION,       /* a valid "[name]" */
-	LINE_KEY,           /* inih should call the handler with a key */
-	LINE_CONTINUATION,  /* inih should call the handler with the previous key */
+	LINE_IGNORED,	   /* blank, comment, or already reported */
+	LINE_SECTION,	   /* a valid "[name]" */
+	LINE_KEY,	   /* inih should call the handler with a key */
+	LINE_CONTINUATION, /* inih should call the handler with the previous key */
 };
 
 struct ini_walk {
-	const char *next;  /* the unread rest of the text */
+	const char *next; /* the unread rest of the text */
 	const char *label;
 	struct diag *diag;
 	ini_event_fn fn;
 	void *user;
 	unsigned line;
 	enum line_kind kind;
-	bool handled;         /* inih called the handler for this line */
-	bool have_prev_name;  /* inih's prev_name is non-empty: an indented line is a continuation */
-	char *section;        /* NULL before the first header */
+	bool handled;	     /* inih called the handler for this line */
+	bool have_prev_name; /* inih's prev_name is non-empty: an indented line is a continuation */
+	char *section;	     /* NULL before the first header */
 	unsigned problems;
 	int error;
 };

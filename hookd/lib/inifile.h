@@ -18,17 +18,17 @@
 #include "diag.h"
 
 enum ini_event {
-	INI_EVENT_SECTION,       /* "[name]": key and value are NULL */
-	INI_EVENT_KEY,           /* "key = value" */
-	INI_EVENT_CONTINUATION,  /* an indented line: value continues key, the last key seen */
-	INI_EVENT_BAD_SECTION,   /* a header without ']' (already reported): inih keeps the previous section for
+	INI_EVENT_SECTION,	/* "[name]": key and value are NULL */
+	INI_EVENT_KEY,		/* "key = value" */
+	INI_EVENT_CONTINUATION, /* an indented line: value continues key, the last key seen */
+	INI_EVENT_BAD_SECTION,	/* a header without ']' (already reported): inih keeps the previous section for
 				  * the keys that follow, the callee should rather ignore them */
 };
 
 /* section is NULL before the first section header. Returns 0, or -ENOMEM to stop collecting. Problems with the
  * meaning of a line go to the diag by the callee. */
-typedef int (*ini_event_fn)(void *user, enum ini_event event, const char *section, const char *key,
-			    const char *value, unsigned line);
+typedef int (*ini_event_fn)(void *user, enum ini_event event, const char *section, const char *key, const char *value,
+			    unsigned line);
 
 /* Walk TEXT; syntax problems are added to DIAG as "label:line: ...". Returns 0 (even with syntax problems: the
  * number of problems added is in *n_problems) or -ENOMEM. */

@@ -5,11 +5,11 @@
 #pragma once
 
 struct mountinfo_entry {
-	unsigned major, minor;  /* of the mounted filesystem's device (0:N for those without one) */
-	char *root;             /* the mount's root within its filesystem */
+	unsigned major, minor; /* of the mounted filesystem's device (0:N for those without one) */
+	char *root;	       /* the mount's root within its filesystem */
 	char *mount_point;
 	char *fstype;
-	char *source;           /* "/dev/nvme0n1p1", "tmpfs", "none", ... */
+	char *source; /* "/dev/nvme0n1p1", "tmpfs", "none", ... */
 };
 
 /* Parse LINE (its '\n', if any, is ignored). 0; -EINVAL when it is not a mountinfo line; -ENOMEM. On error

@@ -12,15 +12,9 @@
 #include "vmname.h"
 
 static const char *const hook_op_names[_HOOK_OP_MAX] = {
-	[HOOK_OP_PREPARE] = "prepare",
-	[HOOK_OP_START] = "start",
-	[HOOK_OP_STARTED] = "started",
-	[HOOK_OP_STOPPED] = "stopped",
-	[HOOK_OP_RELEASE] = "release",
-	[HOOK_OP_MIGRATE] = "migrate",
-	[HOOK_OP_RESTORE] = "restore",
-	[HOOK_OP_RECONNECT] = "reconnect",
-	[HOOK_OP_ATTACH] = "attach",
+	[HOOK_OP_PREPARE] = "prepare", [HOOK_OP_START] = "start",	  [HOOK_OP_STARTED] = "started",
+	[HOOK_OP_STOPPED] = "stopped", [HOOK_OP_RELEASE] = "release",	  [HOOK_OP_MIGRATE] = "migrate",
+	[HOOK_OP_RESTORE] = "restore", [HOOK_OP_RECONNECT] = "reconnect", [HOOK_OP_ATTACH] = "attach",
 };
 
 const char *hook_op_to_string(enum hook_op op)
@@ -94,8 +88,7 @@ static int parse_object(const char *buf, size_t len, json_object **ret, const ch
 		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
-	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
 		json_tokener_free(tok);
 		if (obj)
 			json_object_put(obj);
@@ -151,8 +144,7 @@ static int get_params(json_object *obj, json_object **ret)
 
 /* The envelope both directions share: one JSON object whose "parameters", if present, is an object (made
  * empty when absent). */
-static int parse_envelope(const char *buf, size_t len, json_object **ret, json_object **ret_params,
-			  const char **why)
+static int parse_envelope(const char *buf, size_t len, json_object **ret, json_object **ret_params, const char **why)
 {
 	json_object *obj = NULL;
 	int r;
@@ -282,7 +274,7 @@ json_object *proto_build_request(const char *method, json_object *params)
 }
 
 json_object *proto_build_event_params(const char *vm, const char *op, const char *subop, const char *extra,
-				    const char *xml, size_t xml_len)
+				      const char *xml, size_t xml_len)
 {
 	json_object *p = json_object_new_object();
 
@@ -357,8 +349,9 @@ int proto_parse_reply(const char *buf, size_t len, struct proto_reply *ret, cons
 	}
 	if (error && get_string(params, "message", &message, NULL) < 0)
 		message = NULL;
-	*ret = (struct proto_reply){ .obj = obj, .error = error, .message = error ? (message ? message : error) : NULL,
-				     .params = params };
+	*ret = (struct proto_reply){
+		.obj = obj, .error = error, .message = error ? (message ? message : error) : NULL, .params = params
+	};
 	return 0;
 }
 

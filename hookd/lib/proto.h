@@ -19,28 +19,28 @@
 /* Largest message, NUL included. The domain XML is the only big field. */
 #define HOOKD_MSG_MAX (4u * 1024u * 1024u)
 #define HOOKD_XML_MAX (2u * 1024u * 1024u)
-#define HOOKD_FIELD_MAX 256u  /* op, subop, extra, method and error names */
+#define HOOKD_FIELD_MAX 256u /* op, subop, extra, method and error names */
 /* io.hookd.Event's optional "warnings": what the hook found wrong next to the event (legacy scripts that
  * will not run), one line each, for hookd's log and status. */
 #define HOOKD_WARNINGS_MAX 32
 #define HOOKD_WARNING_MAX 1024u
 
 /* Methods. Event/Prepare/Release/Reload need uid 0; Status and Check are open to the socket's group. */
-#define HOOKD_METHOD_EVENT   "io.hookd.Event"   /* {vm, op, subop, extra, xml, warnings?} -> {} */
-#define HOOKD_METHOD_STATUS  "io.hookd.Status"  /* {vm?} -> {version, protocol, vms: [...]} */
+#define HOOKD_METHOD_EVENT "io.hookd.Event"	/* {vm, op, subop, extra, xml, warnings?} -> {} */
+#define HOOKD_METHOD_STATUS "io.hookd.Status"	/* {vm?} -> {version, protocol, vms: [...]} */
 #define HOOKD_METHOD_PREPARE "io.hookd.Prepare" /* {vm} -> {} (hookctl prepare: by hand, for recovery) */
 #define HOOKD_METHOD_RELEASE "io.hookd.Release" /* {vm} -> {} */
-#define HOOKD_METHOD_RELOAD  "io.hookd.Reload"  /* {} -> {} */
-#define HOOKD_METHOD_CHECK   "io.hookd.Check"   /* {vm} -> {plan: ...} (dry run) */
+#define HOOKD_METHOD_RELOAD "io.hookd.Reload"	/* {} -> {} */
+#define HOOKD_METHOD_CHECK "io.hookd.Check"	/* {vm} -> {plan: ...} (dry run) */
 
 /* Errors. parameters.message is always one line a person can act on. */
-#define HOOKD_ERROR_REFUSED        "io.hookd.Refused"        /* prepare refused before changing anything */
-#define HOOKD_ERROR_FAILED         "io.hookd.Failed"         /* an operation failed (rolled back) */
-#define HOOKD_ERROR_PERMISSION     "io.hookd.PermissionDenied"
-#define HOOKD_ERROR_INVALID        "io.hookd.InvalidParameter" /* parameters.parameter names the field */
-#define HOOKD_ERROR_NO_SUCH_VM     "io.hookd.NoSuchVM"
-#define HOOKD_ERROR_PROTOCOL       "io.hookd.ProtocolError"
-#define HOOKD_ERROR_METHOD         "org.varlink.service.MethodNotFound"
+#define HOOKD_ERROR_REFUSED "io.hookd.Refused" /* prepare refused before changing anything */
+#define HOOKD_ERROR_FAILED "io.hookd.Failed"   /* an operation failed (rolled back) */
+#define HOOKD_ERROR_PERMISSION "io.hookd.PermissionDenied"
+#define HOOKD_ERROR_INVALID "io.hookd.InvalidParameter" /* parameters.parameter names the field */
+#define HOOKD_ERROR_NO_SUCH_VM "io.hookd.NoSuchVM"
+#define HOOKD_ERROR_PROTOCOL "io.hookd.ProtocolError"
+#define HOOKD_ERROR_METHOD "org.varlink.service.MethodNotFound"
 
 /* libvirt's qemu hook ops hookd knows. Anything else is refused as invalid. */
 enum hook_op {
@@ -67,7 +67,7 @@ struct proto_event {
 	enum hook_op op;
 	const char *subop;
 	const char *extra;
-	const char *xml;     /* may be "" */
+	const char *xml; /* may be "" */
 	size_t xml_len;
 	json_object *warnings; /* borrowed: an array of up to HOOKD_WARNINGS_MAX one-line strings, or NULL */
 };
@@ -90,7 +90,7 @@ int proto_vm_from_params(json_object *params, const char **ret, const char **why
 /* Builders (the caller owns what is returned). */
 json_object *proto_build_request(const char *method, json_object *params /* taken */);
 json_object *proto_build_event_params(const char *vm, const char *op, const char *subop, const char *extra,
-				    const char *xml, size_t xml_len);
+				      const char *xml, size_t xml_len);
 json_object *proto_build_reply(json_object *params /* taken, may be NULL */);
 json_object *proto_build_error(const char *error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -98,7 +98,7 @@ json_object *proto_build_error(const char *error, const char *fmt, ...) __attrib
 struct proto_reply {
 	json_object *obj;
 	const char *error;
-	const char *message;  /* parameters.message when error is set, else NULL */
+	const char *message; /* parameters.message when error is set, else NULL */
 	json_object *params;
 };
 void proto_reply_clear(struct proto_reply *r);
@@ -109,8 +109,8 @@ struct proto_reader {
 	char *buf;
 	size_t len;
 	size_t cap;
-	size_t consumed;  /* bytes of buf already handed out */
-	size_t max;       /* largest message, NUL included; 0: HOOKD_MSG_MAX (a smaller bound for untrusted peers) */
+	size_t consumed; /* bytes of buf already handed out */
+	size_t max;	 /* largest message, NUL included; 0: HOOKD_MSG_MAX (a smaller bound for untrusted peers) */
 };
 /* Read what the fd has. 0 on progress, -EAGAIN if nothing now, 0 with *eof on orderly EOF, -EMSGSIZE when a
  * message would exceed the reader's max, other -errno on error. */

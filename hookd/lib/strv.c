@@ -56,8 +56,8 @@ void strv_sort(char **v)
 	qsort(v, strv_length(v), sizeof(char *), strv_compare);
 }
 
-int strv_from_dir(const char *dir, const char *suffix, bool (*keep)(const char *name, void *userdata),
-		  void *userdata, char ***ret)
+int strv_from_dir(const char *dir, const char *suffix, bool (*keep)(const char *name, void *userdata), void *userdata,
+		  char ***ret)
 {
 	_cleanup_closedir_ DIR *d = opendir(dir);
 	_cleanup_strv_free_ char **v = NULL;

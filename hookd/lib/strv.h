@@ -30,5 +30,5 @@ int strv_compare(const void *a, const void *b);
  * SUFFIX only names longer than SUFFIX that end in it are kept, and returned without it; with KEEP only the
  * names KEEP(name, userdata) accepts (it sees the whole name). *ret is never NULL on success (it may be
  * empty). -errno of opendir()/readdir() (-ENOENT: no such directory), or -ENOMEM. */
-int strv_from_dir(const char *dir, const char *suffix, bool (*keep)(const char *name, void *userdata),
-		  void *userdata, char ***ret);
+int strv_from_dir(const char *dir, const char *suffix, bool (*keep)(const char *name, void *userdata), void *userdata,
+		  char ***ret);

@@ -275,8 +275,7 @@ int topology_read_attr_within(const struct topology *t, const char *relpath, uns
 	return r;
 }
 
-int topology_driver_override_within(const struct topology *t, const char *address, unsigned timeout_ms,
-				    char **ret)
+int topology_driver_override_within(const struct topology *t, const char *address, unsigned timeout_ms, char **ret)
 {
 	_cleanup_free_ char *value = NULL;
 	char rel[96];
@@ -328,7 +327,7 @@ bool topology_iommu_enabled(const struct topology *t)
 struct blockdev {
 	char *name;
 	char *dev;
-	char *holder;   /* first holder (dm-0, md0), or NULL */
+	char *holder; /* first holder (dm-0, md0), or NULL */
 };
 
 struct blockdevs {
@@ -483,7 +482,9 @@ static int find_mount(const struct topology *t, const struct blockdevs *b, char 
 		for (size_t i = 0; i < b->n; i++) {
 			if (streq(devno, b->v[i].dev) ||
 			    (m.source[0] == '/' && streq(basename_of(m.source), b->v[i].name))) {
-				r = asprintf(ret_reason, "%s is mounted on %s", b->v[i].name, m.mount_point) < 0 ? -ENOMEM : 1;
+				r = asprintf(ret_reason, "%s is mounted on %s", b->v[i].name, m.mount_point) < 0
+					    ? -ENOMEM
+					    : 1;
 				mountinfo_entry_clear(&m);
 				return r;
 			}
@@ -607,7 +608,9 @@ int topology_storage_user(const struct topology *t, const char *address, char **
 	for (size_t i = 0; r >= 0 && i < b.n; i++)
 		if (b.v[i].holder) {
 			r = asprintf(ret_reason, "%s is held by %s (device-mapper, md or LVM)", b.v[i].name,
-				     b.v[i].holder) < 0 ? -ENOMEM : 1;
+				     b.v[i].holder) < 0
+				    ? -ENOMEM
+				    : 1;
 			break;
 		}
 	if (r == 0 && b.n > 0)
@@ -616,7 +619,8 @@ int topology_storage_user(const struct topology *t, const char *address, char **
 		r = find_swap(t, &b, ret_reason);
 	for (size_t i = 0; r == 0 && i < b.n; i++) {
 		r = held_exclusively(t, &b.v[i]);
-		if (r > 0 && asprintf(ret_reason, "%s is held open exclusively (the kernel refuses an exclusive open: "
+		if (r > 0 && asprintf(ret_reason,
+				      "%s is held open exclusively (the kernel refuses an exclusive open: "
 				      "a mount, swap, RAID/LVM member or a program such as a VM or a backup uses it)",
 				      b.v[i].name) < 0)
 			r = -ENOMEM;

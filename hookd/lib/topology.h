@@ -13,8 +13,8 @@
 #include "strv.h"
 
 struct topology {
-	const char *sysfs_root;  /* "/sys" or a fixture tree; not owned */
-	const char *proc_root;   /* "/proc" or a fixture tree; not owned */
+	const char *sysfs_root; /* "/sys" or a fixture tree; not owned */
+	const char *proc_root;	/* "/proc" or a fixture tree; not owned */
 	/* Where block device nodes are, for the exclusive-open probe; not owned. NULL: "/dev" when sysfs_root
 	 * is "/sys", and no probe at all against a fixture tree, so a test never opens this machine's disks. */
 	const char *dev_root;
@@ -22,11 +22,11 @@ struct topology {
 
 /* What one PCI function looks like right now. */
 struct pci_function {
-	char address[13];        /* "0000:0a:00.0" */
+	char address[13]; /* "0000:0a:00.0" */
 	unsigned vendor, device;
-	unsigned class;          /* 24 bits: 0x030000 VGA, 0x060400 PCI bridge */
-	char *driver;            /* bound driver's name, NULL when unbound */
-	int iommu_group;         /* -1 when the device has none */
+	unsigned class;	 /* 24 bits: 0x030000 VGA, 0x060400 PCI bridge */
+	char *driver;	 /* bound driver's name, NULL when unbound */
+	int iommu_group; /* -1 when the device has none */
 	bool boot_vga;
 };
 
@@ -35,10 +35,10 @@ struct pci_function {
 
 /* What a function is to the host, from its 24-bit class code. */
 enum pci_role {
-	PCI_ROLE_ENDPOINT,     /* may go to a VM */
-	PCI_ROLE_BRIDGE,       /* PCI-to-PCI bridge or root port (0x0604, 0x0609) or CardBus bridge (0x0607):
+	PCI_ROLE_ENDPOINT,    /* may go to a VM */
+	PCI_ROLE_BRIDGE,      /* PCI-to-PCI bridge or root port (0x0604, 0x0609) or CardBus bridge (0x0607):
 				* routes the group's traffic; VFIO accepts it in a group whatever its driver */
-	PCI_ROLE_HOST_BRIDGE,  /* any other bridge class: host, ISA/LPC, ... VFIO counts it like an endpoint
+	PCI_ROLE_HOST_BRIDGE, /* any other bridge class: host, ISA/LPC, ... VFIO counts it like an endpoint
 				* (in the way when it has a driver), but it is the host's own */
 };
 enum pci_role pci_class_role(unsigned class);
@@ -58,8 +58,7 @@ void pci_function_clear(struct pci_function *f);
 int topology_read_attr_within(const struct topology *t, const char *relpath, unsigned timeout_ms, char **ret);
 /* ADDRESS's driver_override, *ret NULL when unset. Takes the device lock: blocked while an unbind of the
  * device runs, so bounded by TIMEOUT_MS (-ETIMEDOUT). */
-int topology_driver_override_within(const struct topology *t, const char *address, unsigned timeout_ms,
-				    char **ret);
+int topology_driver_override_within(const struct topology *t, const char *address, unsigned timeout_ms, char **ret);
 
 /* Current driver name of ADDRESS, *ret NULL when unbound. */
 int topology_driver(const struct topology *t, const char *address, char **ret);

@@ -175,8 +175,8 @@ int main(int argc, char **argv)
 
 	/* 2. hookd, then 200 hook processes at once. */
 	{
-		char *daemon_argv[] = { argv[1], "--conf-dir", conf, "--run-dir", run, "--sysfs-root", sys,
-					"--socket", sock, NULL };
+		char *daemon_argv[] = { argv[1],	"--conf-dir", conf,	  "--run-dir", run,
+					"--sysfs-root", sys,	      "--socket", sock,	       NULL };
 		int fd = -1;
 
 		daemon_pid = spawn(daemon_argv);

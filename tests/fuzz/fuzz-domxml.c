@@ -16,12 +16,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                                  \
-	do {                                                                                           \
-		if (!(cond)) {                                                                         \
+#define REQUIRE(cond)                                                                                \
+	do {                                                                                         \
+		if (!(cond)) {                                                                       \
 			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                       \
-		}                                                                                      \
+			abort();                                                                     \
+		}                                                                                    \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

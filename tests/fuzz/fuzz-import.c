@@ -17,12 +17,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                                  \
-	do {                                                                                           \
-		if (!(cond)) {                                                                         \
+#define REQUIRE(cond)                                                                                \
+	do {                                                                                         \
+		if (!(cond)) {                                                                       \
 			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                       \
-		}                                                                                      \
+			abort();                                                                     \
+		}                                                                                    \
 	} while (0)
 
 static unsigned count_lines(const uint8_t *data, size_t size)

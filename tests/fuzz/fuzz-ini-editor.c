@@ -16,12 +16,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                                  \
-	do {                                                                                           \
-		if (!(cond)) {                                                                         \
+#define REQUIRE(cond)                                                                                \
+	do {                                                                                         \
+		if (!(cond)) {                                                                       \
 			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                       \
-		}                                                                                      \
+			abort();                                                                     \
+		}                                                                                    \
 	} while (0)
 
 /* The edit from the first line, "#! KEY VALUE" (KEY as hookctl set takes it, e.g. device.gpu.address); else
@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	edit_of(edit, &key, &value);
 	/* As hookctl set/unset: a key they refuse never reaches the editor. */
-	if (ini_text_split_key(key, &section, &name, &why) < 0 && ini_text_split_key("device.gpu.address", &section, &name, &why) < 0)
+	if (ini_text_split_key(key, &section, &name, &why) < 0 &&
+	    ini_text_split_key("device.gpu.address", &section, &name, &why) < 0)
 		return 0;
 
 	if (ini_text_parse(text, &t) < 0)
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		/* Join ends every line with '\n'; the input may lack the last one. */
 		REQUIRE(streq(joined, text) || (len > 0 && text[len - 1] != '\n' && strlen(joined) == len + 1 &&
-						 strncmp(joined, text, len) == 0));
+						strncmp(joined, text, len) == 0));
 	}
 
 	if (ini_text_check_value(value, &why) == 0) {

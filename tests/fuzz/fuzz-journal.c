@@ -18,12 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                          \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
+#define REQUIRE(cond)                                                                                \
+	do {                                                                                         \
+		if (!(cond)) {                                                                       \
 			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                              \
+			abort();                                                                     \
+		}                                                                                    \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < p->n_devices; i++) {
 		char canon[13];
 
-		REQUIRE(pci_address_canonical(p->devices[i].address, canon) == 0 && streq(canon, p->devices[i].address));
+		REQUIRE(pci_address_canonical(p->devices[i].address, canon) == 0 &&
+			streq(canon, p->devices[i].address));
 		for (size_t j = 0; j < i; j++)
 			REQUIRE(!streq(p->devices[i].address, p->devices[j].address));
 		REQUIRE(p->devices[i].name && !strchr(p->devices[i].name, '/'));

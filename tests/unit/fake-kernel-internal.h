@@ -15,44 +15,44 @@
 
 struct fk_device {
 	char address[13];
-	char *driver;          /* bound now; NULL when unbound */
-	char *default_driver;  /* what matches it without an override */
-	char *override;        /* NULL when empty */
-	char *offered_resets;  /* "flr bus"; NULL: the device has no reset_method attribute */
-	pthread_mutex_t lock;  /* the device lock */
+	char *driver;	      /* bound now; NULL when unbound */
+	char *default_driver; /* what matches it without an override */
+	char *override;	      /* NULL when empty */
+	char *offered_resets; /* "flr bus"; NULL: the device has no reset_method attribute */
+	pthread_mutex_t lock; /* the device lock */
 	bool gone;
 	bool armed[FK_FAULTS];
-	unsigned skip[FK_FAULTS];  /* runs of the step that still go through before an armed fault */
-	bool blocked;          /* a step is waiting in the fake kernel */
-	bool let_go;           /* fk_unblock() was called for it */
+	unsigned skip[FK_FAULTS]; /* runs of the step that still go through before an armed fault */
+	bool blocked;		  /* a step is waiting in the fake kernel */
+	bool let_go;		  /* fk_unblock() was called for it */
 };
 
 struct fk_driver {
 	char *name;
-	char *module;  /* NULL: built in */
+	char *module; /* NULL: built in */
 };
 
 struct fk_module {
 	char *name;
 	bool loaded;
 	int users;
-	char **depends;  /* modules it holds, NULL-terminated */
+	char **depends; /* modules it holds, NULL-terminated */
 };
 
 struct fake_kernel {
 	struct kernel kernel;
 	const struct fixture *f;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;  /* blocked, let_go and inflight changes */
-	unsigned inflight;    /* writes in the fake kernel, counting those the engine gave up on */
+	pthread_cond_t cond; /* blocked, let_go and inflight changes */
+	unsigned inflight;   /* writes in the fake kernel, counting those the engine gave up on */
 	struct fk_device *devices;
 	size_t n_devices;
 	struct fk_driver *drivers;
 	size_t n_drivers;
 	struct fk_module *modules;
 	size_t n_modules;
-	char fbcon_gpu[13];   /* fk_fbcon_follows_probe(); "" when vtconsole binds take at once */
-	bool fbcon_pending;   /* a bind of 1 did not take: the next probe of fbcon_gpu brings fbcon back */
+	char fbcon_gpu[13]; /* fk_fbcon_follows_probe(); "" when vtconsole binds take at once */
+	bool fbcon_pending; /* a bind of 1 did not take: the next probe of fbcon_gpu brings fbcon back */
 	char *log;
 	size_t log_len;
 };
@@ -60,11 +60,11 @@ struct fake_kernel {
 /* Allocation and strings: a failure ends the test. */
 void *fk_xcalloc(size_t n, size_t size);
 char *fk_xstrdup(const char *s);
-char *fk_normalized(const char *name);          /* '-' -> '_' */
+char *fk_normalized(const char *name); /* '-' -> '_' */
 void fk_logf(struct fake_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *fk_sys_path(const struct fake_kernel *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fk_rm_rf(const char *path);               /* only inside /tmp/hookd-fixture-* */
-char *fk_link_name(const char *path);          /* last component of a symlink's target, or NULL */
+void fk_rm_rf(const char *path);      /* only inside /tmp/hookd-fixture-* */
+char *fk_link_name(const char *path); /* last component of a symlink's target, or NULL */
 char *fk_read_trimmed(const char *path);
 
 /* Lookups and the tree (k->lock held). */
@@ -86,5 +86,5 @@ bool fk_probe_locked(struct fake_kernel *k, struct fk_device *dev, const char *d
 int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 /* Run FN(K, A, B) on a thread of its own as the kernel runs a step for a writer: its result, or -ETIMEDOUT
  * as soon as it blocks (it goes on until the test lets it). */
-int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b),
-	       const char *a, const char *b);
+int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b), const char *a,
+	       const char *b);

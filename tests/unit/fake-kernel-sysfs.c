@@ -24,7 +24,6 @@ static int write_plain(const char *path, const char *text)
 	return write(fd, text, len) == (ssize_t)len ? 0 : negative_errno();
 }
 
-
 /* The kernel compares names with sysfs_streq: one trailing newline does not count. */
 static char *trimmed_value(const char *value)
 {
@@ -44,8 +43,8 @@ struct fk_job {
 	char *b;
 	int result;
 	bool done;
-	bool blocked;    /* waits in the kernel: the deadline has passed, in the fake kernel's time */
-	bool abandoned;  /* the writer gave up: the thread frees the job */
+	bool blocked;	/* waits in the kernel: the deadline has passed, in the fake kernel's time */
+	bool abandoned; /* the writer gave up: the thread frees the job */
 };
 
 static __thread struct fk_job *current_job;
@@ -268,8 +267,8 @@ static int do_plain(struct fake_kernel *k, const char *relpath, const char *valu
 	int r;
 
 	pthread_mutex_lock(&k->lock);
-	if (k->fbcon_gpu[0] && startswith(relpath, "class/vtconsole/") && n > 5 &&
-	    streq(relpath + n - 5, "/bind") && startswith(value, "1")) {
+	if (k->fbcon_gpu[0] && startswith(relpath, "class/vtconsole/") && n > 5 && streq(relpath + n - 5, "/bind") &&
+	    startswith(value, "1")) {
 		/* No console driver to take the console over from: the bind does not take. */
 		k->fbcon_pending = true;
 		pthread_mutex_unlock(&k->lock);
@@ -356,8 +355,8 @@ static void *job_run(void *arg)
 /* The fake kernel keeps its own time: a step that blocks runs past any deadline at once, and one that does
  * not block is never late, however loaded the machine is. So deadlines only appear in the engine's
  * messages, and the tests do not depend on the clock. */
-int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b),
-	       const char *a, const char *b)
+int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b), const char *a,
+	       const char *b)
 {
 	struct fk_job *j = fk_xcalloc(1, sizeof(*j));
 	pthread_attr_t attr;

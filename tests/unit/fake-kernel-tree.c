@@ -242,4 +242,3 @@ void fk_remove_device_locked(struct fake_kernel *k, struct fk_device *dev)
 	dev->gone = true;
 	fk_logf(k, "gone %s", dev->address);
 }
-

@@ -150,7 +150,9 @@ static struct fk_module *add_module(struct fake_kernel *k, const char *name, boo
 	k->modules = realloc(k->modules, (k->n_modules + 1) * sizeof(*k->modules));
 	CHECK(k->modules);
 	m = &k->modules[k->n_modules++];
-	*m = (struct fk_module){ .name = fk_normalized(name), .loaded = loaded, .depends = fk_xcalloc(1, sizeof(char *)) };
+	*m = (struct fk_module){ .name = fk_normalized(name),
+				 .loaded = loaded,
+				 .depends = fk_xcalloc(1, sizeof(char *)) };
 	return m;
 }
 

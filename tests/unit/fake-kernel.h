@@ -57,10 +57,10 @@ bool fk_module_loaded(struct fake_kernel *k, const char *name);
 
 /* Faults at the kernel's real steps, each armed for the next time its step runs on ADDRESS. */
 enum fk_fault {
-	FK_UNBIND_BLOCKS,           /* the driver's remove() blocks, holding the device lock, until fk_unblock() */
-	FK_PROBE_FAILS,             /* the probe fails at once: no driver, and the write still succeeds */
+	FK_UNBIND_BLOCKS,	    /* the driver's remove() blocks, holding the device lock, until fk_unblock() */
+	FK_PROBE_FAILS,		    /* the probe fails at once: no driver, and the write still succeeds */
 	FK_PROBE_BLOCKS_THEN_FAILS, /* the link appears, the probe blocks until fk_unblock(), then fails */
-	FK_VANISHES_AT_UNBIND,      /* the device is surprise-removed while its driver lets go */
+	FK_VANISHES_AT_UNBIND,	    /* the device is surprise-removed while its driver lets go */
 };
 void fk_inject(struct fake_kernel *k, const char *address, enum fk_fault fault);
 /* The same, for the step's run after the next COUNT ones on ADDRESS. */

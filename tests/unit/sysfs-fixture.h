@@ -15,10 +15,10 @@
 #include "test.h"
 
 struct fixture {
-	char base[64];   /* /tmp/hookd-fixture-XXXXXX */
-	char sys[96];    /* BASE/sys */
-	char proc[96];   /* BASE/proc */
-	char run[96];    /* BASE/run */
+	char base[64]; /* /tmp/hookd-fixture-XXXXXX */
+	char sys[96];  /* BASE/sys */
+	char proc[96]; /* BASE/proc */
+	char run[96];  /* BASE/run */
 };
 
 static inline void fx_mkdir_p(const char *path)
@@ -88,8 +88,8 @@ static inline void fx_unlink(const struct fixture *f, const char *rel)
 }
 
 /* A PCI function: vendor, device, class, driver (NULL = none), IOMMU group (-1 = none). */
-static inline void fx_device(const struct fixture *f, const char *bdf, unsigned vendor, unsigned device,
-			     unsigned class, const char *driver, int group)
+static inline void fx_device(const struct fixture *f, const char *bdf, unsigned vendor, unsigned device, unsigned class,
+			     const char *driver, int group)
 {
 	char rel[256], target[256];
 

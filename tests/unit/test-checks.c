@@ -50,8 +50,7 @@ static void make_host(void)
 	snprintf(rel, sizeof(rel), "%s/sda2/partition", disk);
 	fx_write(&f, "sys", rel, "2");
 	fx_link(&f, "class/block/sda", "../../bus/pci/devices/" AHCI "/ata1/host0/target0:0:0/0:0:0:0/block/sda");
-	fx_link(&f, "class/block/sda2",
-		"../../bus/pci/devices/" AHCI "/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2");
+	fx_link(&f, "class/block/sda2", "../../bus/pci/devices/" AHCI "/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2");
 	fx_write(&f, "proc", "self/mountinfo", "22 1 8:2 / / rw,relatime - ext4 /dev/sda2 rw");
 
 	/* An AMD GPU whose group also holds two xHCI controllers (a USB network adapter on one), the platform
@@ -65,7 +64,8 @@ static void make_host(void)
 	fx_device(&f, GROUP_HOST_BRIDGE, 0x1022, 0x14ea, 0x060000, NULL, 30);
 	fx_write(&f, "sys", "bus/pci/devices/" XHCI_NET "/usb1/1-1/product", "USB 10/100/1000 LAN");
 	fx_dir(&f, "bus/pci/devices/" XHCI_NET "/usb1/1-1/1-1:1.0/net/enx00e04c680001");
-	fx_link(&f, "class/net/enx00e04c680001", "../../bus/pci/devices/" XHCI_NET "/usb1/1-1/1-1:1.0/net/enx00e04c680001");
+	fx_link(&f, "class/net/enx00e04c680001",
+		"../../bus/pci/devices/" XHCI_NET "/usb1/1-1/1-1:1.0/net/enx00e04c680001");
 	fx_link(&f, "bus/usb/devices/usb1", "../../../bus/pci/devices/" XHCI_NET "/usb1");
 	fx_link(&f, "bus/usb/devices/1-1", "../../../bus/pci/devices/" XHCI_NET "/usb1/1-1");
 	fx_link(&f, "bus/usb/devices/1-1:1.0", "../../../bus/pci/devices/" XHCI_NET "/usb1/1-1/1-1:1.0");
@@ -152,7 +152,8 @@ static void test_storage_behind_any_controller(void)
 	CHECK_STR(held, "VM win10: " AHCI " (sata): in use by the host: sda2 is held by dm-0 (device-mapper, md or "
 			"LVM)");
 	CHECK(rmdir(strcat(strcpy((char[512]){ 0 }, f.sys),
-			   "/bus/pci/devices/" AHCI "/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2/holders/dm-0")) == 0);
+			   "/bus/pci/devices/" AHCI "/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2/holders/dm-0")) ==
+	      0);
 
 	/* A disk nobody uses may go (the exclusive-open probe never runs against a fixture: no dev_root). */
 	free_disk = problems_of("[device.sata]\naddress = 00:17.0\n", NULL);
@@ -257,8 +258,9 @@ static void test_no_read_takes_a_device_lock(void)
 
 	/* Status of a VM whose NVMe is being moved: shown as moving, without waiting for the lock. */
 	p->devices = calloc(1, sizeof(*p->devices));
-	p->devices[0] = (struct plan_device){ .name = strdup("ssd"), .original_driver = strdup("nvme"),
-					      .iommu_group = 14, .step = DEVICE_MOVING };
+	p->devices[0] = (struct plan_device){
+		.name = strdup("ssd"), .original_driver = strdup("nvme"), .iommu_group = 14, .step = DEVICE_MOVING
+	};
 	memcpy(p->devices[0].address, NVME, 13);
 	p->n_devices = 1;
 	p->phase = PHASE_PREPARING;
@@ -315,8 +317,9 @@ static void save_prepared(const char *name, const char *reset_method, const char
 	_cleanup_(plan_freep) struct plan *p = plan_new(name);
 
 	p->devices = calloc(1, sizeof(*p->devices));
-	p->devices[0] = (struct plan_device){ .name = strdup("ssd"), .original_driver = strdup("nvme"),
-					      .iommu_group = 14, .step = DEVICE_ON_VFIO };
+	p->devices[0] = (struct plan_device){
+		.name = strdup("ssd"), .original_driver = strdup("nvme"), .iommu_group = 14, .step = DEVICE_ON_VFIO
+	};
 	if (reset_method) {
 		p->devices[0].reset_method = strdup(reset_method);
 		p->devices[0].reset_method_before = strdup(before);
@@ -461,8 +464,11 @@ int main(void)
 
 	make_host();
 	t = (struct topology){ .sysfs_root = f.sys, .proc_root = f.proc };
-	opts = (struct engine_options){ .sysfs_root = f.sys, .proc_root = f.proc, .run_dir = f.run,
-					.sysfs_timeout_ms = 500, .operation_timeout_ms = 5000 };
+	opts = (struct engine_options){ .sysfs_root = f.sys,
+					.proc_root = f.proc,
+					.run_dir = f.run,
+					.sysfs_timeout_ms = 500,
+					.operation_timeout_ms = 5000 };
 	CHECK_INT(engine_new(&opts, &e), 0);
 	RUN(test_host_own_devices);
 	RUN(test_storage_behind_any_controller);

@@ -168,12 +168,13 @@ static void test_pci_address(void)
 	static const struct {
 		const char *in, *out;
 	} good[] = {
-		{ "0a:00.0", "0000:0a:00.0" },   { "0000:0a:00.0", "0000:0a:00.0" }, { "0A:1F.7", "0000:0a:1f.7" },
+		{ "0a:00.0", "0000:0a:00.0" },	    { "0000:0a:00.0", "0000:0a:00.0" }, { "0A:1F.7", "0000:0a:1f.7" },
 		{ "abcd:ff:00.3", "abcd:ff:00.3" }, { "00:00.0", "0000:00:00.0" },
 	};
 	static const char *const bad[] = {
-		"", "0a:00", "0a:20.0", "0a:00.8", "0a:00.0 ", " 0a:00.0", "0:0a:00.0", "10000:0a:00.0", "0a-00.0",
-		"0g:00.0", "0000:0a:00.00", "0000.0a:00.0", "0a:00:0", "+a:00.0", "0x:00.0", "0000:0a:00.",
+		"",	     "0a:00",	      "0a:20.0", "0a:00.8",	"0a:00.0 ",	 " 0a:00.0",
+		"0:0a:00.0", "10000:0a:00.0", "0a-00.0", "0g:00.0",	"0000:0a:00.00", "0000.0a:00.0",
+		"0a:00:0",   "+a:00.0",	      "0x:00.0", "0000:0a:00.",
 	};
 	char out[13];
 
@@ -231,13 +232,15 @@ static void test_modules(void)
 	CHECK_INT(c->n_unload_modules, 0);
 	vm_config_free(c);
 
-	expect_errors("[vm]\ndevices-from-xml = yes\nunload-modules = nvidia_drm nvidia.ko\n  nvidia-drm\n",
-		      "t.ini:3: bad module name 'nvidia.ko' in unload-modules (letters, digits, '_' and '-', at most 55)",
-		      "t.ini:4: module 'nvidia-drm' is listed twice in unload-modules");
-	expect_errors("[vm]\ndevices-from-xml = yes\n"
-		      "unload-modules = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-		      "t.ini:3: bad module name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' in unload-modules "
-		      "(letters, digits, '_' and '-', at most 55)");
+	expect_errors(
+		"[vm]\ndevices-from-xml = yes\nunload-modules = nvidia_drm nvidia.ko\n  nvidia-drm\n",
+		"t.ini:3: bad module name 'nvidia.ko' in unload-modules (letters, digits, '_' and '-', at most 55)",
+		"t.ini:4: module 'nvidia-drm' is listed twice in unload-modules");
+	expect_errors(
+		"[vm]\ndevices-from-xml = yes\n"
+		"unload-modules = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		"t.ini:3: bad module name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' in unload-modules "
+		"(letters, digits, '_' and '-', at most 55)");
 }
 
 static void test_reset_method(void)
@@ -246,7 +249,8 @@ static void test_reset_method(void)
 
 	CHECK_STR(c->devices[0].reset_method, "bus flr");
 	vm_config_free(c);
-	for (const char *const *m = (const char *const[]){ "device_specific", "acpi", "flr", "af_flr", "pm", "bus", NULL };
+	for (const char *const *m =
+		     (const char *const[]){ "device_specific", "acpi", "flr", "af_flr", "pm", "bus", NULL };
 	     *m; m++) {
 		_cleanup_free_ char *text = NULL;
 
@@ -255,9 +259,10 @@ static void test_reset_method(void)
 		CHECK_STR(c->devices[0].reset_method, *m);
 		vm_config_free(c);
 	}
-	expect_errors("[device.a]\naddress = 01:00.0\nreset-method = default\n",
-		      "t.ini:3: bad reset-method 'default': unknown reset method (the kernel's methods: device_specific "
-		      "acpi flr af_flr pm bus)");
+	expect_errors(
+		"[device.a]\naddress = 01:00.0\nreset-method = default\n",
+		"t.ini:3: bad reset-method 'default': unknown reset method (the kernel's methods: device_specific "
+		"acpi flr af_flr pm bus)");
 	expect_errors("[device.a]\naddress = 01:00.0\nreset-method = flr flr\n",
 		      "t.ini:3: bad reset-method 'flr flr': a reset method is listed twice (the kernel's methods: "
 		      "device_specific acpi flr af_flr pm bus)");
@@ -316,7 +321,8 @@ static void test_errors(void)
 		      "t.ini:2: bad PCI address '0a:00' (expected DDDD:BB:DD.F or BB:DD.F, like 0000:0a:00.0)");
 	expect_errors("\n[device.gpu]\naddress = 0a:00.0\nmatch = 10de:1e07\n",
 		      "t.ini:2: [device.gpu] has both address (line 3) and match (line 4); use one");
-	expect_errors("[device.gpu]\n[device.nvme]\naddress = 04:00.0\n", "t.ini:1: [device.gpu] needs address or match");
+	expect_errors("[device.gpu]\n[device.nvme]\naddress = 04:00.0\n",
+		      "t.ini:1: [device.gpu] needs address or match");
 	expect_errors("[vm]\ndevices-from-xml = yes\n[vm]\nwhole-group = yes\n",
 		      "t.ini:3: duplicate section [vm] (first on line 1)");
 	expect_errors("[device.gpu]\naddress = 0a:00.0\n[device.gpu]\naddress = 0b:00.0\n",
@@ -330,12 +336,13 @@ static void test_errors(void)
 		      "t.ini:4: address 0000:0a:00.0 is already in [device.a] (line 1)");
 	expect_errors("[device.a]\nmatch = 1002:731f\n[device.b]\nmatch = 1002:731F\n",
 		      "t.ini:4: match 1002:731f is already in [device.a] (line 1)");
-	expect_errors("[device.]\naddress = 01:00.0\n[device.a b]\naddress = 02:00.0\n"
-		      "[device.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n",
-		      "t.ini:1: bad device name in [device.] (letters, digits, '_' and '-', at most 32)",
-		      "t.ini:3: bad device name in [device.a b] (letters, digits, '_' and '-', at most 32)",
-		      "t.ini:5: bad device name in [device.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa] (letters, digits, '_' and "
-		      "'-', at most 32)");
+	expect_errors(
+		"[device.]\naddress = 01:00.0\n[device.a b]\naddress = 02:00.0\n"
+		"[device.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n",
+		"t.ini:1: bad device name in [device.] (letters, digits, '_' and '-', at most 32)",
+		"t.ini:3: bad device name in [device.a b] (letters, digits, '_' and '-', at most 32)",
+		"t.ini:5: bad device name in [device.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa] (letters, digits, '_' and "
+		"'-', at most 32)");
 	expect_errors("[device.a]\n= 01:00.0\n", "t.ini:2: missing key name before '='",
 		      "t.ini:1: [device.a] needs address or match");
 	/* A VM configuration that would do nothing. */
@@ -361,22 +368,23 @@ static void test_errors(void)
 /* One file with many problems: all of them come out, in line order, then the whole-file checks. */
 static void test_all_problems_collected(void)
 {
-	expect_errors("[vm]\n"
-		      "unload-modules = nvidia bad.name\n"
-		      "release-console = perhaps\n"
-		      "[device.gpu]\n"
-		      "adress = 0a:00.0\n"
-		      "[device.nvme]\n"
-		      "address = 04:00.0\n"
-		      "[device.other]\n"
-		      "address = 04:00.0\n"
-		      "whole-group = 2\n",
-		      "t.ini:2: bad module name 'bad.name' in unload-modules (letters, digits, '_' and '-', at most 55)",
-		      "t.ini:3: bad boolean 'perhaps' for release-console (use yes or no)",
-		      "t.ini:5: unknown key 'adress' in [device.gpu] (did you mean 'address'?)",
-		      "t.ini:10: bad boolean '2' for whole-group (use yes or no)",
-		      "t.ini:4: [device.gpu] needs address or match",
-		      "t.ini:9: address 0000:04:00.0 is already in [device.nvme] (line 6)");
+	expect_errors(
+		"[vm]\n"
+		"unload-modules = nvidia bad.name\n"
+		"release-console = perhaps\n"
+		"[device.gpu]\n"
+		"adress = 0a:00.0\n"
+		"[device.nvme]\n"
+		"address = 04:00.0\n"
+		"[device.other]\n"
+		"address = 04:00.0\n"
+		"whole-group = 2\n",
+		"t.ini:2: bad module name 'bad.name' in unload-modules (letters, digits, '_' and '-', at most 55)",
+		"t.ini:3: bad boolean 'perhaps' for release-console (use yes or no)",
+		"t.ini:5: unknown key 'adress' in [device.gpu] (did you mean 'address'?)",
+		"t.ini:10: bad boolean '2' for whole-group (use yes or no)",
+		"t.ini:4: [device.gpu] needs address or match",
+		"t.ini:9: address 0000:04:00.0 is already in [device.nvme] (line 6)");
 }
 
 static void test_vm_name(void)
@@ -460,7 +468,8 @@ static char *emit(const struct vm_config *c)
 		if (d->address)
 			fprintf(f, "address = %s\n", d->address);
 		else
-			fprintf(f, "match = %04x:%04x\nmatch-many = %s\n", d->vendor, d->device, d->match_many ? "yes" : "no");
+			fprintf(f, "match = %04x:%04x\nmatch-many = %s\n", d->vendor, d->device,
+				d->match_many ? "yes" : "no");
 		fprintf(f, "whole-group = %s\n", d->whole_group ? "yes" : "no");
 		if (d->reset_method)
 			fprintf(f, "reset-method = %s\n", d->reset_method);
@@ -569,19 +578,23 @@ static void test_global(void)
 	hookd_config_free(c);
 	CHECK_INT(d.n, 0);
 
-	expect_global_errors("[daemon]\noperation-timeout = 120\n",
-			     "hookd.conf:2: [hook] timeout (90s) must be longer than [daemon] operation-timeout (120s): "
-			     "the hook would give up while the daemon is still working");
+	expect_global_errors(
+		"[daemon]\noperation-timeout = 120\n",
+		"hookd.conf:2: [hook] timeout (90s) must be longer than [daemon] operation-timeout (120s): "
+		"the hook would give up while the daemon is still working");
 	expect_global_errors("[daemon]\noperation-timeout = 30\n[hook]\ntimeout = 30\n",
 			     "hookd.conf:4: [hook] timeout (30s) must be longer than [daemon] operation-timeout (30s): "
 			     "the hook would give up while the daemon is still working");
 	expect_global_errors("[daemon]\nsysfs-timeout = 61\n",
 			     "hookd.conf:2: [daemon] sysfs-timeout (61s) may not exceed operation-timeout (60s)");
 	expect_global_errors(
-		"[daemon]\noperation-timeout = 0\nsysfs-timeout = 1.0001\noperation_timeout = 5\n[hook]\ntimeout = 1e3\n"
+		"[daemon]\noperation-timeout = 0\nsysfs-timeout = 1.0001\noperation_timeout = 5\n[hook]\ntimeout = "
+		"1e3\n"
 		"timeout = 5\n[misc]\nx = 1\n",
-		"hookd.conf:2: bad operation-timeout '0' (seconds, more than 0 and at most 86400, up to 3 decimals: 60, 0.5)",
-		"hookd.conf:3: bad sysfs-timeout '1.0001' (seconds, more than 0 and at most 86400, up to 3 decimals: 60, "
+		"hookd.conf:2: bad operation-timeout '0' (seconds, more than 0 and at most 86400, up to 3 decimals: "
+		"60, 0.5)",
+		"hookd.conf:3: bad sysfs-timeout '1.0001' (seconds, more than 0 and at most 86400, up to 3 decimals: "
+		"60, "
 		"0.5)",
 		"hookd.conf:4: unknown key 'operation_timeout' in [daemon] (did you mean 'operation-timeout'?)",
 		"hookd.conf:6: bad timeout '1e3' (seconds, more than 0 and at most 86400, up to 3 decimals: 60, 0.5)",
@@ -592,10 +605,11 @@ static void test_global(void)
 			     "hookd.conf:3: bad timeout '86401' (seconds, more than 0 and at most 86400, up to 3 "
 			     "decimals: 60, 0.5)",
 			     "hookd.conf:4: duplicate section [hook] (first on line 2)");
-	expect_global_errors("[hook]\ntimeout = -5\ntimout = 100\n",
-			     "hookd.conf:2: bad timeout '-5' (seconds, more than 0 and at most 86400, up to 3 decimals: "
-			     "60, 0.5)",
-			     "hookd.conf:3: unknown key 'timout' in [hook] (did you mean 'timeout'?)");
+	expect_global_errors(
+		"[hook]\ntimeout = -5\ntimout = 100\n",
+		"hookd.conf:2: bad timeout '-5' (seconds, more than 0 and at most 86400, up to 3 decimals: "
+		"60, 0.5)",
+		"hookd.conf:3: unknown key 'timout' in [hook] (did you mean 'timeout'?)");
 }
 
 /* ---- loading a configuration directory ---- */
@@ -647,7 +661,7 @@ static void test_load_skips_and_sorts(void)
 	CHECK_INT(d.n, 0);
 	CHECK_INT(c->hook_timeout_ms, HOOKD_DEFAULT_HOOK_TIMEOUT_MS);
 	CHECK_INT(c->n_vms, 3);
-	CHECK_STR(c->vms[0]->name, "Windows 10 Pro");  /* byte order: capitals first */
+	CHECK_STR(c->vms[0]->name, "Windows 10 Pro"); /* byte order: capitals first */
 	CHECK_STR(c->vms[1]->name, "a-vm_1.2");
 	CHECK_STR(c->vms[2]->name, "b");
 	CHECK(hookd_config_find_vm(c, "a-vm_1.2"));
@@ -680,8 +694,10 @@ static void test_load_all_or_nothing(void)
 	write_file(vms, "bad.ini", "[device.a]\naddress = 01:00.0\nwhole-group = sure\n");
 	CHECK_INT(hookd_config_load(dir, &c, &d), -EINVAL);
 	CHECK(!c);
-	CHECK(asprintf(&want1, "%s/hookd.conf:2: [hook] timeout (10s) must be longer than [daemon] operation-timeout "
-			       "(60s): the hook would give up while the daemon is still working", dir) > 0);
+	CHECK(asprintf(&want1,
+		       "%s/hookd.conf:2: [hook] timeout (10s) must be longer than [daemon] operation-timeout "
+		       "(60s): the hook would give up while the daemon is still working",
+		       dir) > 0);
 	CHECK(asprintf(&want2, "%s/vms/bad.ini:3: bad boolean 'sure' for whole-group (use yes or no)", dir) > 0);
 	CHECK_INT(d.n, 2);
 	CHECK_STR(d.lines[0], want1);
@@ -699,8 +715,10 @@ static void test_load_all_or_nothing(void)
 	write_file(vms, "a\tb.ini", "[device.a]\naddress = 01:00.0\n");
 	CHECK_INT(hookd_config_load(dir, &c, &d), -EINVAL);
 	CHECK(!c);
-	CHECK(asprintf(&want3, "%s/vms/a?b.ini: the file name is not a usable VM name: the VM name may not contain "
-			       "control characters", dir) > 0);
+	CHECK(asprintf(&want3,
+		       "%s/vms/a?b.ini: the file name is not a usable VM name: the VM name may not contain "
+		       "control characters",
+		       dir) > 0);
 	CHECK_INT(d.n, 1);
 	CHECK_STR(d.lines[0], want3);
 	diag_clear(&d);
@@ -844,7 +862,8 @@ static void test_vm_config_load(void)
 	write_file(vms, "typo.ini", "[device.gpu]\nadress = 0a:00.0\n");
 	CHECK_INT(vm_config_load(dir, "typo", &c, &d), -EINVAL);
 	free(want);
-	CHECK(asprintf(&want, "%s/vms/typo.ini:2: unknown key 'adress' in [device.gpu] (did you mean 'address'?)", dir) > 0);
+	CHECK(asprintf(&want, "%s/vms/typo.ini:2: unknown key 'adress' in [device.gpu] (did you mean 'address'?)",
+		       dir) > 0);
 	CHECK_STR(d.lines[0], want);
 	diag_clear(&d);
 	remove_tree(dir);

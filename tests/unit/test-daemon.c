@@ -86,8 +86,8 @@ static void start_daemon(void)
 
 		snprintf(proc_root, sizeof(proc_root), "%s/proc", dir);
 		execl(hookd_bin, hookd_bin, "--conf-dir", conf, "--run-dir", run_dir, "--sysfs-root", sys_root,
-		      "--socket", sock, "--client-timeout", "2", "--libvirt-uri", libvirt_uri, "--proc-root",
-		      proc_root, (char *)NULL);
+		      "--socket", sock, "--client-timeout", "2", "--libvirt-uri", libvirt_uri, "--proc-root", proc_root,
+		      (char *)NULL);
 		_exit(127);
 	}
 	/* Wait for the socket: bounded by attempts, not by a time threshold on hookd. */

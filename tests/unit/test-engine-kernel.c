@@ -38,8 +38,11 @@ static void setup_on_fixture(void)
 	if (!mkdtemp(run_dir))
 		snprintf(run_dir, sizeof(run_dir), "%s", f.run);
 	k = fk_new(&f);
-	opts = (struct engine_options){ .sysfs_root = f.sys, .proc_root = f.proc, .run_dir = run_dir,
-					.sysfs_timeout_ms = WRITE_TIMEOUT_MS, .operation_timeout_ms = 60000,
+	opts = (struct engine_options){ .sysfs_root = f.sys,
+					.proc_root = f.proc,
+					.run_dir = run_dir,
+					.sysfs_timeout_ms = WRITE_TIMEOUT_MS,
+					.operation_timeout_ms = 60000,
 					.kernel = fk_kernel(k) };
 	CHECK_INT(engine_new(&opts, &e), 0);
 	CHECK_INT(engine_recover(e), 0);
@@ -243,9 +246,10 @@ static void test_module_load_probe_blocks(void)
 	CHECK(!fk_module_loaded(k, "nvidia"));
 	fk_inject(k, GPU, FK_PROBE_BLOCKS_THEN_FAILS);
 	CHECK_INT(engine_release(e, "win10", &msg2), -ETIMEDOUT);
-	CHECK(strstr(msg2, "VM win10: " GPU " (gpu): the kernel did not finish loading module nvidia (its init probes "
-			   "the device) within 2000 ms; it is stuck until the kernel lets go, then run: hookctl release "
-			   "win10"));
+	CHECK(strstr(msg2,
+		     "VM win10: " GPU " (gpu): the kernel did not finish loading module nvidia (its init probes "
+		     "the device) within 2000 ms; it is stuck until the kernel lets go, then run: hookctl release "
+		     "win10"));
 	CHECK(fk_blocked(k, GPU));
 	CHECK_STR(driver_of(GPU_AUDIO), "snd_hda_intel"); /* the others are back */
 	p = journal("win10");
@@ -266,7 +270,8 @@ static void test_reset_method(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *good =
 		vm("nas", "[device.a]\naddress = 04:00.0\nreset-method = flr\n");
-	_cleanup_(vm_config_freep) struct vm_config *bad = vm("nas", "[device.a]\naddress = 04:00.0\nreset-method = pm\n");
+	_cleanup_(vm_config_freep) struct vm_config *bad =
+		vm("nas", "[device.a]\naddress = 04:00.0\nreset-method = pm\n");
 	struct topology t = { 0 };
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL, *m1 = NULL, *m2 = NULL, *m3 = NULL;
 
@@ -284,7 +289,8 @@ static void test_reset_method(void)
 	/* A method the device does not offer, which the kernel would refuse: refused before anything changes. */
 	fk_log_clear(k);
 	CHECK_INT(engine_prepare(e, bad, NULL, &msg3), ENGINE_REFUSED);
-	CHECK_STR(msg3, "VM nas: " NVME_A " (a): reset-method = pm, but the device does not offer it (it offers: flr bus)");
+	CHECK_STR(msg3,
+		  "VM nas: " NVME_A " (a): reset-method = pm, but the device does not offer it (it offers: flr bus)");
 	CHECK_STR(fk_log(k), "");
 	CHECK_STR(driver_of(NVME_A), "nvme");
 	CHECK_STR(override_of(NVME_A), "(null)");
@@ -433,8 +439,9 @@ static void test_probe_fails_on_release(void)
 	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
 	fk_inject(k, NVME_A, FK_PROBE_FAILS);
 	CHECK_INT(engine_release(e, "nas", &msg2), -EIO);
-	CHECK_STR(msg2, "VM nas: " NVME_A " (a): it has no driver (it had nvme); run: hookctl release nas, or: echo "
-			NVME_A " > /sys/bus/pci/drivers_probe");
+	CHECK_STR(msg2,
+		  "VM nas: " NVME_A " (a): it has no driver (it had nvme); run: hookctl release nas, or: echo " NVME_A
+		  " > /sys/bus/pci/drivers_probe");
 	CHECK_STR(status_of("nas", 0, "state"), "no-driver");
 	CHECK(journal_exists("nas"));
 	CHECK_INT(engine_release(e, "nas", &msg3), 0);
@@ -494,14 +501,18 @@ static void test_recovery(void)
 	p->n_devices = 1;
 	p->phase = PHASE_PREPARING;
 	CHECK_INT(journal_save(run_dir, p), 0);
-	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/devices/" NVME_A "/driver_override", "vfio-pci", 1000), 0);
+	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/devices/" NVME_A "/driver_override", "vfio-pci", 1000),
+		  0);
 	CHECK_INT(kern->ops->sysfs_write(kern->data, "bus/pci/devices/" NVME_A "/driver/unbind", NVME_A, 1000), 0);
 	CHECK_STR(driver_of(NVME_A), "");
 
 	engine_free(e);
 	{
-		struct engine_options opts = { .sysfs_root = f.sys, .proc_root = f.proc, .run_dir = run_dir,
-					       .sysfs_timeout_ms = WRITE_TIMEOUT_MS, .kernel = fk_kernel(k) };
+		struct engine_options opts = { .sysfs_root = f.sys,
+					       .proc_root = f.proc,
+					       .run_dir = run_dir,
+					       .sysfs_timeout_ms = WRITE_TIMEOUT_MS,
+					       .kernel = fk_kernel(k) };
 
 		CHECK_INT(engine_new(&opts, &e), 0);
 	}
@@ -582,7 +593,8 @@ static void test_console_reprobe(void)
 	CHECK_INT(engine_prepare(e, c, NULL, &msg3), 0);
 	fk_inject_after(k, IGPU, FK_PROBE_BLOCKS_THEN_FAILS, 1);
 	CHECK(engine_release(e, "desk", &msg4) < 0);
-	CHECK(msg4 && strstr(msg4, "VM desk: " IGPU " (igpu): the kernel did not finish i915's probe of it within 2000 ms"));
+	CHECK(msg4 &&
+	      strstr(msg4, "VM desk: " IGPU " (igpu): the kernel did not finish i915's probe of it within 2000 ms"));
 	p = journal("desk");
 	CHECK_INT(p->devices[0].step, DEVICE_STUCK);
 	CHECK_STR(status_of("desk", 0, "state"), "stuck");

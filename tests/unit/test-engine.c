@@ -228,8 +228,11 @@ int main(void)
 	struct engine_options opts;
 
 	fx_machine(&f);
-	opts = (struct engine_options){ .sysfs_root = f.sys, .proc_root = f.proc, .run_dir = f.run,
-					.sysfs_timeout_ms = 2000, .operation_timeout_ms = 10000 };
+	opts = (struct engine_options){ .sysfs_root = f.sys,
+					.proc_root = f.proc,
+					.run_dir = f.run,
+					.sysfs_timeout_ms = 2000,
+					.operation_timeout_ms = 10000 };
 	CHECK_INT(engine_new(&opts, &e), 0);
 	RUN(test_journal);
 	RUN(test_check);

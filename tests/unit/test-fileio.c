@@ -49,7 +49,7 @@ static void test_strv_from_dir(void)
 
 	CHECK_INT(strv_from_dir(sub, NULL, NULL, NULL, &all), 0);
 	CHECK_INT(strv_length(all), 5); /* no hidden names */
-	CHECK_STR(all[0], "B.ini");     /* bytewise, not the locale's order */
+	CHECK_STR(all[0], "B.ini");	/* bytewise, not the locale's order */
 	CHECK_STR(all[1], "a.ini");
 	CHECK_STR(all[4], "ini");
 

@@ -76,9 +76,9 @@ static bool marker_has(const char *what)
 }
 
 struct hook_run {
-	int status;     /* exit status */
+	int status; /* exit status */
 	char err[16384];
-	char *out;      /* stdout, malloc'd */
+	char *out; /* stdout, malloc'd */
 	size_t out_len;
 };
 
@@ -91,8 +91,8 @@ static void hook_run_done(struct hook_run *r)
 /* Run the hook as libvirt does: argv "qemu VM OP SUBOP -", the XML on stdin, as uid (0, or 65534 for a
  * session libvirtd). Feeds stdin and drains both outputs together: the hook may write a lot, or leave stdin
  * unread (libvirt ignores that EPIPE, so do we). */
-static void run_hook_as(uid_t uid, const char *vm, const char *op, const char *subop, const char *xml,
-			size_t xml_len, struct hook_run *ret)
+static void run_hook_as(uid_t uid, const char *vm, const char *op, const char *subop, const char *xml, size_t xml_len,
+			struct hook_run *ret)
 {
 	int in[2], out[2], err[2], status;
 	size_t err_len = 0, cap = 0, off = 0;
@@ -111,8 +111,8 @@ static void run_hook_as(uid_t uid, const char *vm, const char *op, const char *s
 		setenv("HOOKD_CONF_DIR", conf, 1);
 		setenv("HOOKD_HOOKS_DIR", hooks, 1);
 		setenv("HOOKD_RUN_DIR", run_dir, 1);
-		if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-				 setresuid(uid, uid, uid) < 0))
+		if (uid != 0 &&
+		    (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
 			_exit(126);
 		execl(hook_bin, "qemu", vm, op, subop, "-", (char *)NULL);
 		_exit(127);
@@ -171,8 +171,8 @@ static void run_hook_as(uid_t uid, const char *vm, const char *op, const char *s
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
 	ret->status = WEXITSTATUS(status);
-	fprintf(stderr, "hook %s %s %s: exit %d, %zu bytes out, stderr: %s%s", vm, op, subop, ret->status,
-		ret->out_len, ret->err, err_len && ret->err[err_len - 1] == '\n' ? "" : "\n");
+	fprintf(stderr, "hook %s %s %s: exit %d, %zu bytes out, stderr: %s%s", vm, op, subop, ret->status, ret->out_len,
+		ret->err, err_len && ret->err[err_len - 1] == '\n' ? "" : "\n");
 }
 
 static const char xml_ok[] = "<domain type='kvm'><name>vm</name></domain>";
@@ -188,10 +188,10 @@ static struct {
 	int fd;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	unsigned delay_ms;   /* before it starts accepting */
+	unsigned delay_ms; /* before it starts accepting */
 	bool stop;
 	unsigned n_requests;
-	json_object *last;   /* the last request */
+	json_object *last; /* the last request */
 } fake = { .fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int listen_on(const char *path, int backlog)
@@ -688,11 +688,11 @@ static void test_untrusted_vm_file_refused(void)
 }
 
 /* $TEST_ONLY=test_name runs that one test alone (to see it fail against an older hook). */
-#define RUN_SELECTED(fn)                                \
-	do {                                            \
+#define RUN_SELECTED(fn)                                 \
+	do {                                             \
 		const char *_only = getenv("TEST_ONLY"); \
-		if (!_only || streq(_only, #fn))          \
-			RUN(fn);                        \
+		if (!_only || streq(_only, #fn))         \
+			RUN(fn);                         \
 	} while (0)
 
 int main(int argc, char **argv)

@@ -8,7 +8,8 @@ static void test_plain_and_optional_fields(void)
 {
 	struct mountinfo_entry m;
 
-	CHECK_INT(mountinfo_parse_line("36 35 259:2 / / rw,relatime shared:1 master:2 - ext4 /dev/nvme0n1p2 rw\n", &m), 0);
+	CHECK_INT(mountinfo_parse_line("36 35 259:2 / / rw,relatime shared:1 master:2 - ext4 /dev/nvme0n1p2 rw\n", &m),
+		  0);
 	CHECK_INT(m.major, 259);
 	CHECK_INT(m.minor, 2);
 	CHECK_STR(m.root, "/");
@@ -41,10 +42,10 @@ static void test_malformed(void)
 	static const char *const bad[] = {
 		"",
 		"\n",
-		"36 35 259 / / rw - ext4 /dev/sda rw",            /* no MAJOR:MINOR */
-		"36 35 259:2 / / rw shared:1 ext4 /dev/sda rw",   /* no "-" */
-		"36 35 259:2 / / rw -",                           /* nothing after "-" */
-		"36 35 259:2 / / rw - ext4",                      /* no source */
+		"36 35 259 / / rw - ext4 /dev/sda rw",		/* no MAJOR:MINOR */
+		"36 35 259:2 / / rw shared:1 ext4 /dev/sda rw", /* no "-" */
+		"36 35 259:2 / / rw -",				/* nothing after "-" */
+		"36 35 259:2 / / rw - ext4",			/* no source */
 		"x 35 259:2 / / rw - ext4 /dev/sda rw",
 	};
 	struct mountinfo_entry m;

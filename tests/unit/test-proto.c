@@ -14,7 +14,6 @@
 #include "test.h"
 #include "util.h"
 
-
 static int parse_event(const char *json, struct proto_request *req, struct proto_event *ev, const char **why)
 {
 	int r = proto_parse_request(json, strlen(json), req, why);
@@ -49,7 +48,7 @@ static void test_event_roundtrip(void)
 	const char *s;
 
 	msg = proto_build_request(HOOKD_METHOD_EVENT,
-				proto_build_event_params("win10", "prepare", "begin", "-", xml, strlen(xml)));
+				  proto_build_event_params("win10", "prepare", "begin", "-", xml, strlen(xml)));
 	CHECK(msg);
 	s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
 	CHECK(proto_parse_request(s, strlen(s), &req, &why) == 0);
@@ -70,25 +69,55 @@ static void test_event_validation(void)
 		const char *json;
 		const char *why_contains;
 	} bad[] = {
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"../etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "start with" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"x/../etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "'/'" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"..\",\"op\":\"prepare\",\"subop\":\"begin\"}}", ".." },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"a/b\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "'/'" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "empty" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"../"
+		  "etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}",
+		  "start with" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"x/../"
+		  "etc\",\"op\":\"prepare\",\"subop\":\"begin\"}}",
+		  "'/'" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"..\",\"op\":\"prepare\",\"subop\":\"begin\"}"
+		  "}",
+		  ".." },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"a/"
+		  "b\",\"op\":\"prepare\",\"subop\":\"begin\"}}",
+		  "'/'" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"\",\"op\":\"prepare\",\"subop\":\"begin\"}}",
+		  "empty" },
 		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"op\":\"prepare\",\"subop\":\"begin\"}}", "vm" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":7,\"op\":\"prepare\",\"subop\":\"begin\"}}", "vm" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"explode\",\"subop\":\"begin\"}}", "op" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":7,\"op\":\"prepare\",\"subop\":\"begin\"}}",
+		  "vm" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"explode\",\"subop\":\"begin\"}"
+		  "}",
+		  "op" },
 		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\"}}", "subop" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"a\\nb\"}}", "subop" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":5}}", "xml" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\\u0000x\",\"op\":\"prepare\",\"subop\":\"begin\"}}", "" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"xml\":\"a\\u0000b\"}}", "NUL" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"a\\nb\"}"
+		  "}",
+		  "subop" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"xml\":5}}",
+		  "xml" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\\u0000x\",\"op\":\"prepare\",\"subop\":"
+		  "\"begin\"}}",
+		  "" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"xml\":\"a\\u0000b\"}}",
+		  "NUL" },
 		/* The hook's warnings: an array of one-line strings, bounded in number and length. */
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":\"x\"}}", "warnings" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[7]}}", "warnings" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"\"]}}", "warnings" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"a\\nb\"]}}", "warnings" },
-		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\",\"warnings\":[\"a\\u0000b\"]}}", "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"warnings\":\"x\"}}",
+		  "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"warnings\":[7]}}",
+		  "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"warnings\":[\"\"]}}",
+		  "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"warnings\":[\"a\\nb\"]}}",
+		  "warnings" },
+		{ "{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"prepare\",\"subop\":\"begin\","
+		  "\"warnings\":[\"a\\u0000b\"]}}",
+		  "warnings" },
 	};
 
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -121,8 +150,8 @@ static void test_event_warnings(void)
 		params = proto_build_event_params("w", "release", "end", "-", "", 0);
 		warnings = json_object_new_array();
 		for (int i = 0; i < HOOKD_WARNINGS_MAX + (round == 1); i++)
-			json_object_array_add(warnings, json_object_new_string_len(long_line,
-										   HOOKD_WARNING_MAX + (round == 2)));
+			json_object_array_add(warnings,
+					      json_object_new_string_len(long_line, HOOKD_WARNING_MAX + (round == 2)));
 		json_object_object_add(params, "warnings", warnings);
 		msg = proto_build_request(HOOKD_METHOD_EVENT, params);
 		s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
@@ -139,7 +168,9 @@ static void test_event_warnings(void)
 	}
 	/* Absent: NULL. */
 	CHECK_INT(parse_event("{\"method\":\"io.hookd.Event\",\"parameters\":{\"vm\":\"w\",\"op\":\"release\","
-			      "\"subop\":\"end\"}}", &req, &ev, &why), 0);
+			      "\"subop\":\"end\"}}",
+			      &req, &ev, &why),
+		  0);
 	CHECK(ev.warnings == NULL);
 	proto_request_clear(&req);
 }

@@ -136,7 +136,8 @@ static void test_console(void)
 	CHECK_INT(topology_bound_firmware_fbs(&t, &none), 0);
 	CHECK_INT(strv_length(none), 0);
 	fx_write(&f, "sys", "bus/platform/drivers/efi-framebuffer/bind", "%s", "");
-	fx_link(&f, "bus/platform/drivers/efi-framebuffer/efi-framebuffer.0", "../../../../devices/platform/efi-framebuffer.0");
+	fx_link(&f, "bus/platform/drivers/efi-framebuffer/efi-framebuffer.0",
+		"../../../../devices/platform/efi-framebuffer.0");
 	CHECK_INT(topology_bound_firmware_fbs(&t, &fbs), 0);
 	CHECK_INT(strv_length(fbs), 1);
 	CHECK_STR(fbs[0], "efi-framebuffer/efi-framebuffer.0");
@@ -149,7 +150,8 @@ static void test_domxml(void)
 		"<hostdev mode='subsystem' type='pci' managed='yes'><source>"
 		"<address domain='0x0000' bus='0x0a' slot='0x00' function='0x0'/></source>"
 		"<address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/></hostdev>"
-		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x046d'/><product id='0xc52b'/></source></hostdev>"
+		"<hostdev mode='subsystem' type='usb'><source><vendor id='0x046d'/><product "
+		"id='0xc52b'/></source></hostdev>"
 		"<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x04' slot='0x00' "
 		"function='0x0'/></source></hostdev>"
 		"<interface type='network'><address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>"

@@ -63,18 +63,22 @@ static int cycle(struct engine *e, const struct vm_config *vm, const char *xml, 
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]\n"
-			"                   [--sysfs-timeout MS] prepare|release|check|status|recover [VM]\n"
-			"       engine-tool [...] cycle VM ROUNDS\n");
+	fprintf(stderr,
+		"usage: engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]\n"
+		"                   [--sysfs-timeout MS] prepare|release|check|status|recover [VM]\n"
+		"       engine-tool [...] cycle VM ROUNDS\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "sysfs-root", required_argument, NULL, 's' }, { "proc-root", required_argument, NULL, 'p' },
-		{ "run-dir", required_argument, NULL, 'r' },    { "conf-dir", required_argument, NULL, 'c' },
-		{ "xml", required_argument, NULL, 'x' },        { "sysfs-timeout", required_argument, NULL, 't' },
+		{ "sysfs-root", required_argument, NULL, 's' },
+		{ "proc-root", required_argument, NULL, 'p' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "conf-dir", required_argument, NULL, 'c' },
+		{ "xml", required_argument, NULL, 'x' },
+		{ "sysfs-timeout", required_argument, NULL, 't' },
 		{},
 	};
 	struct engine_options opts = { .sysfs_root = "/sys", .run_dir = "/run/hookd", .proc_root = "/proc" };
@@ -87,13 +91,26 @@ int main(int argc, char **argv)
 	log_setup("engine-tool");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
 		switch (c) {
-		case 's': opts.sysfs_root = optarg; break;
-		case 'p': opts.proc_root = optarg; break;
-		case 'r': opts.run_dir = optarg; break;
-		case 'c': conf_dir = optarg; break;
-		case 'x': xml_path = optarg; break;
-		case 't': opts.sysfs_timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-		default: return usage();
+		case 's':
+			opts.sysfs_root = optarg;
+			break;
+		case 'p':
+			opts.proc_root = optarg;
+			break;
+		case 'r':
+			opts.run_dir = optarg;
+			break;
+		case 'c':
+			conf_dir = optarg;
+			break;
+		case 'x':
+			xml_path = optarg;
+			break;
+		case 't':
+			opts.sysfs_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (optind >= argc)
@@ -103,8 +120,8 @@ int main(int argc, char **argv)
 	if (!vm_name && !streq(cmd, "status") && !streq(cmd, "recover"))
 		return usage();
 	if (xml_path) {
-		r = streq(xml_path, "-") ? read_full_fd(STDIN_FILENO, HOOKD_XML_MAX, &xml, NULL) :
-					   read_full_file(xml_path, HOOKD_XML_MAX, &xml, NULL);
+		r = streq(xml_path, "-") ? read_full_fd(STDIN_FILENO, HOOKD_XML_MAX, &xml, NULL)
+					 : read_full_file(xml_path, HOOKD_XML_MAX, &xml, NULL);
 		if (r < 0) {
 			fprintf(stderr, "engine-tool: cannot read %s: %s\n", xml_path, strerror(-r));
 			return 1;
@@ -133,8 +150,7 @@ int main(int argc, char **argv)
 			r = engine_prepare(e, vm, xml, &message);
 			if (r == ENGINE_REFUSED)
 				r = -EPERM; /* refused: the message says why */
-		}
-		else if (streq(cmd, "cycle"))
+		} else if (streq(cmd, "cycle"))
 			r = cycle(e, vm, xml, optind + 2 < argc ? (unsigned)strtoul(argv[optind + 2], NULL, 10) : 0,
 				  &message);
 		else
@@ -150,7 +166,8 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	if (out) {
-		printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(out);
 	}
 	if (r < 0)
