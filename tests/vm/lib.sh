@@ -258,6 +258,8 @@ hookd_start() {
 	mkdir -p /etc/hookd /run/hookd
 	HOOKD_LOG="${HOOKD_RESULTS:-/tmp}/hookd.log"
 	echo "starting hookd (log: $HOOKD_LOG)"
+	# A socket left by an earlier hookd would pass for this one's below.
+	rm -f /run/hookd/hookd.sock
 	"$HOOKD_BIN" --conf-dir /etc/hookd --run-dir /run/hookd --sysfs-root /sys "$@" >>"$HOOKD_LOG" 2>&1 &
 	HOOKD_PID=$!
 	export HOOKD_PID HOOKD_LOG

@@ -20,7 +20,7 @@ assert_on_vfio "$NVME"
 assert_status disk prepared
 
 step "prepare again while prepared is refused"
-engine_refused "already prepared" prepare disk
+engine_refused "hookd still holds its devices \(prepared\); give them back first with 'hookctl release disk'" prepare disk
 assert_on_vfio "$NVME"
 
 step "release: back to nvme"
