@@ -30,6 +30,8 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	/* First: engine_free() below destroys it on every failure path. */
+	pthread_mutex_init(&e->journal_failures_lock, NULL);
 	e->sysfs_root = strdup(opts->sysfs_root);
 	e->proc_root = strdup(opts->proc_root ? opts->proc_root : "/proc");
 	e->run_dir = strdup(opts->run_dir);
@@ -50,7 +52,6 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 		}
 		e->owns_kernel = true;
 	}
-	pthread_mutex_init(&e->journal_failures_lock, NULL);
 	*ret = e;
 	return 0;
 }
