@@ -72,6 +72,7 @@ int call_with_deadline(int (*fn)(void *data, const char *a, const char *b), void
 	}
 	atomic_init(&j->refs, 2);
 	j->fn = fn;
+	j->release = release;
 	j->data = data;
 	j->a = strdup(a);
 	j->b = strdup(b);
