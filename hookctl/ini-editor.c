@@ -331,9 +331,12 @@ int ini_text_get(const struct ini_text *t, const char *section, const char *name
 static char *rewrite_assignment(const char *line, const struct line_info *li, const char *value)
 {
 	const char *rest = line + li->value_start + li->value_len;
+	/* An empty value before its comment ("key =  ; c"): the comment starts where the value goes, and
+	 * needs a space before it, or INI reads it as part of the new value. */
+	const char *sep = rest[0] == ';' ? " " : "";
 	char *out;
 
-	if (asprintf(&out, "%.*s%s%s", (int)li->value_start, line, value, rest) < 0)
+	if (asprintf(&out, "%.*s%s%s%s", (int)li->value_start, line, value, sep, rest) < 0)
 		return NULL;
 	return out;
 }

@@ -121,6 +121,13 @@ expect_rc 0 "set to empty"
 hc get empty vm.unload-modules
 [ -s "$T/out" ] && [ "$(cat "$T/out")" != "" ] && fail "get after set to empty: '$(cat "$T/out")'"
 
+step "a value set where an empty one stood before its comment keeps the comment apart (found by fuzz-ini-editor)"
+printf '[device.gpu]\naddress =  ; VGA\n' >"$HOOKD_CONF_DIR/vms/cmt.ini"
+hc set cmt device.gpu.address 0000:0a:00.0
+expect_rc 0 "set over an empty value with a comment"
+hc get cmt device.gpu.address
+[ "$(cat "$T/out")" = "0000:0a:00.0" ] || fail "get after set: '$(cat "$T/out")'"
+
 step "a value starting with ';' is refused: INI would read it as a comment (found by fuzz-ini-editor)"
 hc set empty vm.unload-modules ";nvidia"
 expect_rc 1 "set of a value starting with ';'"
