@@ -11,18 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "ini-editor.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                                \
-	do {                                                                                         \
-		if (!(cond)) {                                                                       \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                     \
-		}                                                                                    \
-	} while (0)
 
 /* The edit from the first line, "#! KEY VALUE" (KEY as hookctl set takes it, e.g. device.gpu.address); else
  * device.gpu.address = 0a:00.0. *key and *value point into line, which is modified. */

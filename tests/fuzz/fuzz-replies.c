@@ -7,12 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "output.h"
 #include "proto.h"
 #include "reply-decode.h"
 #include "status-view.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void walk_check(json_object *result)
 {

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* As tests/fuzz/run-fuzzer's -max_len: longer inputs are not replayed whole by libFuzzer either. */
 #define REPLAY_MAX (1024u * 1024u)
