@@ -86,6 +86,9 @@ void plan_free(struct plan *p)
 	for (size_t i = 0; i < p->n_modules; i++)
 		free(p->modules[i].name);
 	free(p->modules);
+	for (size_t i = 0; i < p->n_host_changes; i++)
+		plan_host_change_clear(&p->host_changes[i]);
+	free(p->host_changes);
 	strv_free(p->vtconsoles);
 	strv_free(p->firmware_fbs);
 	free(p->error);

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "host-change.h"
 #include "topology.h"
 
 /* How far one device got. Release acts on every device past PLANNED that is not RESTORED. */
@@ -74,6 +75,9 @@ struct plan {
 	char **vtconsoles;   /* framebuffer vtconsoles to unbind ("vtcon1"), NULL-terminated */
 	char **firmware_fbs; /* "efi-framebuffer/efi-framebuffer.0", NULL-terminated */
 	enum console_step console;
+	/* Host changes (host-change.h), applied in this order before the devices move, undone in reverse. */
+	struct plan_host_change *host_changes;
+	size_t n_host_changes;
 	char *error; /* the first failure, one line */
 };
 
