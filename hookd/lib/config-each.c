@@ -59,7 +59,8 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 	d->devices_from_xml = c->devices_from_xml;
 	d->whole_group = c->whole_group;
 	d->stamp = c->stamp;
-	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0)
+	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0 ||
+	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0)
 		return NULL;
 	d->unload_modules = calloc(c->n_unload_modules + 1, sizeof(char *));
 	d->devices = calloc(c->n_devices + 1, sizeof(*d->devices));

@@ -8,14 +8,16 @@
 #include "config.h"
 #include "inifile.h"
 #include "util.h"
+#include "vmcpus.h"
 #include "vmname.h"
 
-enum vm_key { VM_UNLOAD_MODULES, VM_RELEASE_CONSOLE, VM_DEVICES_FROM_XML, VM_WHOLE_GROUP, VM_KEY_COUNT };
+enum vm_key { VM_UNLOAD_MODULES, VM_RELEASE_CONSOLE, VM_DEVICES_FROM_XML, VM_WHOLE_GROUP, VM_VM_CPUS, VM_KEY_COUNT };
 static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_UNLOAD_MODULES] = "unload-modules",
 	[VM_RELEASE_CONSOLE] = "release-console",
 	[VM_DEVICES_FROM_XML] = "devices-from-xml",
 	[VM_WHOLE_GROUP] = "whole-group",
+	[VM_VM_CPUS] = "vm-cpus",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -99,6 +101,18 @@ static bool parse_bool_value(struct vm_parse *p, unsigned line, const char *key,
 	return false;
 }
 
+/* vm-cpus = auto | CPULIST */
+static int parse_vm_cpus(struct vm_parse *p, unsigned line, const char *value)
+{
+	const char *why = NULL;
+	int r = vm_cpus_normalize(value, &p->c->vm_cpus, &why);
+
+	if (r == -EINVAL)
+		config_problem(&p->rep, line, "bad vm-cpus '%s': %s (use auto or a CPU list such as 2-5,8)%s", value,
+			       why, config_comment_hint(value));
+	return r == -ENOMEM ? r : 0;
+}
+
 static int vm_key(struct vm_parse *p, const char *key, const char *value, unsigned line)
 {
 	int k = config_key_index(key, vm_keys, VM_KEY_COUNT);
@@ -126,6 +140,8 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 	case VM_WHOLE_GROUP:
 		parse_bool_value(p, line, key, value, &p->c->whole_group);
 		return 0;
+	case VM_VM_CPUS:
+		return parse_vm_cpus(p, line, value);
 	case VM_KEY_COUNT:
 		break;
 	}
@@ -381,6 +397,7 @@ void vm_config_free(struct vm_config *c)
 		free(c->devices[i].reset_method);
 	}
 	free(c->devices);
+	free(c->vm_cpus);
 	free(c);
 }
 

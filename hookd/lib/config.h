@@ -47,6 +47,7 @@ struct vm_config {
 	bool release_console;  /* boot GPU opt-in: unbind vtconsoles and the firmware framebuffer */
 	bool devices_from_xml; /* also take the <hostdev> PCI devices of the domain XML */
 	bool whole_group;      /* default of whole-group for every device */
+	char *vm_cpus;	       /* vm-cpus: "auto" or a canonical CPU list (vmcpus.h); NULL when not set */
 	struct vm_device_config *devices;
 	size_t n_devices;
 };

@@ -15,3 +15,11 @@ int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_err
  * name. -EINVAL when the XML does not parse as a <domain>, -ENOENT when it has no <uuid> or one over
  * DOMXML_UUID_MAX characters, -ENOMEM. */
 int domxml_uuid(const char *xml, size_t len, char **ret);
+
+struct cpuset;
+/* The host CPUs the domain's threads are pinned to: the union of <cputune>'s <vcpupin>, <emulatorpin> and
+ * <iothreadpin> cpusets (libvirt's syntax, "1-4,^3,6"), with <vcpu cpuset='...'> standing in for a vCPU
+ * without a <vcpupin> and for a missing <emulatorpin>, as libvirt applies it. -EINVAL with *ret_error (caller
+ * frees) when the XML does not parse or a cpuset is malformed; -ENOENT with *ret_error when a vCPU is not
+ * pinned at all (it would float over every host CPU) or nothing is pinned. */
+int domxml_pinned_cpus(const char *xml, size_t len, struct cpuset *ret, char **ret_error);

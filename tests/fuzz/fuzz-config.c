@@ -46,6 +46,8 @@ static char *emit_vm(const struct vm_config *c)
 	for (size_t i = 0; i < c->n_unload_modules; i++)
 		fprintf(f, "\n  %s", c->unload_modules[i]);
 	fputc('\n', f);
+	if (c->vm_cpus)
+		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct vm_device_config *d = &c->devices[i];
 
@@ -65,6 +67,7 @@ static char *emit_vm(const struct vm_config *c)
 static void check_vm(const struct vm_config *c)
 {
 	REQUIRE(c->n_devices > 0 || c->devices_from_xml);
+	REQUIRE(!c->vm_cpus || streq(c->vm_cpus, "auto") || (*c->vm_cpus >= '0' && *c->vm_cpus <= '9'));
 	for (size_t i = 0; i < c->n_unload_modules; i++) {
 		const char *m = c->unload_modules[i];
 
@@ -94,6 +97,7 @@ static void check_same_vm(const struct vm_config *a, const struct vm_config *b)
 {
 	REQUIRE(a->release_console == b->release_console && a->devices_from_xml == b->devices_from_xml);
 	REQUIRE(a->n_unload_modules == b->n_unload_modules && a->n_devices == b->n_devices);
+	REQUIRE(streq_ptr(a->vm_cpus, b->vm_cpus));
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		REQUIRE(streq(a->unload_modules[i], b->unload_modules[i]));
 	for (size_t i = 0; i < a->n_devices; i++) {

@@ -290,6 +290,33 @@ static void test_match(void)
 		      "t.ini:3: match-many is only meaningful with match");
 }
 
+/* vm-cpus: auto or a CPU list, kept in canonical form; the XML's pins are resolved later (test-cpuset). */
+static void test_vm_cpus(void)
+{
+	struct vm_config *c = parse_ok("[vm]\nvm-cpus = 10-13 2-5,0 8\n[device.gpu]\naddress = 0a:00.0\n");
+
+	CHECK_STR(c->vm_cpus, "0,2-5,8,10-13");
+	vm_config_free(c);
+	c = parse_ok("[vm]\nvm-cpus = auto\ndevices-from-xml = yes\n");
+	CHECK_STR(c->vm_cpus, "auto");
+	vm_config_free(c);
+	c = parse_ok("[vm]\ndevices-from-xml = yes\n");
+	CHECK(!c->vm_cpus);
+	vm_config_free(c);
+
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 3-1\n",
+		      "t.ini:3: bad vm-cpus '3-1': a range goes downwards (use auto or a CPU list such as 2-5,8)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus =\n",
+		      "t.ini:3: bad vm-cpus '': no CPU given (use auto or a CPU list such as 2-5,8)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 0-3,^2\n",
+		      "t.ini:3: bad vm-cpus '0-3,^2': expected a CPU number (use auto or a CPU list such as 2-5,8)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 2 # the GPU's\n",
+		      "t.ini:3: bad vm-cpus '2 # the GPU's': expected a CPU number (use auto or a CPU list such as "
+		      "2-5,8) ('#' starts a comment only at the start of a line; after a value use ' ;')");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = auto\nvm-cpus = 1\n",
+		      "t.ini:4: duplicate key 'vm-cpus' in [vm] (first set on line 3)");
+}
+
 /* whole-group: a device's own value wins, else [vm]'s, wherever [vm] stands in the file. */
 static void test_whole_group_default(void)
 {
@@ -461,6 +488,8 @@ static char *emit(const struct vm_config *c)
 	for (size_t i = 0; i < c->n_unload_modules; i++)
 		fprintf(f, "\n  %s", c->unload_modules[i]);
 	fputc('\n', f);
+	if (c->vm_cpus)
+		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct vm_device_config *d = &c->devices[i];
 
@@ -483,6 +512,7 @@ static void check_same(const struct vm_config *a, const struct vm_config *b)
 	CHECK(a->release_console == b->release_console);
 	CHECK(a->devices_from_xml == b->devices_from_xml);
 	CHECK(a->whole_group == b->whole_group);
+	CHECK(streq_ptr(a->vm_cpus, b->vm_cpus));
 	CHECK_INT(a->n_unload_modules, b->n_unload_modules);
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		CHECK_STR(a->unload_modules[i], b->unload_modules[i]);
@@ -921,6 +951,7 @@ int main(void)
 	RUN(test_modules);
 	RUN(test_reset_method);
 	RUN(test_match);
+	RUN(test_vm_cpus);
 	RUN(test_whole_group_default);
 	RUN(test_errors);
 	RUN(test_all_problems_collected);
