@@ -58,6 +58,7 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 	d->release_console = c->release_console;
 	d->devices_from_xml = c->devices_from_xml;
 	d->whole_group = c->whole_group;
+	d->hugepages = c->hugepages;
 	d->stamp = c->stamp;
 	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0 ||
 	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0)

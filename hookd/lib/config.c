@@ -1,5 +1,6 @@
 /* The per-VM files: CONF_DIR/vms/<vm>.ini. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,24 @@
 #include "vmcpus.h"
 #include "vmname.h"
 
-enum vm_key { VM_UNLOAD_MODULES, VM_RELEASE_CONSOLE, VM_DEVICES_FROM_XML, VM_WHOLE_GROUP, VM_VM_CPUS, VM_KEY_COUNT };
+enum vm_key {
+	VM_UNLOAD_MODULES,
+	VM_RELEASE_CONSOLE,
+	VM_DEVICES_FROM_XML,
+	VM_WHOLE_GROUP,
+	VM_VM_CPUS,
+	VM_HUGEPAGES,
+	VM_HUGEPAGE_SIZE,
+	VM_KEY_COUNT
+};
 static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_UNLOAD_MODULES] = "unload-modules",
 	[VM_RELEASE_CONSOLE] = "release-console",
 	[VM_DEVICES_FROM_XML] = "devices-from-xml",
 	[VM_WHOLE_GROUP] = "whole-group",
 	[VM_VM_CPUS] = "vm-cpus",
+	[VM_HUGEPAGES] = "hugepages",
+	[VM_HUGEPAGE_SIZE] = "hugepage-size",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -142,6 +154,17 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		return 0;
 	case VM_VM_CPUS:
 		return parse_vm_cpus(p, line, value);
+	case VM_HUGEPAGES:
+		if (hugepages_value_parse(value, &p->c->hugepages) < 0)
+			config_problem(&p->rep, line,
+				       "bad hugepages '%s' (auto, or a page count from 1 to %" PRIu64 ")%s", value,
+				       HUGEPAGES_COUNT_MAX, config_comment_hint(value));
+		return 0;
+	case VM_HUGEPAGE_SIZE:
+		if (hugepage_size_parse(value, &p->c->hugepages.size_kib) < 0)
+			config_problem(&p->rep, line, "bad hugepage-size '%s' (a size such as 2M or 1G)%s", value,
+				       config_comment_hint(value));
+		return 0;
 	case VM_KEY_COUNT:
 		break;
 	}
@@ -339,6 +362,9 @@ static void vm_check(struct vm_parse *p)
 					       d->device, e->name, e->line);
 		}
 	}
+	if (p->vm_key_line[VM_HUGEPAGE_SIZE] && !p->vm_key_line[VM_HUGEPAGES])
+		config_problem(&p->rep, p->vm_key_line[VM_HUGEPAGE_SIZE],
+			       "hugepage-size is only meaningful with hugepages (auto or a count)");
 	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad)
 		config_problem(&p->rep, 0,
 			       "this VM configuration does nothing: add a [device.NAME] section or set "

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "diag.h"
@@ -37,6 +38,24 @@ struct vm_device_config {
 	unsigned line;	    /* line of the section header, for messages */
 };
 
+/* [vm] hugepages and hugepage-size: the pages hookd reserves for the VM (sized by host-hugepages-size.h). */
+enum hugepages_mode {
+	HUGEPAGES_OFF,	 /* no `hugepages` key: hookd reserves nothing */
+	HUGEPAGES_AUTO,	 /* `hugepages = auto`: sized from the domain XML */
+	HUGEPAGES_COUNT, /* `hugepages = COUNT`: COUNT pages in all */
+};
+struct hugepages_request {
+	enum hugepages_mode mode;
+	uint64_t count;	   /* HUGEPAGES_COUNT: 1 .. HUGEPAGES_COUNT_MAX */
+	uint64_t size_kib; /* `hugepage-size`; 0: the XML's, else the host's default size */
+};
+#define HUGEPAGES_COUNT_MAX (UINT64_C(1) << 32)
+/* "auto" or a page count; 0 or -EINVAL. */
+int hugepages_value_parse(const char *s, struct hugepages_request *req);
+/* A page size: a number with K, M or G (optionally followed by "iB" or "B", any case; all powers of 1024, as
+ * page sizes are) or a bare number of KiB: "2M", "1GiB", "2048kB", "2048". 0 or -EINVAL. */
+int hugepage_size_parse(const char *s, uint64_t *ret_kib);
+
 /* Every field is copied by vm_config_dup() (config-each.c): a new field must be added there too. */
 struct vm_config {
 	char *name;		   /* the libvirt domain name */
@@ -50,6 +69,7 @@ struct vm_config {
 	char *vm_cpus;	       /* vm-cpus: "auto" or a canonical CPU list (vmcpus.h); NULL when not set */
 	struct vm_device_config *devices;
 	size_t n_devices;
+	struct hugepages_request hugepages;
 };
 
 /* A VM whose file does not parse (hookd_config_load_each): only that VM is affected. */

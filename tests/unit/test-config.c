@@ -330,6 +330,48 @@ static void test_whole_group_default(void)
 	vm_config_free(c);
 }
 
+/* [vm] hugepages and hugepage-size: the values, and hugepage-size alone refused. */
+static void test_hugepages_keys(void)
+{
+	struct vm_config *c, *d;
+
+	c = parse_ok("[device.a]\naddress = 01:00.0\n");
+	CHECK_INT(c->hugepages.mode, HUGEPAGES_OFF);
+	vm_config_free(c);
+	c = parse_ok("[vm]\nhugepages = auto\n[device.a]\naddress = 01:00.0\n");
+	CHECK_INT(c->hugepages.mode, HUGEPAGES_AUTO);
+	CHECK_INT(c->hugepages.size_kib, 0);
+	vm_config_free(c);
+	c = parse_ok("[vm]\nhugepages = 8192\nhugepage-size = 2M\n[device.a]\naddress = 01:00.0\n");
+	CHECK_INT(c->hugepages.mode, HUGEPAGES_COUNT);
+	CHECK_INT(c->hugepages.count, 8192);
+	CHECK_INT(c->hugepages.size_kib, 2048);
+	d = vm_config_dup(c);
+	CHECK(d);
+	CHECK_INT(d->hugepages.mode, HUGEPAGES_COUNT);
+	CHECK_INT(d->hugepages.count, 8192);
+	CHECK_INT(d->hugepages.size_kib, 2048);
+	vm_config_free(d);
+	vm_config_free(c);
+	static const struct {
+		const char *text;
+		uint64_t kib;
+	} sizes[] = { { "1G", 1048576 }, { "1GiB", 1048576 }, { "2048kB", 2048 }, { "2048", 2048 }, { "2 MiB", 2048 } };
+	for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
+		uint64_t kib = 0;
+
+		CHECK_INT(hugepage_size_parse(sizes[i].text, &kib), 0);
+		CHECK_INT(kib, sizes[i].kib);
+	}
+	expect_errors("[vm]\nhugepages = lots\nhugepage-size = 2X\n[device.a]\naddress = 01:00.0\n",
+		      "t.ini:2: bad hugepages 'lots' (auto, or a page count from 1 to 4294967296)",
+		      "t.ini:3: bad hugepage-size '2X' (a size such as 2M or 1G)");
+	expect_errors("[vm]\nhugepages = 0\n[device.a]\naddress = 01:00.0\n",
+		      "t.ini:2: bad hugepages '0' (auto, or a page count from 1 to 4294967296)");
+	expect_errors("[vm]\nhugepage-size = 1G\n[device.a]\naddress = 01:00.0\n",
+		      "t.ini:2: hugepage-size is only meaningful with hugepages (auto or a count)");
+}
+
 /* ---- every error, with its line ---- */
 
 static void test_errors(void)
@@ -953,6 +995,7 @@ int main(void)
 	RUN(test_match);
 	RUN(test_vm_cpus);
 	RUN(test_whole_group_default);
+	RUN(test_hugepages_keys);
 	RUN(test_errors);
 	RUN(test_all_problems_collected);
 	RUN(test_vm_name);
