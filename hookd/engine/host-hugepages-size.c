@@ -27,6 +27,12 @@ int hugepages_target(unsigned node, uint64_t size_kib, char **ret)
 	return asprintf(ret, "node%u/hugepages-%" PRIu64 "kB", node, size_kib) < 0 ? -ENOMEM : 0;
 }
 
+const char *hugepages_pool_relpath(unsigned node, uint64_t size_kib, const char *attr, char buf[static 128])
+{
+	snprintf(buf, 128, "devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB/%s", node, size_kib, attr);
+	return buf;
+}
+
 /* Decimal digits at *P (no sign, no leading zero but for "0"), advancing it. */
 static int parse_decimal(const char **p, uint64_t max, uint64_t *ret)
 {

@@ -51,7 +51,10 @@ int hugepages_size(const struct hugepages_request *req, const struct domxml_memo
 /* SIZE_KIB as a person reads it: "2 MiB", "1 GiB", "64 KiB", into BUF. */
 const char *hugepages_size_label(uint64_t size_kib, char buf[static 32]);
 
-/* The host change target of a need, "node0/hugepages-2048kB" (the directory under devices/system/node/),
- * and back. hugepages_target_parse: 0 or -EINVAL. */
+/* The host change target of a need, "node0/hugepages-2048kB", and back. hugepages_target_parse: 0 or
+ * -EINVAL. */
 int hugepages_target(unsigned node, uint64_t size_kib, char **ret);
 int hugepages_target_parse(const char *target, unsigned *ret_node, uint64_t *ret_size_kib);
+/* The sysfs path of ATTR of a pool, relative to the sysfs root:
+ * "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", into BUF. */
+const char *hugepages_pool_relpath(unsigned node, uint64_t size_kib, const char *attr, char buf[static 128]);

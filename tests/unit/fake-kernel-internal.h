@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fake-kernel.h"
 
@@ -39,6 +40,17 @@ struct fk_module {
 	char **depends; /* modules it holds, NULL-terminated */
 };
 
+/* One hugepage pool (fake-kernel-hugepages.c). */
+struct fk_pool {
+	unsigned node;
+	uint64_t size_kib;
+	uint64_t nr;	       /* pages in the pool, surplus included */
+	uint64_t surplus;      /* in-use pages given up by a shrink, freed as they are let go */
+	uint64_t used;	       /* pages processes hold */
+	uint64_t available;    /* more pages the node can give (memory not fragmented into smaller pieces) */
+	uint64_t compact_gain; /* what one compaction adds to available */
+};
+
 struct fake_kernel {
 	struct kernel kernel;
 	const struct fixture *f;
@@ -55,6 +67,9 @@ struct fake_kernel {
 	bool fbcon_pending; /* a bind of 1 did not take: the next probe of fbcon_gpu brings fbcon back */
 	char *log;
 	size_t log_len;
+	struct fk_pool *pools;
+	size_t n_pools;
+	unsigned compactions; /* node or whole-memory compactions asked for */
 };
 
 /* Allocation and strings: a failure ends the test. */
@@ -88,3 +103,9 @@ int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned 
  * as soon as it blocks (it goes on until the test lets it). */
 int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b), const char *a,
 	       const char *b);
+
+/* The hugepage side (fake-kernel-hugepages.c): a write under devices/system/node/ (k->lock not held). 1 when
+ * RELPATH is not a hugepage pool's nr_hugepages nor a node's compact (a plain attribute), else 0 or -errno. */
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value);
+/* /proc/sys/vm/compact_memory: every node compacted (k->lock held). */
+void fk_compact_all_locked(struct fake_kernel *k);

@@ -287,6 +287,12 @@ static int dispatch(struct fake_kernel *k, const char *relpath, const char *raw)
 
 	if (streq(relpath, "bus/pci/drivers_probe"))
 		return do_probe(k, value, NULL);
+	if (startswith(relpath, "devices/system/node/")) {
+		int r = fk_node_write(k, relpath, value);
+
+		if (r <= 0)
+			return r;
+	}
 	if (startswith(relpath, "bus/pci/drivers/")) {
 		rest = relpath + strlen("bus/pci/drivers/");
 		name = strndup(rest, strcspn(rest, "/"));

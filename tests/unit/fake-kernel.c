@@ -265,6 +265,7 @@ void fk_free(struct fake_kernel *k)
 	free(k->devices);
 	free(k->drivers);
 	free(k->modules);
+	free(k->pools);
 	free(k->log);
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "kernel.h"
 #include "sysfs-fixture.h"
@@ -74,6 +75,23 @@ void fk_unblock(struct fake_kernel *k, const char *address);
  * vtconsole's bind does not take, and fbcon binds the framebuffer vtconsoles ("(M) frame buffer device")
  * again when the boot GPU ADDRESS is next probed successfully after such a write. */
 void fk_fbcon_follows_probe(struct fake_kernel *k, const char *address);
+
+/* Hugepages (fake-kernel-hugepages.c): a pool of SIZE_KIB pages on NODE, its sysfs files made
+ * (devices/system/node/nodeN/hugepages/hugepages-SIZEkB/{nr,free,surplus}_hugepages and nodeN/compact) with NR
+ * pages, all free. As the kernel does it, writing nr_hugepages a larger count gives the pool at most
+ * AVAILABLE more pages (the node's free memory that is not fragmented, set with fk_hugepages_set_memory) and
+ * the count reads back as what was obtained; a smaller count frees free pages, and in-use pages above it
+ * become surplus, freed when they are let go. A compaction (nodeN/compact, or fk_compact_all_locked for
+ * /proc/sys/vm/compact_memory) adds COMPACT_GAIN to AVAILABLE on the node's pools. */
+void fk_hugepages_add(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t nr);
+void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t available,
+			     uint64_t compact_gain);
+/* Processes (a VM's QEMU) hold USED pages of the pool (at most its count); letting go frees surplus. */
+void fk_hugepages_set_used(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t used);
+/* The pool's nr_hugepages and surplus now, and the compactions asked for so far. */
+uint64_t fk_hugepages_nr(struct fake_kernel *k, unsigned node, uint64_t size_kib);
+uint64_t fk_hugepages_surplus(struct fake_kernel *k, unsigned node, uint64_t size_kib);
+unsigned fk_hugepages_compactions(struct fake_kernel *k);
 
 /* Hot-unplug: ADDRESS disappears from the tree now. */
 void fk_remove_device(struct fake_kernel *k, const char *address);

@@ -1,0 +1,230 @@
+/* HOST_HUGEPAGES, the write side: reserving pages relative to what a pool holds, with bounded compaction,
+ * and giving back exactly a VM's ledger (host-hugepages.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "clock.h"
+#include "host-hugepages-size.h"
+#include "host-hugepages.h"
+#include "log.h"
+#include "util.h"
+
+/* Every read-modify-write of a pool in this process: two VMs' jobs run on threads of their own. */
+static pthread_mutex_t pools_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t hugepages_recovered_ledger(uint64_t before, uint64_t current, uint64_t wanted)
+{
+	if (current <= before)
+		return 0;
+	return current - before < wanted ? current - before : wanted;
+}
+
+static uint64_t persistent(const struct hugepages_pool *p)
+{
+	return p->nr > p->surplus ? p->nr - p->surplus : 0;
+}
+
+static int set_why(char **ret_why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_why(char **ret_why, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	free(*ret_why);
+	va_start(ap, fmt);
+	n = vasprintf(ret_why, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		*ret_why = NULL;
+	return 0;
+}
+
+static int write_nr(const struct hugepages_io *io, const char *target, uint64_t nr)
+{
+	char relpath[128], value[32];
+	unsigned node;
+	uint64_t size;
+
+	if (hugepages_target_parse(target, &node, &size) < 0)
+		return -EINVAL;
+	snprintf(value, sizeof(value), "%" PRIu64, nr);
+	return kernel_write(io->kernel, hugepages_pool_relpath(node, size, "nr_hugepages", relpath), value,
+			    io->write_timeout_ms);
+}
+
+/* Compact NODE's memory: its own compact attribute, else all memory through compact_all. */
+static int compact(const struct hugepages_io *io, unsigned node)
+{
+	_cleanup_free_ char *path = NULL;
+	char relpath[64];
+	struct stat st;
+
+	snprintf(relpath, sizeof(relpath), "devices/system/node/node%u/compact", node);
+	if (asprintf(&path, "%s/%s", io->sysfs_root, relpath) < 0)
+		return -ENOMEM;
+	if (stat(path, &st) == 0)
+		return kernel_write(io->kernel, relpath, "1", io->write_timeout_ms);
+	if (io->compact_all)
+		return io->compact_all(io->kernel, io->write_timeout_ms);
+	return -EOPNOTSUPP;
+}
+
+/* Set TARGET's persistent pages to BASE again and say whether that took. Pools lock held. */
+static int shrink_to(const struct hugepages_io *io, const char *target, uint64_t base)
+{
+	struct hugepages_pool p;
+	int r = write_nr(io, target, base);
+
+	if (r < 0)
+		return r;
+	r = hugepages_pool_read(io->sysfs_root, target, &p);
+	if (r < 0)
+		return r;
+	return persistent(&p) == base ? 0 : -EBUSY;
+}
+
+int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
+		      char **ret_why)
+{
+	struct hugepages_pool p;
+	uint64_t base, got = 0;
+	unsigned node, compactions = 0;
+	uint64_t size;
+	char label[32];
+	int r;
+
+	*ret_added = 0;
+	*ret_why = NULL;
+	if (hugepages_target_parse(target, &node, &size) < 0)
+		return -EINVAL;
+	hugepages_size_label(size, label);
+	pthread_mutex_lock(&pools_lock);
+	r = hugepages_pool_read(io->sysfs_root, target, &p);
+	if (r < 0) {
+		set_why(ret_why, "hugepages: cannot read the pool of %s pages on node %u: %s", label, node,
+			strerror(-r));
+		goto out;
+	}
+	base = persistent(&p);
+	if (wanted > UINT64_MAX - base) {
+		r = -EOVERFLOW;
+		set_why(ret_why, "hugepages: %" PRIu64 " more pages of %s overflow node %u's pool", wanted, label,
+			node);
+		goto out;
+	}
+	for (;;) {
+		r = write_nr(io, target, base + wanted);
+		if (r == 0)
+			r = hugepages_pool_read(io->sysfs_root, target, &p);
+		if (r < 0) {
+			set_why(ret_why, "hugepages: reserving %" PRIu64 " pages of %s on node %u failed: %s", wanted,
+				label, node, strerror(-r));
+			break;
+		}
+		got = persistent(&p) > base ? persistent(&p) - base : 0;
+		if (got >= wanted || compactions >= HUGEPAGES_COMPACTIONS_MAX || monotonic_ms() >= io->deadline_ms)
+			break;
+		/* Short: the free memory is in pieces smaller than a page. Compaction moves what can move. */
+		r = compact(io, node);
+		compactions++;
+		if (r < 0) {
+			/* No way to compact, or one that ran past its deadline (it goes on in the kernel): another
+			 * try would find the same memory. */
+			log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
+			r = 0;
+			break;
+		}
+	}
+	if (r == 0 && got >= wanted) {
+		/* More than asked means someone outside hookd wrote the pool meanwhile: the ledger is ours only. */
+		*ret_added = wanted;
+		goto out;
+	}
+	if (r == 0) {
+		r = -ENOMEM;
+		set_why(ret_why,
+			"hugepages: only %" PRIu64 " of %" PRIu64
+			" pages of %s could be reserved on node %u (memory is "
+			"too fragmented or too full, after %u compactions); none were kept",
+			got, wanted, label, node, compactions);
+	}
+	/* Give back exactly what was added: the pool as it was. */
+	if (shrink_to(io, target, base) < 0) {
+		if (hugepages_pool_read(io->sysfs_root, target, &p) == 0)
+			*ret_added = hugepages_recovered_ledger(base, persistent(&p), wanted);
+		else
+			*ret_added = wanted; /* unknown: the most this VM can have added */
+		log_warning("hugepages: node %u's pool of %s pages did not shrink back to %" PRIu64 "; %" PRIu64
+			    " pages stay in this VM's ledger",
+			    node, label, base, *ret_added);
+	}
+out:
+	pthread_mutex_unlock(&pools_lock);
+	return r;
+}
+
+int hugepages_give_back(const struct hugepages_io *io, const char *target, uint64_t pages, char **ret_why)
+{
+	unsigned long long until = monotonic_ms() + io->give_back_wait_ms;
+	struct hugepages_pool p;
+	uint64_t give, goal;
+	unsigned node;
+	uint64_t size;
+	char label[32];
+	int r;
+
+	*ret_why = NULL;
+	if (hugepages_target_parse(target, &node, &size) < 0)
+		return -EINVAL;
+	if (pages == 0)
+		return 0;
+	hugepages_size_label(size, label);
+	pthread_mutex_lock(&pools_lock);
+	for (;;) {
+		r = hugepages_pool_read(io->sysfs_root, target, &p);
+		if (r < 0) {
+			set_why(ret_why, "hugepages: cannot read the pool of %s pages on node %u: %s", label, node,
+				strerror(-r));
+			goto out;
+		}
+		give = pages < persistent(&p) ? pages : persistent(&p);
+		/* The VM's QEMU may still be letting go of its pages: wait for them, bounded. */
+		if (p.free >= give || monotonic_ms() >= until)
+			break;
+		pthread_mutex_unlock(&pools_lock);
+		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+		pthread_mutex_lock(&pools_lock);
+	}
+	goal = persistent(&p) - give;
+	r = write_nr(io, target, goal);
+	if (r == 0)
+		r = hugepages_pool_read(io->sysfs_root, target, &p);
+	if (r < 0) {
+		set_why(ret_why, "hugepages: giving back %" PRIu64 " pages of %s on node %u failed: %s", give, label,
+			node, strerror(-r));
+		goto out;
+	}
+	if (give < pages)
+		set_why(ret_why,
+			"hugepages: node %u's pool of %s pages held %" PRIu64 " fewer pages than this VM added "
+			"(shrunk by someone else); gave back %" PRIu64,
+			node, label, pages - give, give);
+	else if (p.nr > goal)
+		set_why(ret_why,
+			"hugepages: %" PRIu64
+			" pages of %s on node %u are still in use; the kernel frees them when they "
+			"are let go",
+			p.nr - goal, label, node);
+	if (*ret_why)
+		log_warning("%s", *ret_why);
+out:
+	pthread_mutex_unlock(&pools_lock);
+	return r;
+}

@@ -1,0 +1,72 @@
+/* The host change HOST_HUGEPAGES (host-change.h): pages of one size reserved on one NUMA node for one VM,
+ * with a per-VM ledger. Target "node0/hugepages-2048kB" (the pool under devices/system/node/), wanted: the
+ * pages the VM needs, before: the pool's nr_hugepages found, applied: the pages this VM added.
+ *
+ * Reservations are RELATIVE: the pool grows by what the VM needs on top of what is there (the host's own
+ * boot-time pages, other VMs' reservations), and release shrinks it by exactly the pages the VM added, so
+ * the host's own pages are never freed and two VMs never free each other's. Each VM keeps its own ledger (the
+ * kind is not shared). Writes to the pools are serialized within hookd, so a read-modify-write of
+ * nr_hugepages never interleaves with another VM's.
+ *
+ * The read side (host-hugepages.c: reading a pool, checking a target) is what hookctl links; the writes
+ * (host-hugepages-write.c) are the engine's write side. */
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel.h"
+
+/* One pool as sysfs shows it. */
+struct hugepages_pool {
+	uint64_t nr;	  /* nr_hugepages: every page of the pool, surplus included */
+	uint64_t free;	  /* free_hugepages */
+	uint64_t surplus; /* surplus_hugepages: in-use pages the pool gives back as they are let go */
+};
+
+/* The pool of TARGET under SYSFS_ROOT. 0; -EINVAL for a malformed target; -ENOENT when the host has no
+ * such pool (no such node, or the size is not offered); -EBADMSG when a count does not read as a number;
+ * -errno of the read. */
+int hugepages_pool_read(const char *sysfs_root, const char *target, struct hugepages_pool *ret);
+
+/* Whether TARGET exists and WANTED is a page count (the check phase): 0, or -EINVAL / -ENOENT with *ret_why
+ * (one line, caller frees). */
+int hugepages_check(const char *sysfs_root, const char *target, const char *wanted, char **ret_why);
+
+/* How a reservation or a give-back reaches the kernel. */
+struct hugepages_io {
+	const struct kernel *kernel; /* nr_hugepages and nodeN/compact are written through it */
+	const char *sysfs_root;	     /* the pools are read under it */
+	/* Compact all memory (/proc/sys/vm/compact_memory, the kernel's proc_write), for a node without its
+	 * own compact attribute; NULL: none. 0 or -errno. */
+	int (*compact_all)(const struct kernel *k, unsigned timeout_ms);
+	unsigned write_timeout_ms;	/* one write: nr_hugepages, a compaction */
+	unsigned long long deadline_ms; /* CLOCK_MONOTONIC (clock.h): no compaction is started after it */
+	unsigned give_back_wait_ms;	/* release: how long to wait for pages the VM still uses (bounded) */
+};
+
+/* At most this many compactions per reservation: after a few, another one rarely frees a huge page. */
+#define HUGEPAGES_COMPACTIONS_MAX 4
+
+/* Add WANTED pages to TARGET's pool (nr_hugepages = what is there + WANTED), read back what was obtained;
+ * when short, compact the node (HUGEPAGES_COMPACTIONS_MAX times at most, before the deadline) and try again.
+ * 0 with *ret_added = WANTED; when still short, exactly the pages added are given back and -ENOMEM is
+ * returned with *ret_why: "only 300 of 512 pages of 2 MiB could be reserved on node 0 (memory is too
+ * fragmented or too full); none were kept". -errno of a write (with *ret_why), after giving back what was
+ * added. */
+int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
+		      char **ret_why);
+
+/* Give PAGES back to the kernel from TARGET's pool (nr_hugepages = what is there - PAGES, never below 0).
+ * Pages still in use (the VM's QEMU not gone yet) are waited for, bounded by give_back_wait_ms; past it the
+ * kernel is told anyway and frees them as they are let go (they count as surplus until then), and *ret_why
+ * says so with 0 returned. -errno of the write with *ret_why. */
+int hugepages_give_back(const struct hugepages_io *io, const char *target, uint64_t pages, char **ret_why);
+
+/* Recovery of a reservation the journal holds as APPLYING (killed between the journal and its ledger): the
+ * pages the VM may have added, min(WANTED, CURRENT - BEFORE) and never below 0. Pages another VM added since
+ * cannot be told apart, but pool writes are serialized and a crash kills every writer, so the pool changed
+ * only by this VM's write. */
+uint64_t hugepages_recovered_ledger(uint64_t before, uint64_t current, uint64_t wanted);
+
+/* A page count as the journal and the plan hold it ("512"): 0 or -EINVAL. */
+int hugepages_count_parse(const char *s, uint64_t *ret);

@@ -1,0 +1,205 @@
+/* The fake kernel's hugepage pools (fake-kernel.h): nr_hugepages writes as hugetlb's set_max_huge_pages()
+ * treats them, with a node's memory fragmentation and compaction modelled as a number of pages the node can
+ * still give. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake-kernel-internal.h"
+#include "util.h"
+
+static struct fk_pool *find_pool(struct fake_kernel *k, unsigned node, uint64_t size_kib)
+{
+	for (size_t i = 0; i < k->n_pools; i++)
+		if (k->pools[i].node == node && k->pools[i].size_kib == size_kib)
+			return &k->pools[i];
+	return NULL;
+}
+
+static void write_count(struct fake_kernel *k, const struct fk_pool *p, const char *attr, uint64_t v)
+{
+	_cleanup_free_ char *path = fk_sys_path(k, "devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB/%s",
+						p->node, p->size_kib, attr);
+	FILE *f = fopen(path, "w");
+
+	CHECK(f);
+	fprintf(f, "%" PRIu64 "\n", v);
+	CHECK(fclose(f) == 0);
+}
+
+/* The pool's files as sysfs shows them (k->lock held). */
+static void show(struct fake_kernel *k, const struct fk_pool *p)
+{
+	write_count(k, p, "nr_hugepages", p->nr);
+	write_count(k, p, "free_hugepages", p->nr - p->used);
+	write_count(k, p, "surplus_hugepages", p->surplus);
+}
+
+/* Surplus pages that are free go back to the node at once. */
+static void free_surplus(struct fk_pool *p)
+{
+	uint64_t n = p->surplus < p->nr - p->used ? p->surplus : p->nr - p->used;
+
+	p->surplus -= n;
+	p->nr -= n;
+	p->available += n;
+}
+
+/* set_max_huge_pages(COUNT): COUNT is the persistent pages wanted. */
+static void set_count(struct fk_pool *p, uint64_t count)
+{
+	uint64_t persistent = p->nr - p->surplus, grow, min_count;
+
+	/* Surplus pages become persistent first, then new pages are allocated while the node gives them. */
+	while (p->surplus && count > persistent) {
+		p->surplus--;
+		persistent++;
+	}
+	if (count > persistent) {
+		grow = count - persistent < p->available ? count - persistent : p->available;
+		p->nr += grow;
+		p->available -= grow;
+		return;
+	}
+	/* Free the free pages down to COUNT (never an in-use one); the in-use pages above it become surplus. */
+	min_count = p->used > count ? p->used : count;
+	while (p->nr - p->surplus > min_count && p->nr > p->used) {
+		p->nr--;
+		p->available++;
+	}
+	while (p->nr - p->surplus > count)
+		p->surplus++;
+}
+
+static void compact_node_locked(struct fake_kernel *k, unsigned node)
+{
+	k->compactions++;
+	for (size_t i = 0; i < k->n_pools; i++)
+		if (k->pools[i].node == node)
+			k->pools[i].available += k->pools[i].compact_gain;
+}
+
+void fk_compact_all_locked(struct fake_kernel *k)
+{
+	k->compactions++;
+	for (size_t i = 0; i < k->n_pools; i++)
+		k->pools[i].available += k->pools[i].compact_gain;
+}
+
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value)
+{
+	unsigned node;
+	uint64_t size_kib, count;
+	char attr[32], *end;
+	struct fk_pool *p;
+	int n = 0;
+
+	if (sscanf(relpath, "devices/system/node/node%u/compact%n", &node, &n) == 1 && n > 0 && !relpath[n]) {
+		pthread_mutex_lock(&k->lock);
+		compact_node_locked(k, node);
+		fk_logf(k, "compact node%u", node);
+		pthread_mutex_unlock(&k->lock);
+		return 0;
+	}
+	n = 0;
+	if (sscanf(relpath, "devices/system/node/node%u/hugepages/hugepages-%" SCNu64 "kB/%31[a-z_]%n", &node,
+		   &size_kib, attr, &n) != 3 ||
+	    relpath[n] || !streq(attr, "nr_hugepages"))
+		return 1;
+	errno = 0;
+	count = strtoull(value, &end, 10);
+	if (errno || end == value || *end)
+		return -EINVAL;
+	pthread_mutex_lock(&k->lock);
+	p = find_pool(k, node, size_kib);
+	if (!p) {
+		pthread_mutex_unlock(&k->lock);
+		return -ENOENT;
+	}
+	set_count(p, count);
+	show(k, p);
+	fk_logf(k, "hugepages node%u %" PRIu64 "kB %" PRIu64 " -> %" PRIu64, node, size_kib, count, p->nr);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+void fk_hugepages_add(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t nr)
+{
+	_cleanup_free_ char *compact = fk_sys_path(k, "devices/system/node/node%u/compact", node);
+	_cleanup_free_ char *dir =
+		fk_sys_path(k, "devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB", node, size_kib);
+	struct fk_pool *grown;
+	FILE *f;
+
+	fx_mkdir_p(dir);
+	f = fopen(compact, "w");
+	CHECK(f);
+	CHECK(fclose(f) == 0);
+	pthread_mutex_lock(&k->lock);
+	CHECK(!find_pool(k, node, size_kib));
+	grown = realloc(k->pools, (k->n_pools + 1) * sizeof(*k->pools));
+	CHECK(grown);
+	k->pools = grown;
+	k->pools[k->n_pools] = (struct fk_pool){ .node = node, .size_kib = size_kib, .nr = nr };
+	show(k, &k->pools[k->n_pools++]);
+	pthread_mutex_unlock(&k->lock);
+}
+
+static struct fk_pool *pool_locked(struct fake_kernel *k, unsigned node, uint64_t size_kib)
+{
+	struct fk_pool *p;
+
+	pthread_mutex_lock(&k->lock);
+	p = find_pool(k, node, size_kib);
+	CHECK(p);
+	return p;
+}
+
+void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t available,
+			     uint64_t compact_gain)
+{
+	struct fk_pool *p = pool_locked(k, node, size_kib);
+
+	p->available = available;
+	p->compact_gain = compact_gain;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_hugepages_set_used(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t used)
+{
+	struct fk_pool *p = pool_locked(k, node, size_kib);
+
+	CHECK(used <= p->nr);
+	p->used = used;
+	free_surplus(p);
+	show(k, p);
+	pthread_mutex_unlock(&k->lock);
+}
+
+uint64_t fk_hugepages_nr(struct fake_kernel *k, unsigned node, uint64_t size_kib)
+{
+	uint64_t nr = pool_locked(k, node, size_kib)->nr;
+
+	pthread_mutex_unlock(&k->lock);
+	return nr;
+}
+
+uint64_t fk_hugepages_surplus(struct fake_kernel *k, unsigned node, uint64_t size_kib)
+{
+	uint64_t surplus = pool_locked(k, node, size_kib)->surplus;
+
+	pthread_mutex_unlock(&k->lock);
+	return surplus;
+}
+
+unsigned fk_hugepages_compactions(struct fake_kernel *k)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&k->lock);
+	n = k->compactions;
+	pthread_mutex_unlock(&k->lock);
+	return n;
+}

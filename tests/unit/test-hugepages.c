@@ -1,0 +1,217 @@
+/* The hugepage reservation and its ledger (host-hugepages.h) on a fixture tree through the fake kernel:
+ * relative to the host's own pages, bounded compaction, a short reservation given back whole, two VMs with
+ * ledgers of their own, pages still in use at release, the ledger recovered after a crash. Never /sys. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "fake-kernel.h"
+#include "host-hugepages.h"
+#include "sysfs-fixture.h"
+#include "test.h"
+#include "util.h"
+
+#define NODE0_2M "node0/hugepages-2048kB"
+
+struct bed {
+	struct fixture f;
+	struct fake_kernel *k;
+	struct hugepages_io io;
+};
+
+/* A host with HOST_PAGES boot-time 2 MiB pages on node 0 (and node 1's 1 GiB pool, empty), AVAILABLE more
+ * that the node can give, GAIN per compaction. */
+static void bed_init(struct bed *b, uint64_t host_pages, uint64_t available, uint64_t gain)
+{
+	fx_init(&b->f);
+	b->k = fk_new(&b->f);
+	fk_hugepages_add(b->k, 0, 2048, host_pages);
+	fk_hugepages_set_memory(b->k, 0, 2048, available, gain);
+	fk_hugepages_add(b->k, 1, 1048576, 0);
+	b->io = (struct hugepages_io){
+		.kernel = fk_kernel(b->k),
+		.sysfs_root = b->f.sys,
+		.write_timeout_ms = 1000,
+		.deadline_ms = monotonic_ms() + 3600 * 1000,
+		.give_back_wait_ms = 0,
+	};
+}
+
+static void bed_free(struct bed *b)
+{
+	fk_free(b->k);
+	fx_clear(&b->f);
+}
+
+static void test_relative_and_exact_give_back(void)
+{
+	_cleanup_free_ char *why = NULL, *again = NULL;
+	struct hugepages_pool pool;
+	struct bed b;
+	uint64_t added;
+
+	bed_init(&b, 64, 10000, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), 0);
+	CHECK(!why);
+	CHECK_INT(added, 512);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 512);
+	CHECK_INT(fk_hugepages_compactions(b.k), 0);
+	CHECK_INT(hugepages_pool_read(b.f.sys, NODE0_2M, &pool), 0);
+	CHECK_INT(pool.nr, 576);
+	CHECK_INT(pool.free, 576);
+	/* Release gives back the VM's 512; the host's 64 boot-time pages stay. */
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, 512, &again), 0);
+	CHECK(!again);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+static void test_compaction_bounded(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct bed b;
+	uint64_t added;
+
+	/* 100 pages at once, 250 more per compaction: two compactions reach 512. */
+	bed_init(&b, 0, 100, 250);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), 0);
+	CHECK_INT(added, 512);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 512);
+	CHECK_INT(fk_hugepages_compactions(b.k), 2);
+	bed_free(&b);
+}
+
+static void test_short_given_back_whole(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct bed b;
+	uint64_t added = 99;
+
+	/* 100 at once, 50 per compaction: after the bound (4) only 300; the pool goes back to the host's 64. */
+	bed_init(&b, 64, 100, 50);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), -ENOMEM);
+	CHECK_STR(why, "hugepages: only 300 of 512 pages of 2 MiB could be reserved on node 0 (memory is too "
+		       "fragmented or too full, after 4 compactions); none were kept");
+	CHECK_INT(added, 0);
+	CHECK_INT(fk_hugepages_compactions(b.k), HUGEPAGES_COMPACTIONS_MAX);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+static void test_deadline_passed(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct bed b;
+	uint64_t added;
+
+	/* Past the operation's deadline no compaction is started: one try, refused, given back. */
+	bed_init(&b, 0, 10, 1000);
+	b.io.deadline_ms = 0;
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), -ENOMEM);
+	CHECK(strstr(why, "only 10 of 512 pages"));
+	CHECK_INT(fk_hugepages_compactions(b.k), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 0);
+	bed_free(&b);
+}
+
+static void test_two_vms(void)
+{
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL, *w4 = NULL;
+	struct bed b;
+	uint64_t a, c;
+
+	bed_init(&b, 64, 10000, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 100, &a, &w1), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 200, &c, &w2), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 364);
+	/* The first VM stops: its 100 go, the second's 200 and the host's 64 stay. */
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, a, &w3), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 264);
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, c, &w4), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+static void test_give_back_in_use(void)
+{
+	_cleanup_free_ char *w1 = NULL, *why = NULL;
+	struct bed b;
+	uint64_t added;
+
+	bed_init(&b, 64, 10000, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &w1), 0);
+	/* QEMU still holds its 512 pages when release comes (the wait is 0 here): the pool is told to shrink,
+	 * the pages count as surplus, and they go when QEMU lets go. */
+	fk_hugepages_set_used(b.k, 0, 2048, 512);
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, 512, &why), 0);
+	CHECK_STR(why, "hugepages: 448 pages of 2 MiB on node 0 are still in use; the kernel frees them when they are "
+		       "let go");
+	CHECK_INT(fk_hugepages_surplus(b.k, 0, 2048), 448);
+	fk_hugepages_set_used(b.k, 0, 2048, 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	CHECK_INT(fk_hugepages_surplus(b.k, 0, 2048), 0);
+	bed_free(&b);
+}
+
+static void test_shrunk_by_someone_else(void)
+{
+	_cleanup_free_ char *w1 = NULL, *why = NULL;
+	struct bed b;
+	uint64_t added;
+
+	bed_init(&b, 0, 10000, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &w1), 0);
+	/* Someone writes nr_hugepages = 100 by hand while the VM runs: release gives back what is there. */
+	CHECK_INT(kernel_write(fk_kernel(b.k), "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
+			       "100", 1000),
+		  0);
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, 512, &why), 0);
+	CHECK_STR(why, "hugepages: node 0's pool of 2 MiB pages held 412 fewer pages than this VM added (shrunk by "
+		       "someone else); gave back 100");
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 0);
+	bed_free(&b);
+}
+
+static void test_check_and_read(void)
+{
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL;
+	struct hugepages_pool pool;
+	struct bed b;
+
+	bed_init(&b, 8, 0, 0);
+	CHECK_INT(hugepages_check(b.f.sys, NODE0_2M, "512", &w1), 0);
+	CHECK(!w1);
+	CHECK_INT(hugepages_check(b.f.sys, "node2/hugepages-2048kB", "512", &w2), -ENOENT);
+	CHECK_STR(w2, "hugepages: node 2 has no pool of 2 MiB pages (No such file or directory)");
+	CHECK_INT(hugepages_check(b.f.sys, "node0/../../x/hugepages-2048kB", "1", &w3), -EINVAL);
+	CHECK_INT(hugepages_pool_read(b.f.sys, "node0/../node1/hugepages-1048576kB", &pool), -EINVAL);
+	CHECK_INT(hugepages_pool_read(b.f.sys, "node1/hugepages-1048576kB", &pool), 0);
+	CHECK_INT(pool.nr, 0);
+	bed_free(&b);
+}
+
+static void test_recovered_ledger(void)
+{
+	/* Killed before the write: nothing added. After it: what the pool grew by, never more than wanted. */
+	CHECK_INT(hugepages_recovered_ledger(64, 64, 512), 0);
+	CHECK_INT(hugepages_recovered_ledger(64, 576, 512), 512);
+	CHECK_INT(hugepages_recovered_ledger(64, 364, 512), 300);
+	CHECK_INT(hugepages_recovered_ledger(64, 2000, 512), 512);
+	CHECK_INT(hugepages_recovered_ledger(64, 10, 512), 0);
+}
+
+int main(void)
+{
+	RUN(test_relative_and_exact_give_back);
+	RUN(test_compaction_bounded);
+	RUN(test_short_given_back_whole);
+	RUN(test_deadline_passed);
+	RUN(test_two_vms);
+	RUN(test_give_back_in_use);
+	RUN(test_shrunk_by_someone_else);
+	RUN(test_check_and_read);
+	RUN(test_recovered_ledger);
+	return 0;
+}
