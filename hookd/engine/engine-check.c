@@ -45,7 +45,7 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 	if (opts->kernel)
 		e->kernel = *opts->kernel;
 	else {
-		r = make_running_kernel(e->sysfs_root, opts->change_modules, &e->kernel);
+		r = make_running_kernel(e->sysfs_root, e->proc_root, opts->change_modules, &e->kernel);
 		if (r < 0) {
 			engine_free(e);
 			return r;
@@ -56,9 +56,9 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 	return 0;
 }
 
-static int read_only_kernel(const char *sysfs_root, bool change_modules, struct kernel *ret)
+static int read_only_kernel(const char *sysfs_root, const char *proc_root, bool change_modules, struct kernel *ret)
 {
-	return kernel_read_only_new(sysfs_root, ret);
+	return kernel_read_only_new(sysfs_root, proc_root, ret);
 }
 
 int engine_new_read_only(const struct engine_options *opts, struct engine **ret)

@@ -33,7 +33,8 @@ struct vm_config;
 
 /* Makes the running kernel an engine acts on when its options name none: kernel_running_new (the write side)
  * or a read-only one (engine_new_read_only). */
-typedef int (*running_kernel_fn)(const char *sysfs_root, bool change_modules, struct kernel *ret);
+typedef int (*running_kernel_fn)(const char *sysfs_root, const char *proc_root, bool change_modules,
+				 struct kernel *ret);
 /* engine_new() and engine_new_read_only(), but for the running kernel they make. */
 int engine_new_with(const struct engine_options *opts, running_kernel_fn make_running_kernel, struct engine **ret);
 

@@ -12,14 +12,16 @@
 struct running_kernel {
 	atomic_int refs;
 	char *sysfs_root;
+	char *proc_root;
 	bool change_modules;
 	pthread_mutex_t kmod_lock; /* a kmod context is not thread-safe */
 	struct modules *modules;   /* made on first use: hookctl and tests without modules never need it */
 };
 
-/* A running kernel behind OPS, with its sysfs at SYSFS_ROOT (copied). Free with kernel_running_free. 0 or
+/* A running kernel behind OPS, with its sysfs at SYSFS_ROOT and its /proc at PROC_ROOT (copied). Free with kernel_running_free. 0 or
  * -ENOMEM. */
-int running_kernel_new(const char *sysfs_root, bool change_modules, const struct kernel_ops *ops, struct kernel *ret);
+int running_kernel_new(const char *sysfs_root, const char *proc_root, bool change_modules, const struct kernel_ops *ops,
+		       struct kernel *ret);
 /* Drop one reference; the last frees it. */
 void running_kernel_unref(void *data);
 /* The kmod context, made on first use (kmod_lock held); its own failure (no module tree) is returned. */

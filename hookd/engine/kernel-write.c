@@ -19,6 +19,14 @@ static int running_write(void *data, const char *relpath, const char *value, uns
 	return sysfs_write(rk->sysfs_root, relpath, value, timeout_ms);
 }
 
+/* /proc files take the same plain write under the same deadline (compact_memory can take a while). */
+static int running_proc_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	struct running_kernel *rk = data;
+
+	return sysfs_write(rk->proc_root, relpath, value, timeout_ms);
+}
+
 /* On the module thread: ACTION "load" or "unload" of NAME. */
 static int module_job(void *data, const char *name, const char *action)
 {
@@ -56,12 +64,13 @@ static int running_module_load(void *data, const char *name, unsigned timeout_ms
 
 static const struct kernel_ops running_ops = {
 	.sysfs_write = running_write,
+	.proc_write = running_proc_write,
 	.module_info = running_module_info,
 	.module_unload = running_module_unload,
 	.module_load = running_module_load,
 };
 
-int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret)
+int kernel_running_new(const char *sysfs_root, const char *proc_root, bool change_modules, struct kernel *ret)
 {
-	return running_kernel_new(sysfs_root, change_modules, &running_ops, ret);
+	return running_kernel_new(sysfs_root, proc_root, change_modules, &running_ops, ret);
 }

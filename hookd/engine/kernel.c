@@ -23,6 +23,7 @@ void running_kernel_unref(void *data)
 	modules_free(rk->modules);
 	pthread_mutex_destroy(&rk->kmod_lock);
 	free(rk->sysfs_root);
+	free(rk->proc_root);
 	free(rk);
 }
 
@@ -67,19 +68,24 @@ static int refuse_module_change(void *data, const char *name, unsigned timeout_m
 
 static const struct kernel_ops read_only_ops = {
 	.sysfs_write = refuse_write,
+	.proc_write = refuse_write,
 	.module_info = running_module_info,
 	.module_unload = refuse_module_change,
 	.module_load = refuse_module_change,
 };
 
-int running_kernel_new(const char *sysfs_root, bool change_modules, const struct kernel_ops *ops, struct kernel *ret)
+int running_kernel_new(const char *sysfs_root, const char *proc_root, bool change_modules, const struct kernel_ops *ops,
+		       struct kernel *ret)
 {
 	struct running_kernel *rk = calloc(1, sizeof(*rk));
 
 	if (!rk)
 		return -ENOMEM;
 	rk->sysfs_root = strdup(sysfs_root);
-	if (!rk->sysfs_root) {
+	rk->proc_root = strdup(proc_root);
+	if (!rk->sysfs_root || !rk->proc_root) {
+		free(rk->sysfs_root);
+		free(rk->proc_root);
 		free(rk);
 		return -ENOMEM;
 	}
@@ -90,9 +96,9 @@ int running_kernel_new(const char *sysfs_root, bool change_modules, const struct
 	return 0;
 }
 
-int kernel_read_only_new(const char *sysfs_root, struct kernel *ret)
+int kernel_read_only_new(const char *sysfs_root, const char *proc_root, struct kernel *ret)
 {
-	return running_kernel_new(sysfs_root, false, &read_only_ops, ret);
+	return running_kernel_new(sysfs_root, proc_root, false, &read_only_ops, ret);
 }
 
 void kernel_running_free(struct kernel *k)

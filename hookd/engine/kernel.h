@@ -14,6 +14,10 @@ struct kernel_ops {
 	 * it goes on in the kernel (holding the device lock, for an unbind or a probe) and its outcome must be
 	 * read from the tree later. */
 	int (*sysfs_write)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
+	/* Write VALUE to the /proc file RELPATH (relative to the proc root: "sys/vm/compact_memory",
+	 * "irq/24/smp_affinity_list"), waiting at most TIMEOUT_MS; results as sysfs_write. Host changes only
+	 * (host-changes.h): the device moves never write /proc. */
+	int (*proc_write)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 	/* State, reference count and holders of module NAME, as modules_inspect(). -errno when the module
 	 * state cannot be read at all (no module tree for the running kernel); -ETIMEDOUT when a module load
 	 * or unload that missed its deadline still holds the module machinery after TIMEOUT_MS. */
@@ -34,17 +38,17 @@ struct kernel {
 	void *data; /* passed to every operation; owned by whoever made the kernel */
 };
 
-/* The running kernel with its sysfs at SYSFS_ROOT (copied): each write, module load and unload on its own
+/* The running kernel with its sysfs at SYSFS_ROOT and its /proc at PROC_ROOT (both copied): each write, module load and unload on its own
  * thread under its deadline, modules through libkmod (one context, made on first use, calls serialized).
  * With CHANGE_MODULES false, module_unload and module_load change nothing and return 0 (module_info still
  * asks the running kernel): for a SYSFS_ROOT that is a fixture tree, whose modules would be the host's.
  * Free with kernel_running_free. */
-int kernel_running_new(const char *sysfs_root, bool change_modules, struct kernel *ret);
+int kernel_running_new(const char *sysfs_root, const char *proc_root, bool change_modules, struct kernel *ret);
 void kernel_running_free(struct kernel *k);
 /* The running kernel for a reader (hookctl): module_info asks libkmod, every write and module change is
  * refused with -EROFS. It is all the engine's read side links (kernel.c); kernel_running_new is in the write
  * side (kernel-write.c). Free with kernel_running_free. 0 or -ENOMEM. */
-int kernel_read_only_new(const char *sysfs_root, struct kernel *ret);
+int kernel_read_only_new(const char *sysfs_root, const char *proc_root, struct kernel *ret);
 
 /* True when SYSFS_ROOT resolves to /sys: the tree the running kernel's modules belong to. */
 bool kernel_sysfs_root_is_live(const char *sysfs_root);
@@ -52,4 +56,9 @@ bool kernel_sysfs_root_is_live(const char *sysfs_root);
 static inline int kernel_write(const struct kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
 {
 	return k->ops->sysfs_write(k->data, relpath, value, timeout_ms);
+}
+
+static inline int kernel_proc_write(const struct kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	return k->ops->proc_write(k->data, relpath, value, timeout_ms);
 }

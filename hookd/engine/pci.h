@@ -7,8 +7,9 @@
 
 #include "kernel.h"
 
-/* Write VALUE to the file SYSFS_ROOT/RELPATH (truncating, as the shell's echo does) within TIMEOUT_MS:
- * the running kernel's write. 0, -errno of open or write, or -ETIMEDOUT. */
+/* Write VALUE to the file SYSFS_ROOT/RELPATH (truncating, as the shell's echo does) within TIMEOUT_MS: the
+ * running kernel's write (its /proc writes too, with the proc root as SYSFS_ROOT). 0, -errno of open or write,
+ * or -ETIMEDOUT. */
 int sysfs_write(const char *sysfs_root, const char *relpath, const char *value, unsigned timeout_ms);
 
 /* driver_override = DRIVER, or cleared when DRIVER is NULL. */

@@ -99,6 +99,7 @@ void fk_remove_device_locked(struct fake_kernel *k, struct fk_device *dev);
  * false when the probe failed. */
 bool fk_probe_locked(struct fake_kernel *k, struct fk_device *dev, const char *driver);
 int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
+int fk_proc_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 /* Run FN(K, A, B) on a thread of its own as the kernel runs a step for a writer: its result, or -ETIMEDOUT
  * as soon as it blocks (it goes on until the test lets it). */
 int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b), const char *a,

@@ -275,6 +275,25 @@ static int do_plain(struct fake_kernel *k, const char *relpath, const char *valu
 		return 0;
 	}
 	r = write_plain(path, value);
+	/* Host settings (cpufreq, hugepages) are logged so tests see their order among the device moves. */
+	if (r >= 0 && (startswith(relpath, "devices/system/") || startswith(relpath, "kernel/")))
+		fk_logf(k, "write %s %s", relpath, value);
+	pthread_mutex_unlock(&k->lock);
+	return r;
+}
+
+/* A /proc write: the file must exist, as every /proc file the engine writes does (compact_memory, an IRQ's
+ * smp_affinity_list); it takes the value as written. */
+static int do_proc(struct fake_kernel *k, const char *relpath, const char *value)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	CHECK(asprintf(&path, "%s/%s", k->f->proc, relpath) >= 0);
+	pthread_mutex_lock(&k->lock);
+	r = write_plain(path, value);
+	if (r >= 0)
+		fk_logf(k, "proc %s %s", relpath, value);
 	pthread_mutex_unlock(&k->lock);
 	return r;
 }
@@ -397,4 +416,10 @@ int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned 
 {
 	(void)timeout_ms;
 	return fk_run_job(data, dispatch, relpath, value);
+}
+
+int fk_proc_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	(void)timeout_ms;
+	return fk_run_job(data, do_proc, relpath, value);
 }

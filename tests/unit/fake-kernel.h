@@ -17,7 +17,8 @@
  * - modules: load (with what it depends on) registers the module's drivers and binds the unbound devices
  *   they match; unload is -EBUSY while the module has holders or users, else unbinds its devices and
  *   unregisters its drivers; module_info reports the state, the reference count and the holders;
- * - any other attribute is written as a plain file (vtconsole bind, platform framebuffer drivers).
+ * - any other attribute is written as a plain file (vtconsole bind, platform framebuffer drivers, cpufreq,
+ *   hugepages); a /proc write (proc_write) writes the fixture's /proc file, which must exist.
  * Each write runs on a thread of its own, as the engine's writes to the real kernel do. The fake kernel keeps
  * its own time: a write that blocks (an injected fault, or waiting for the lock of a device whose step is
  * blocked) has run past its deadline at once and returns -ETIMEDOUT while it goes on; one that does not
@@ -97,7 +98,8 @@ unsigned fk_hugepages_compactions(struct fake_kernel *k);
 void fk_remove_device(struct fake_kernel *k, const char *address);
 
 /* Every change the fake kernel made, one per line in order: "unbind ADDRESS DRIVER", "bind ADDRESS DRIVER",
- * "probe-failed ADDRESS DRIVER", "load MODULE", "unload MODULE", "override ADDRESS VALUE", "gone ADDRESS".
+ * "probe-failed ADDRESS DRIVER", "load MODULE", "unload MODULE", "override ADDRESS VALUE", "gone ADDRESS",
+ * "write RELPATH VALUE" (plain writes under devices/system/ and kernel/: host settings), "proc RELPATH VALUE".
  * Owned by K; valid until the next step. */
 const char *fk_log(struct fake_kernel *k);
 void fk_log_clear(struct fake_kernel *k);
