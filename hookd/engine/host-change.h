@@ -18,6 +18,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
 
 enum host_change_kind {
 	HOST_UNIT_STOPPED,	/* target: a unit ("display-manager.service"); before: its ActiveState */
@@ -58,6 +60,23 @@ const char *host_change_kind_to_string(enum host_change_kind k); /* "unit-stoppe
 int host_change_kind_from_string(const char *s);		 /* the kind, or -EINVAL */
 const char *host_change_step_to_string(enum host_change_step s); /* "planned", "applying", ... */
 int host_change_step_from_string(const char *s);
+
+/* At most this many host changes in one plan (a journal claiming more is refused), and this long each of
+ * their strings. */
+#define HOST_CHANGES_MAX 4096u
+#define HOST_CHANGE_TEXT_MAX 4096u
+/* Whether TARGET can name KIND's target: one line without white space, at most 256 bytes, no "." or ".."
+ * component and no leading '/' (targets become sysfs, /proc or unit names); "cpuN" for the per-CPU kinds,
+ * an IRQ number for irq-affinity. */
+bool host_change_target_valid(enum host_change_kind kind, const char *target);
+/* C as the plan's and journal's JSON: {"kind", "target", "wanted", "before", "applied", "step"} (before and
+ * applied null until set). NULL when out of memory. */
+json_object *host_change_to_json(const struct plan_host_change *c);
+/* The JSON array A (host_change_to_json's objects) into *RET (caller frees each with plan_host_change_clear,
+ * then the array), validated like any journal: known kind and step, a valid target, every value one line of
+ * at most HOST_CHANGE_TEXT_MAX bytes, at most HOST_CHANGES_MAX entries, no (kind, target) twice. 0, -EINVAL
+ * or -ENOMEM; nothing is returned on failure. */
+int host_changes_from_json(json_object *a, struct plan_host_change **ret, size_t *ret_n);
 
 struct host_context; /* the engine's view for one change: kernel writes, sysfs/proc roots, the host bus,
 		      * deadlines (host-changes.c) */

@@ -364,7 +364,7 @@ static void json_add_str(json_object *o, const char *key, const char *s)
 json_object *plan_to_json(const struct plan *p)
 {
 	json_object *o = json_object_new_object(), *devices = json_object_new_array(),
-		    *modules = json_object_new_array();
+		    *modules = json_object_new_array(), *host_changes = json_object_new_array();
 
 	json_add_str(o, "vm", p->vm);
 	json_add_str(o, "phase", phases[p->phase]);
@@ -393,6 +393,9 @@ json_object *plan_to_json(const struct plan *p)
 		json_object_array_add(modules, j);
 	}
 	json_object_object_add(o, "modules", modules);
+	json_object_object_add(o, "host_changes", host_changes);
+	for (size_t i = 0; i < p->n_host_changes; i++)
+		json_object_array_add(host_changes, host_change_to_json(&p->host_changes[i]));
 	json_object_object_add(o, "release_console", json_object_new_boolean(p->release_console));
 	json_object_object_add(o, "vtconsoles", json_strv(p->vtconsoles));
 	json_object_object_add(o, "firmware_framebuffers", json_strv(p->firmware_fbs));
@@ -608,6 +611,12 @@ int plan_from_json(json_object *o, struct plan **ret)
 		if (r < 0)
 			return r;
 		p->modules[i].step = r;
+	}
+	/* A journal written before host changes existed has none. */
+	if (json_object_object_get_ex(o, "host_changes", &v)) {
+		r = host_changes_from_json(v, &p->host_changes, &p->n_host_changes);
+		if (r < 0)
+			return r;
 	}
 	if (json_object_object_get_ex(o, "release_console", &v)) {
 		if (!json_object_is_type(v, json_type_boolean))

@@ -1,7 +1,8 @@
 /* libFuzzer harness for the journal reader (journal_parse): one input is read as a journal's text. Besides
  * crashes and sanitizer reports it checks what release and status rely on:
  *   - a parse either succeeds or fails with -EINVAL (never another error, never half a plan);
- *   - an accepted journal holds only canonical PCI addresses, a valid VM name, no device twice;
+ *   - an accepted journal holds only canonical PCI addresses, a valid VM name, no device twice, host changes
+ *     of known kinds with targets that cannot climb out of a path, no (kind, target) twice;
  *   - an accepted journal, written back as the engine writes it, reads back to the same plan.
  * Without -DFUZZING, tests/fuzz/replay.c runs the corpus through it (a regression test in every build). */
 #include <errno.h>
@@ -16,6 +17,15 @@
 #include "plan.h"
 #include "util.h"
 #include "vmname.h"
+
+/* Whether PATH has a ".." component or is absolute: a target that would leave the tree it names. */
+static bool climbs(const char *path)
+{
+	size_t n = strlen(path);
+
+	return path[0] == '/' || streq(path, "..") || startswith(path, "../") || strstr(path, "/../") ||
+	       (n >= 3 && streq(path + n - 3, "/.."));
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,6 +50,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(!streq(p->devices[i].address, p->devices[j].address));
 		REQUIRE(p->devices[i].name && !strchr(p->devices[i].name, '/'));
 		REQUIRE(!p->devices[i].original_driver || !strchr(p->devices[i].original_driver, '/'));
+	}
+	REQUIRE(p->n_host_changes <= HOST_CHANGES_MAX);
+	for (size_t i = 0; i < p->n_host_changes; i++) {
+		const struct plan_host_change *c = &p->host_changes[i];
+
+		REQUIRE(host_change_kind_to_string(c->kind) && host_change_step_to_string(c->step));
+		REQUIRE(host_change_target_valid(c->kind, c->target) && !climbs(c->target));
+		REQUIRE(c->wanted && !strchr(c->wanted, '\n'));
+		for (size_t j = 0; j < i; j++)
+			REQUIRE(p->host_changes[j].kind != c->kind || !streq(p->host_changes[j].target, c->target));
 	}
 	o = plan_to_json(p);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
