@@ -13,6 +13,7 @@
 #include "checks.h"
 #include "engine.h"
 #include "engine-internal.h"
+#include "host-changes.h"
 #include "journal.h"
 #include "kernel.h"
 #include "modules.h"
@@ -52,6 +53,7 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 		}
 		e->owns_kernel = true;
 	}
+	e->host_bus = opts->host_bus;
 	*ret = e;
 	return 0;
 }
@@ -72,6 +74,8 @@ void engine_free(struct engine *e)
 		return;
 	if (e->owns_kernel)
 		kernel_running_free(&e->kernel);
+	if (e->close_own_bus)
+		e->close_own_bus(&e->own_bus);
 	pthread_mutex_destroy(&e->journal_failures_lock);
 	diag_clear(&e->journal_failures);
 	free(e->sysfs_root);
@@ -185,6 +189,19 @@ static int check_own_journal(struct engine *e, const struct plan *p, struct diag
 	return 0;
 }
 
+void engine_host_context(struct engine *e, const char *vm, unsigned timeout_ms, struct host_context *ret)
+{
+	*ret = (struct host_context){
+		.vm = vm,
+		.kernel = &e->kernel,
+		.sysfs_root = e->sysfs_root,
+		.proc_root = e->proc_root,
+		.run_dir = e->run_dir,
+		.bus = e->host_bus,
+		.timeout_ms = timeout_ms,
+	};
+}
+
 int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
 		       struct diag *diag, struct diag *warnings)
 {
@@ -213,6 +230,12 @@ int build_checked_plan(struct engine *e, const struct vm_config *vm, const char 
 			p->firmware_fbs = NULL;
 			r = topology_bound_firmware_fbs(&e->topo, &p->firmware_fbs);
 		}
+	}
+	if (r >= 0) {
+		struct host_context ctx;
+
+		engine_host_context(e, p->vm, e->sysfs_timeout_ms, &ctx);
+		r = host_changes_plan(&ctx, vm, xml, p, diag);
 	}
 	if (r < 0)
 		return r;

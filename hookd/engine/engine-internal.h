@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "diag.h"
+#include "host-bus.h"
 #include "kernel.h"
 #include "topology.h"
 
@@ -16,8 +17,11 @@ struct engine {
 	unsigned sysfs_timeout_ms;
 	unsigned operation_timeout_ms;
 	struct topology topo;
-	struct kernel kernel; /* carries out every write and module change */
-	bool owns_kernel;     /* the running kernel, made by engine_new */
+	struct kernel kernel;		 /* carries out every write and module change */
+	bool owns_kernel;		 /* the running kernel, made by engine_new */
+	const struct host_bus *host_bus; /* opts->host_bus, &own_bus, or NULL (no bus) */
+	struct host_bus own_bus;
+	void (*close_own_bus)(struct host_bus *b); /* set by whoever opened own_bus (engine_new) */
 	/* VMs whose last journal write failed, with why ("win10: No space left on device"), so status says so
 	 * while the journal on disk still shows an older state. Under journal_failures_lock. */
 	pthread_mutex_t journal_failures_lock;
@@ -28,8 +32,13 @@ struct engine {
 void engine_note_journal(struct engine *e, const char *vm, int r);
 
 struct engine_options;
+struct host_context;
 struct plan;
 struct vm_config;
+
+/* The context of VM's host changes (host-changes.h) on E, each write or bus call bounded by TIMEOUT_MS.
+ * Borrows E's strings: valid while E is. */
+void engine_host_context(struct engine *e, const char *vm, unsigned timeout_ms, struct host_context *ret);
 
 /* Makes the running kernel an engine acts on when its options name none: kernel_running_new (the write side)
  * or a read-only one (engine_new_read_only). */

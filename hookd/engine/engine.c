@@ -16,6 +16,7 @@
 #include "console.h"
 #include "engine.h"
 #include "engine-internal.h"
+#include "host-bus.h"
 #include "journal.h"
 #include "log.h"
 #include "modules.h"
@@ -556,7 +557,23 @@ static int undo(struct operation *o)
 
 int engine_new(const struct engine_options *opts, struct engine **ret)
 {
-	return engine_new_with(opts, kernel_running_new, ret);
+	struct engine *e;
+	int r;
+
+	r = engine_new_with(opts, kernel_running_new, &e);
+	if (r < 0)
+		return r;
+	if (!e->host_bus) {
+		r = host_bus_system_open(&e->own_bus);
+		if (r < 0) {
+			engine_free(e);
+			return r;
+		}
+		e->close_own_bus = host_bus_system_close;
+		e->host_bus = &e->own_bus;
+	}
+	*ret = e;
+	return 0;
 }
 
 int engine_recover(struct engine *e)

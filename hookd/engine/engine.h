@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "host-bus.h"
 #include "kernel.h"
 
 struct engine_options {
@@ -25,6 +26,10 @@ struct engine_options {
 	 * sysfs_root that is a fixture tree, whose modules would be the host's. See
 	 * kernel_sysfs_root_is_live(). */
 	bool change_modules;
+	/* systemd and logind for the host changes (units stopped, sessions, the inhibitor, AllowedCPUs). NULL:
+	 * engine_new opens the running system's bus (host_bus_system_open), engine_new_read_only has none.
+	 * Tests pass tests/unit/fake-host-bus.h's; not owned, it must outlive the engine. */
+	const struct host_bus *host_bus;
 };
 
 struct engine;

@@ -30,3 +30,9 @@ struct host_bus {
 	const struct host_bus_ops *ops;
 	void *data;
 };
+
+/* The running system's bus for the engine's write side (host-bus.c): 0 or -errno. Until sd-bus is wired in
+ * (helper `freeing` replaces the stub), every call of the bus it gives returns -EOPNOTSUPP with a why. Close
+ * with host_bus_system_close() (NULL-safe, idempotent). */
+int host_bus_system_open(struct host_bus *ret);
+void host_bus_system_close(struct host_bus *b);

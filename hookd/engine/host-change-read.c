@@ -1,0 +1,32 @@
+/* Host changes, the read side: which reader each kind has (read, check, combine), and the reads every kind
+ * shares. hookctl links this; the writers are in host-change-write.c. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "host-changes.h"
+#include "topology.h"
+
+/* Each kind's helper fills its entry as its reader is written; NULL: hookd cannot do that kind yet, and a
+ * plan asking for it is refused in the check phase. */
+static const struct host_change_reader *const readers[_HOST_CHANGE_KIND_MAX] = {
+	[HOST_UNIT_STOPPED] = NULL,
+};
+
+const struct host_change_reader *host_change_reader_for(enum host_change_kind k)
+{
+	return k >= 0 && k < _HOST_CHANGE_KIND_MAX ? readers[k] : NULL;
+}
+
+int host_read_sysfs(const struct host_context *ctx, const char *relpath, char **ret)
+{
+	const struct topology t = { .sysfs_root = ctx->sysfs_root, .proc_root = ctx->proc_root };
+
+	return topology_read_attr(&t, relpath, ret);
+}
+
+int host_read_proc(const struct host_context *ctx, const char *relpath, char **ret)
+{
+	const struct topology t = { .sysfs_root = ctx->proc_root, .proc_root = ctx->proc_root };
+
+	return topology_read_attr(&t, relpath, ret);
+}

@@ -1,0 +1,13 @@
+/* Host changes, the write side: which writer each kind has (apply, restore). hookctl never links this. */
+#include "host-changes.h"
+
+/* Each kind's helper fills its entry as its writer is written; NULL: the kind cannot be applied (its
+ * reader, if any, refuses it in the check phase first). */
+static const struct host_change_writer *const writers[_HOST_CHANGE_KIND_MAX] = {
+	[HOST_UNIT_STOPPED] = NULL,
+};
+
+const struct host_change_writer *host_change_writer_for(enum host_change_kind k)
+{
+	return k >= 0 && k < _HOST_CHANGE_KIND_MAX ? writers[k] : NULL;
+}
