@@ -91,7 +91,7 @@ static int shrink_to(const struct hugepages_io *io, const char *target, uint64_t
 }
 
 int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
-		      char **ret_why)
+		      struct hugepages_outcome *ret_outcome, char **ret_why)
 {
 	struct hugepages_pool p;
 	uint64_t base, got = 0;
@@ -167,6 +167,8 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	}
 out:
 	pthread_mutex_unlock(&pools_lock);
+	if (ret_outcome)
+		*ret_outcome = (struct hugepages_outcome){ .obtained = got, .compactions = compactions };
 	return r;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domxml-memory.h"
 #include "fileio.h"
 #include "host-hugepages-size.h"
 #include "host-hugepages.h"
@@ -97,4 +98,64 @@ int hugepages_check(const char *sysfs_root, const char *target, const char *want
 		return r == -ENOENT ? -ENOENT : -EINVAL;
 	}
 	return 0;
+}
+
+int hugepages_plan_changes(const struct vm_config *vm, const char *xml, size_t len, const char *sysfs_root,
+			   const char *proc_root, struct plan_host_change **changes, size_t *n, char **ret_why)
+{
+	struct domxml_memory dom = { 0 };
+	struct hugepages_host host = { 0 };
+	_cleanup_free_ struct hugepages_need *needs = NULL;
+	bool have_dom = false;
+	size_t n_needs = 0;
+	int r;
+
+	*ret_why = NULL;
+	if (vm->hugepages.mode == HUGEPAGES_OFF)
+		return 0;
+	if (xml) {
+		r = domxml_memory(xml, len, &dom, ret_why);
+		if (r < 0)
+			goto out;
+		have_dom = true;
+	}
+	r = hugepages_host_read(sysfs_root, proc_root, &host);
+	if (r < 0)
+		goto out;
+	r = hugepages_size(&vm->hugepages, have_dom ? &dom : NULL, &host, &needs, &n_needs, ret_why);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n_needs; i++) {
+		struct plan_host_change *grown = realloc(*changes, (*n + 1) * sizeof(**changes)), *c;
+
+		if (!grown) {
+			r = -ENOMEM;
+			goto out;
+		}
+		*changes = grown;
+		c = &(*changes)[*n];
+		*c = (struct plan_host_change){ .kind = HOST_HUGEPAGES, .step = HOST_CHANGE_PLANNED };
+		if (hugepages_target(needs[i].node, needs[i].size_kib, &c->target) < 0 ||
+		    asprintf(&c->wanted, "%" PRIu64, needs[i].pages) < 0) {
+			c->wanted = NULL;
+			plan_host_change_clear(c);
+			r = -ENOMEM;
+			goto out;
+		}
+		(*n)++;
+	}
+	r = 0;
+out:
+	/* A refusal names what it is about. */
+	if (r == -EINVAL && *ret_why && !startswith(*ret_why, "hugepages")) {
+		char *prefixed = NULL;
+
+		if (asprintf(&prefixed, "hugepages: %s", *ret_why) >= 0) {
+			free(*ret_why);
+			*ret_why = prefixed;
+		}
+	}
+	domxml_memory_clear(&dom);
+	hugepages_host_clear(&host);
+	return r;
 }

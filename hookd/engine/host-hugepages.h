@@ -12,8 +12,11 @@
  * (host-hugepages-write.c) are the engine's write side. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+#include "host-change.h"
 #include "kernel.h"
 
 /* One pool as sysfs shows it. */
@@ -22,6 +25,14 @@ struct hugepages_pool {
 	uint64_t free;	  /* free_hugepages */
 	uint64_t surplus; /* surplus_hugepages: in-use pages the pool gives back as they are let go */
 };
+
+/* The host changes VM's hugepages ask for (none when it sets no `hugepages`), appended to *CHANGES (*N
+ * entries, grown with realloc): one HOST_HUGEPAGES per (node, size), target "node0/hugepages-2048kB", wanted
+ * the page count, in node then size order. Sized by hugepages_size() from the domain XML (XML, LEN; NULL
+ * when there is none) against the host's offer under SYSFS_ROOT and PROC_ROOT. 0; -EINVAL with *ret_why
+ * (one line, caller frees) when the XML is malformed or the pages cannot be sized; -ENOMEM. */
+int hugepages_plan_changes(const struct vm_config *vm, const char *xml, size_t len, const char *sysfs_root,
+			   const char *proc_root, struct plan_host_change **changes, size_t *n, char **ret_why);
 
 /* The pool of TARGET under SYSFS_ROOT. 0; -EINVAL for a malformed target; -ENOENT when the host has no
  * such pool (no such node, or the size is not offered); -EBADMSG when a count does not read as a number;
@@ -49,12 +60,16 @@ struct hugepages_io {
 
 /* Add WANTED pages to TARGET's pool (nr_hugepages = what is there + WANTED), read back what was obtained;
  * when short, compact the node (HUGEPAGES_COMPACTIONS_MAX times at most, before the deadline) and try again.
- * 0 with *ret_added = WANTED; when still short, exactly the pages added are given back and -ENOMEM is
+ * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when still short, exactly the pages added are given back and -ENOMEM is
  * returned with *ret_why: "only 300 of 512 pages of 2 MiB could be reserved on node 0 (memory is too
  * fragmented or too full); none were kept". -errno of a write (with *ret_why), after giving back what was
  * added. */
+struct hugepages_outcome {
+	uint64_t obtained;    /* the most pages the pool held for this reservation (before any give-back) */
+	unsigned compactions; /* compactions asked for */
+};
 int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
-		      char **ret_why);
+		      struct hugepages_outcome *ret_outcome, char **ret_why);
 
 /* Give PAGES back to the kernel from TARGET's pool (nr_hugepages = what is there - PAGES, never below 0).
  * Pages still in use (the VM's QEMU not gone yet) are waited for, bounded by give_back_wait_ms; past it the

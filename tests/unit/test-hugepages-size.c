@@ -7,6 +7,7 @@
 
 #include "domxml-memory.h"
 #include "host-hugepages-size.h"
+#include "host-hugepages.h"
 #include "nodeset.h"
 #include "sysfs-fixture.h"
 #include "test.h"
@@ -265,6 +266,39 @@ static void test_host_read(void)
 	fx_clear(&f);
 }
 
+/* The plan's host changes: one per (node, size), in order, sized from the XML against the fixture's offer. */
+static void test_plan_changes(void)
+{
+	static const char xml[] = DOMAIN("<memory unit='GiB'>3</memory><memoryBacking><hugepages/></memoryBacking>");
+	struct plan_host_change *changes = NULL;
+	struct vm_config vm = { .name = "win10", .hugepages = { .mode = HUGEPAGES_AUTO } };
+	_cleanup_free_ char *why = NULL, *why2 = NULL;
+	struct fixture f;
+	size_t n = 0;
+
+	fx_init(&f);
+	fx_write(&f, "sys", "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "0");
+	fx_write(&f, "sys", "devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages", "0");
+	CHECK_INT(hugepages_plan_changes(&vm, xml, strlen(xml), f.sys, f.proc, &changes, &n, &why), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(changes[0].kind, HOST_HUGEPAGES);
+	CHECK_STR(changes[0].target, "node0/hugepages-2048kB");
+	CHECK_STR(changes[0].wanted, "768");
+	CHECK_STR(changes[1].target, "node1/hugepages-2048kB");
+	CHECK_STR(changes[1].wanted, "768");
+	CHECK_INT(changes[1].step, HOST_CHANGE_PLANNED);
+	CHECK(!changes[1].before && !changes[1].applied);
+	/* Refused: 1 GiB pages the fixture does not offer; nothing appended. */
+	vm.hugepages = (struct hugepages_request){ .mode = HUGEPAGES_COUNT, .count = 2, .size_kib = 1048576 };
+	CHECK_INT(hugepages_plan_changes(&vm, NULL, 0, f.sys, f.proc, &changes, &n, &why2), -EINVAL);
+	CHECK_STR(why2, "hugepages: the host offers no 1 GiB hugepages (it offers: 2 MiB)");
+	CHECK_INT(n, 2);
+	for (size_t i = 0; i < n; i++)
+		plan_host_change_clear(&changes[i]);
+	free(changes);
+	fx_clear(&f);
+}
+
 int main(void)
 {
 	RUN(test_units);
@@ -275,5 +309,6 @@ int main(void)
 	RUN(test_sizing_explicit);
 	RUN(test_xml_malformed);
 	RUN(test_host_read);
+	RUN(test_plan_changes);
 	return 0;
 }

@@ -53,7 +53,7 @@ static void test_relative_and_exact_give_back(void)
 	uint64_t added;
 
 	bed_init(&b, 64, 10000, 0);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &why), 0);
 	CHECK(!why);
 	CHECK_INT(added, 512);
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 512);
@@ -76,7 +76,7 @@ static void test_compaction_bounded(void)
 
 	/* 100 pages at once, 250 more per compaction: two compactions reach 512. */
 	bed_init(&b, 0, 100, 250);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &why), 0);
 	CHECK_INT(added, 512);
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 512);
 	CHECK_INT(fk_hugepages_compactions(b.k), 2);
@@ -86,12 +86,15 @@ static void test_compaction_bounded(void)
 static void test_short_given_back_whole(void)
 {
 	_cleanup_free_ char *why = NULL;
+	struct hugepages_outcome outcome;
 	struct bed b;
 	uint64_t added = 99;
 
 	/* 100 at once, 50 per compaction: after the bound (4) only 300; the pool goes back to the host's 64. */
 	bed_init(&b, 64, 100, 50);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), -ENOMEM);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &outcome, &why), -ENOMEM);
+	CHECK_INT(outcome.obtained, 300);
+	CHECK_INT(outcome.compactions, HUGEPAGES_COMPACTIONS_MAX);
 	CHECK_STR(why, "hugepages: only 300 of 512 pages of 2 MiB could be reserved on node 0 (memory is too "
 		       "fragmented or too full, after 4 compactions); none were kept");
 	CHECK_INT(added, 0);
@@ -109,7 +112,7 @@ static void test_deadline_passed(void)
 	/* Past the operation's deadline no compaction is started: one try, refused, given back. */
 	bed_init(&b, 0, 10, 1000);
 	b.io.deadline_ms = 0;
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &why), -ENOMEM);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &why), -ENOMEM);
 	CHECK(strstr(why, "only 10 of 512 pages"));
 	CHECK_INT(fk_hugepages_compactions(b.k), 0);
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 0);
@@ -123,8 +126,8 @@ static void test_two_vms(void)
 	uint64_t a, c;
 
 	bed_init(&b, 64, 10000, 0);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 100, &a, &w1), 0);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 200, &c, &w2), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 100, &a, NULL, &w1), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 200, &c, NULL, &w2), 0);
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 364);
 	/* The first VM stops: its 100 go, the second's 200 and the host's 64 stay. */
 	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, a, &w3), 0);
@@ -141,7 +144,7 @@ static void test_give_back_in_use(void)
 	uint64_t added;
 
 	bed_init(&b, 64, 10000, 0);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &w1), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &w1), 0);
 	/* QEMU still holds its 512 pages when release comes (the wait is 0 here): the pool is told to shrink,
 	 * the pages count as surplus, and they go when QEMU lets go. */
 	fk_hugepages_set_used(b.k, 0, 2048, 512);
@@ -162,7 +165,7 @@ static void test_shrunk_by_someone_else(void)
 	uint64_t added;
 
 	bed_init(&b, 0, 10000, 0);
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &w1), 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &w1), 0);
 	/* Someone writes nr_hugepages = 100 by hand while the VM runs: release gives back what is there. */
 	CHECK_INT(kernel_write(fk_kernel(b.k), "devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
 			       "100", 1000),

@@ -1,0 +1,120 @@
+#!/bin/bash
+# testbed-timeout: 1500
+# Hugepages for a VM on fragmented memory: hookd's reservation (host-hugepages-write.c: relative to the pool,
+# bounded compaction; through tests/vm/hugepages-tool, the code prepare runs) against the usual tutorial
+# loop (drop caches, compact, write nr_hugepages, compact and retry up to 1000 times), interleaved A B, B A
+# in one boot, each on freshly fragmented memory. Prints pages obtained and milliseconds of each, and the
+# ratios hookd/loop (goal: pages >= 1.00 in time <= 1.00).
+[[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || {
+	echo "run me with tests/vm/testbed" >&2
+	exit 2
+}
+
+ROUNDS=${ROUNDS:-4}
+TOOL="$HOOKD_BUILD/tests/vm/hugepages-tool"
+POOL=/sys/devices/system/node/node0/hugepages/hugepages-2048kB
+require_bin "$TOOL"
+[[ -e $POOL/nr_hugepages ]] || skip "the guest kernel has no 2 MiB pool on node 0"
+
+now_us() { printf -v "$1" '%s' "${EPOCHREALTIME//[.,]/}"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+meminfo() { awk -v k="$1:" '$1 == k {print int($2 / 1024)}' /proc/meminfo; }
+
+read -r nr <"$POOL/nr_hugepages"
+((nr == 0)) || fail "the 2 MiB pool is not empty at start ($nr pages)"
+
+# Memory fragmented on purpose: FRAG_MIB taken in 4 KiB pages and every other one given back, so that free
+# memory is in pieces compaction has to join. Held by a process until the measurement is done.
+# (coproc FRAG sets FRAG_PID.)
+fragment() {
+	coproc FRAG { exec "$TOOL" fragment "$FRAG_MIB"; }
+	local line
+	read -r line <&"${FRAG[0]}" || fail "the fragmenting process died"
+	[[ $line == ready ]] || fail "the fragmenting process said '$line'"
+}
+unfragment() {
+	local pid=${FRAG_PID:-}
+	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	printf 0 >"$POOL/nr_hugepages"
+	printf 3 >/proc/sys/vm/drop_caches
+}
+
+# The tutorial's loop, as the hooks in use write it (bash builtins only: no process per try under TCG).
+loop_reserve() {
+	local want=$1 alloc tries=0
+	printf 3 >/proc/sys/vm/drop_caches
+	printf 1 >/proc/sys/vm/compact_memory
+	printf '%s' "$want" >/proc/sys/vm/nr_hugepages
+	read -r alloc </proc/sys/vm/nr_hugepages
+	while ((alloc != want && tries < 1000)); do
+		printf 1 >/proc/sys/vm/compact_memory
+		printf '%s' "$want" >/proc/sys/vm/nr_hugepages
+		read -r alloc </proc/sys/vm/nr_hugepages
+		tries=$((tries + 1))
+	done
+	LOOP_PAGES=$alloc LOOP_TRIES=$tries
+}
+
+# Sizes from this guest's memory: fragment half of what is free, then ask for 60% of what stays free.
+printf 3 >/proc/sys/vm/drop_caches
+free_mib=$(meminfo MemFree)
+FRAG_MIB=$((free_mib / 2))
+fragment
+WANT=$(($(meminfo MemFree) * 6 / 10 / 2))
+unfragment
+step "guest: ${free_mib} MiB free; ${FRAG_MIB} MiB fragmented each time; the VM wants $WANT pages of 2 MiB"
+
+: >/tmp/hp-hookd.ms
+: >/tmp/hp-loop.ms
+: >/tmp/hp-hookd.pages
+: >/tmp/hp-loop.pages
+run_hookd() {
+	local out t0 t1 obtained us compactions
+	fragment
+	now_us t0
+	out=$("$TOOL" reserve node0/hugepages-2048kB "$WANT") || fail "hugepages-tool reserve failed"
+	now_us t1
+	read -r obtained us compactions <<<"$out"
+	read -r nr <"$POOL/nr_hugepages"
+	echo "  hookd: $obtained pages obtained, $((us / 1000)) ms in the reservation, $(((t1 - t0) / 1000)) ms with" \
+		"the process, $compactions compactions; pool now $nr"
+	echo $(((t1 - t0) / 1000)) >>/tmp/hp-hookd.ms
+	echo "$obtained" >>/tmp/hp-hookd.pages
+	unfragment
+}
+run_loop() {
+	local t0 t1
+	fragment
+	now_us t0
+	loop_reserve "$WANT"
+	now_us t1
+	echo "  loop:  $LOOP_PAGES pages obtained, $(((t1 - t0) / 1000)) ms, $LOOP_TRIES retries"
+	echo $(((t1 - t0) / 1000)) >>/tmp/hp-loop.ms
+	echo "$LOOP_PAGES" >>/tmp/hp-loop.pages
+	unfragment
+}
+
+for ((i = 1; i <= ROUNDS; i++)); do
+	step "round $i"
+	if ((i % 2)); then
+		run_hookd
+		run_loop
+	else
+		run_loop
+		run_hookd
+	fi
+done
+
+hp=$(median </tmp/hp-hookd.pages) lp=$(median </tmp/hp-loop.pages)
+hm=$(median </tmp/hp-hookd.ms) lm=$(median </tmp/hp-loop.ms)
+step "medians of $ROUNDS rounds: hookd $hp pages in $hm ms; loop $lp pages in $lm ms"
+echo "ratio pages hookd/loop: $(ratio "$hp" "$lp") (goal >= 1.00)"
+echo "ratio time  hookd/loop: $(ratio "$hm" "$lm") (goal <= 1.00)"
+if ((hp >= lp && hm <= lm)); then
+	echo "goal met"
+else
+	echo "goal NOT met"
+fi
+read -r nr <"$POOL/nr_hugepages"
+((nr == 0)) || fail "the pool was left with $nr pages"
