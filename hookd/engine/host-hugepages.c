@@ -38,7 +38,8 @@ static int read_count(const char *sysfs_root, unsigned node, uint64_t size_kib, 
 
 	if (asprintf(&path, "%s/%s", sysfs_root, hugepages_pool_relpath(node, size_kib, attr, relpath)) < 0)
 		return -ENOMEM;
-	r = read_text_file(path, 64, &text);
+	/* sysfs attributes stat as 4096 bytes whatever they hold. */
+	r = read_text_file(path, 4096, &text);
 	if (r < 0)
 		return r;
 	len = strlen(text);
