@@ -12,6 +12,7 @@
 #include <libvirt/virterror.h>
 
 #include "clock.h"
+#include "holders.h"
 #include "log.h"
 #include "reconcile.h"
 #include "util.h"
@@ -90,47 +91,25 @@ static int domain_running(virConnectPtr conn, const char *name)
 	return r < 0 ? -EIO : r;
 }
 
-/* The pid of a process holding /dev/vfio/<group> open, 0 when none, <0 when /proc cannot be read. */
+/* The pid of a process holding /dev/vfio/<group> open (the holder scan's, holders.h), 0 when none, <0 when a
+ * process's fds cannot be read: then nobody can tell, and nothing is released. */
 static long vfio_group_holder(const char *proc_root, int group)
 {
-	_cleanup_closedir_ DIR *proc = opendir(proc_root);
-	char want[64];
-	struct dirent *de;
+	const struct topology t = { .proc_root = proc_root };
+	struct device_nodes nodes = { 0 };
+	struct holders found = { 0 };
+	char node[64];
+	long pid;
+	int r;
 
-	if (!proc)
-		return -errno;
-	snprintf(want, sizeof(want), "/dev/vfio/%d", group);
-	while ((de = readdir(proc))) {
-		_cleanup_closedir_ DIR *fds = NULL;
-		char path[PATH_MAX];
-		struct dirent *fe;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/fd", proc_root, de->d_name);
-		fds = opendir(path);
-		if (!fds) {
-			if (errno == ENOENT)
-				continue; /* the process is gone */
-			return -errno; /* not ours to read: we cannot tell who holds the group, so nobody is released */
-		}
-		while ((fe = readdir(fds))) {
-			char target[256];
-			ssize_t n;
-
-			if (fe->d_name[0] == '.')
-				continue;
-			n = readlinkat(dirfd(fds), fe->d_name, target, sizeof(target) - 1);
-			if (n < 0)
-				continue;
-			target[n] = '\0';
-			if (streq(target, want))
-				return pid;
-		}
-	}
-	return 0;
+	snprintf(node, sizeof(node), "/dev/vfio/%d", group);
+	r = device_nodes_add(&nodes, node, DEVICE_NODE_CHAR, 0, 0);
+	if (r >= 0)
+		r = holders_scan_nodes(&(struct holder_scan_ctx){ .topo = &t }, &nodes, &found);
+	device_nodes_clear(&nodes);
+	pid = r < 0 ? r : found.n > 0 ? (long)found.v[0].pid : found.n_unreadable > 0 ? -EACCES : 0;
+	holders_clear(&found);
+	return pid;
 }
 
 static int add_release(struct pass *p, const char *vm, const char *why)
