@@ -29,6 +29,12 @@ static void print_plan(const struct hookctl *ctx, json_object *result)
 	if (!ok && json_object_object_get_ex(result, "problems", &list))
 		for (size_t i = 0; i < json_object_array_length(list); i++)
 			printf("  - %s\n", json_object_get_string(json_object_array_get_idx(list, i)));
+	/* Every process (and kernel user) holding a device, with what it holds: the refusal names the first. */
+	if (json_object_object_get_ex(result, "holders", &list) && list && json_object_array_length(list) > 0) {
+		printf("  Holders:\n");
+		for (size_t i = 0; i < json_object_array_length(list); i++)
+			printf("    %s\n", json_object_get_string(json_object_array_get_idx(list, i)));
+	}
 	/* Group members the host uses: taken if the user goes ahead, so said before anything else. */
 	if (json_object_object_get_ex(result, "warnings", &list))
 		for (size_t i = 0; i < json_object_array_length(list); i++)

@@ -53,6 +53,8 @@ static const struct shape device_fields[] = { REQUIRED("address", KIND_STRING),
 					      OPTIONAL("original_driver", KIND_STRING),
 					      OPTIONAL("iommu_group", KIND_INT),
 					      OPTIONAL("state", KIND_STRING),
+					      ARRAY("holders", KIND_STRING, NULL),
+					      OPTIONAL("holders_error", KIND_STRING),
 					      END };
 
 static const struct shape engine_fields[] = { OPTIONAL("state", KIND_STRING), OPTIONAL("error", KIND_STRING),
@@ -89,10 +91,13 @@ static const struct shape plan_fields[] = { ARRAY("modules", KIND_OBJECT, module
 					    ARRAY("devices", KIND_OBJECT, plan_device_fields),
 					    END };
 
-static const struct shape check_result_fields[] = {
-	REQUIRED("vm", KIND_STRING),	      REQUIRED("ok", KIND_BOOL),   ARRAY("problems", KIND_STRING, NULL),
-	ARRAY("warnings", KIND_STRING, NULL), OBJECT("plan", plan_fields), END
-};
+static const struct shape check_result_fields[] = { REQUIRED("vm", KIND_STRING),
+						    REQUIRED("ok", KIND_BOOL),
+						    ARRAY("problems", KIND_STRING, NULL),
+						    ARRAY("warnings", KIND_STRING, NULL),
+						    ARRAY("holders", KIND_STRING, NULL),
+						    OBJECT("plan", plan_fields),
+						    END };
 
 static const char *kind_name(enum kind k)
 {

@@ -34,6 +34,19 @@ static void format_time(long long usec, char out[32])
 		snprintf(out, 32, "?");
 }
 
+/* Who holds a device on the host (status_add_holders), one line each, below the device's line. */
+static void print_holders(const struct hookctl *ctx, json_object *d)
+{
+	json_object *holders = NULL;
+
+	if (json_object_object_get_ex(d, "holders", &holders) && holders)
+		for (size_t i = 0; i < json_object_array_length(holders); i++)
+			printf("    %sin use by%s %s\n", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET),
+			       json_object_get_string(json_object_array_get_idx(holders, i)));
+	if (json_get_str(d, "holders_error"))
+		printf("    holders unknown: %s\n", json_get_str(d, "holders_error"));
+}
+
 void status_print_vm(const struct hookctl *ctx, json_object *vm)
 {
 	json_object *engine = NULL, *devices = NULL, *events = NULL, *warnings = NULL;
@@ -81,6 +94,7 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 			if (json_get_str(d, "held_by") && !streq(json_get_str(d, "held_by"), json_get_str(vm, "name")))
 				printf(", held by VM %s", json_get_str(d, "held_by"));
 			putchar('\n');
+			print_holders(ctx, d);
 		}
 	if (json_object_object_get_ex(vm, "last_events", &events) && json_object_array_length(events) > 0) {
 		json_object *ev = json_object_array_get_idx(events, json_object_array_length(events) - 1);

@@ -17,6 +17,9 @@
 #include "virt.h"
 #include "vmfile.h"
 
+/* How long status looks for one device's holders (a scan takes milliseconds). */
+#define STATUS_HOLDERS_TIMEOUT_MS 1000u
+
 /* The other VM whose devices, as hookd reports them, hold ADDRESS away from the host; NULL when none. */
 static const char *holder_of(json_object *daemon_vms, const char *address, const char *vm)
 {
@@ -66,6 +69,9 @@ static json_object *devices_from_topology(const struct topology *t, const struct
 		if (holder_of(daemon_vms, cl->address, vm))
 			json_object_object_add(d, "held_by",
 					       json_object_new_string(holder_of(daemon_vms, cl->address, vm)));
+		else if (present && !streq_ptr(f.driver, "vfio-pci"))
+			/* On the host: who holds it now, bounded so status never hangs. */
+			status_add_holders(t, cl->address, f.iommu_group, STATUS_HOLDERS_TIMEOUT_MS, d);
 		json_object_array_add(list, d);
 		pci_function_clear(&f);
 	}

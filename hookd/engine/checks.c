@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "checks.h"
+#include "holders.h"
 #include "util.h"
 
 static bool driver_leaves_group_viable(const char *driver)
@@ -342,7 +343,95 @@ static int warn_host_use(const struct topology *t, const struct plan *p, const s
 	return 0;
 }
 
-int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings)
+int check_holders(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
+		  unsigned timeout_ms, struct diag *diag, struct diag *warnings, struct diag *all)
+{
+	struct holders h = { 0 };
+	size_t processes = 0;
+	int r;
+
+	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = t }, d, timeout_ms, &h);
+	if (r == -ETIMEDOUT) {
+		diag_add(diag,
+			 "VM %s: %s: who holds it cannot be told: reading /proc did not finish within %u ms (a "
+			 "process stuck in the kernel?)",
+			 p->vm, label, timeout_ms);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < h.n; i++)
+		processes += h.v[i].kind == HOLDER_PROCESS;
+	if (h.n > 0) {
+		/* One line: a kernel user (a mounted disk) first, as the host's own use; else the first process. */
+		const struct holder *first = processes < h.n ? &h.v[processes] : &h.v[0];
+		_cleanup_free_ char *name = holder_name(first), *more = NULL;
+
+		if (!name ||
+		    (h.n > 1 && asprintf(&more, " and %zu more (hookctl check %s lists them)", h.n - 1, p->vm) < 0)) {
+			holders_clear(&h);
+			return -ENOMEM;
+		}
+		if (first->kind == HOLDER_KERNEL)
+			diag_add(diag, "VM %s: %s: in use by the host: %s%s", p->vm, label, name, more ? more : "");
+		else
+			diag_add(diag, "VM %s: %s is in use by %s%s", p->vm, label, name, more ? more : "");
+	}
+	for (size_t i = 0; all && i < h.n; i++) {
+		_cleanup_free_ char *line = holder_describe(&h.v[i]);
+
+		if (!line) {
+			holders_clear(&h);
+			return -ENOMEM;
+		}
+		diag_add(all, "VM %s: %s is in use by %s", p->vm, label, line);
+	}
+	if (h.n_unreadable > 0 && warnings)
+		diag_add(warnings,
+			 "VM %s: %s: %zu process%s could not be looked at (pid %d first; another user's): %s may "
+			 "hold it too",
+			 p->vm, label, h.n_unreadable, h.n_unreadable == 1 ? "" : "es", (int)h.first_unreadable,
+			 h.n_unreadable == 1 ? "it" : "they");
+	holders_clear(&h);
+	return 0;
+}
+
+void status_add_holders(const struct topology *t, const char *address, int group, unsigned timeout_ms,
+			json_object *device)
+{
+	struct plan_device d = { .iommu_group = group };
+	struct holders h = { 0 };
+	json_object *list;
+	char *why = NULL;
+	int r;
+
+	snprintf(d.address, sizeof(d.address), "%s", address);
+	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = t }, &d, timeout_ms, &h);
+	if (r < 0) {
+		if (r == -ETIMEDOUT ? asprintf(&why, "reading /proc did not finish within %u ms", timeout_ms) < 0
+				    : asprintf(&why, "cannot read %s: %s", t->proc_root, strerror(-r)) < 0)
+			why = NULL;
+		json_object_object_add(device, "holders_error", json_object_new_string(why ? why : strerror(-r)));
+		free(why);
+		return;
+	}
+	if (h.n == 0) {
+		holders_clear(&h);
+		return;
+	}
+	list = json_object_new_array();
+	for (size_t i = 0; i < h.n; i++) {
+		_cleanup_free_ char *line = holder_describe(&h.v[i]);
+
+		if (line)
+			json_object_array_add(list, json_object_new_string(line));
+	}
+	json_object_object_add(device, "holders", list);
+	holders_clear(&h);
+}
+
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings,
+		       struct diag *holders)
 {
 	_cleanup_strv_free_ char **vtcons = NULL;
 	size_t problems = diag->n;
@@ -361,7 +450,6 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 		return r;
 	for (size_t i = 0; i < p->n_devices; i++) {
 		const struct plan_device *d = &p->devices[i];
-		_cleanup_free_ char *storage = NULL;
 		struct pci_function f;
 		bool group_seen = false;
 
@@ -387,11 +475,9 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 			if (r < 0)
 				return r;
 		}
-		r = topology_storage_user(t, d->address, &storage);
+		r = check_holders(t, p, d, label, HOLDER_SCAN_TIMEOUT_MS, diag, warnings, holders);
 		if (r < 0)
 			return r;
-		if (storage)
-			diag_add(diag, "VM %s: %s: in use by the host: %s", p->vm, label, storage);
 		if (d->boot_vga && vtcons[0] && !p->release_console)
 			diag_add(diag,
 				 "VM %s: %s: it is the boot GPU and the framebuffer console (%s) is bound to it; "

@@ -53,9 +53,31 @@ enum device_state device_state_of(const struct plan *p, const struct plan_device
 				  bool override_set);
 const char *device_state_to_string(enum device_state s);
 
+/* How long one device's holder scan may take before the checks give up on it (a scan takes milliseconds;
+ * reading a process stuck in the kernel never returns). */
+#define HOLDER_SCAN_TIMEOUT_MS 5000u
+
+/* Who holds plan device D (holders.h), as the checks say it: one line in DIAG when anything does, "VM
+ * win10: 0000:0a:00.0 (gpu) is in use by pid 1234 (Xorg, user alice, display-manager.service) and 2 more
+ * (hookctl check win10 lists them)", or for a disk the host uses "VM win10: LABEL: in use by the host:
+ * nvme0n1p1 is mounted on /data"; every holder with what it holds in ALL (may be NULL); processes that
+ * could not be read in WARNINGS (may be NULL). A scan that does not finish within TIMEOUT_MS is a line in
+ * DIAG too. 0 or -ENOMEM. */
+int check_holders(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
+		  unsigned timeout_ms, struct diag *diag, struct diag *warnings, struct diag *all);
+
+/* For status, while a device is on the host: what holds ADDRESS (in IOMMU group GROUP, or -1), added to the
+ * JSON object DEVICE as "holders": ["pid 1234 (Xorg, user alice, display-manager.service): /dev/dri/card0",
+ * ...] when anything does, or "holders_error": "..." when the scan did not finish within TIMEOUT_MS or could
+ * not be made. Nothing is added when nothing holds it. Never waits longer than TIMEOUT_MS. */
+void status_add_holders(const struct topology *t, const char *address, int group, unsigned timeout_ms,
+			json_object *device);
+
 /* Everything that must hold before anything is touched: IOMMU on, every group viable, no device the host's
- * own (bridges) or in use by it (disks, boot framebuffer console), every reset-method possible on this
- * kernel and device. Adds one line per problem to DIAG, and one line per group member the host would lose
- * to WARNINGS (may be NULL). 0 when nothing is wrong, ENGINE_REFUSED (> 0) when DIAG got a line, -errno
- * when the checks could not be made. */
-int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings);
+ * own (bridges) or in use (check_holders: a process with one of its nodes open or mapped, a disk the host
+ * uses), no boot framebuffer console left bound, every reset-method possible on this kernel and device.
+ * Adds one line per problem to DIAG, one line per group member the host would lose to WARNINGS (may be
+ * NULL), and every holder to HOLDERS (may be NULL). 0 when nothing is wrong, ENGINE_REFUSED (> 0) when DIAG
+ * got a line, -errno when the checks could not be made. */
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings,
+		       struct diag *holders);

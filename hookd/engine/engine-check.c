@@ -203,7 +203,7 @@ void engine_host_context(struct engine *e, const char *vm, unsigned timeout_ms, 
 }
 
 int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
-		       struct diag *diag, struct diag *warnings)
+		       struct diag *diag, struct diag *warnings, struct diag *holders)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	int r;
@@ -218,7 +218,7 @@ int build_checked_plan(struct engine *e, const struct vm_config *vm, const char 
 	if (r >= 0)
 		r = check_claims(e, p, diag);
 	if (r >= 0 && p->n_devices > 0)
-		r = plan_check_devices(&e->topo, p, diag, warnings);
+		r = plan_check_devices(&e->topo, p, diag, warnings, holders);
 	if (r >= 0)
 		r = plan_modules(e, p, diag);
 	if (r >= 0 && p->release_console) {
@@ -256,7 +256,7 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_close_ int lock = -1;
-	struct diag problems = { 0 }, warnings = { 0 };
+	struct diag problems = { 0 }, warnings = { 0 }, holders = { 0 };
 	json_object *o;
 	int r;
 
@@ -264,10 +264,11 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
 	 * atomically, so a check that cannot have the lock in time reads them without it. */
 	if (access(e->run_dir, F_OK) == 0 && journal_init(e->run_dir) >= 0)
 		lock = journal_lock(e->run_dir, engine_lock_timeout_ms(e));
-	r = build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings);
+	r = build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings, &holders);
 	if (r < 0) {
 		diag_clear(&problems);
 		diag_clear(&warnings);
+		diag_clear(&holders);
 		return r;
 	}
 	o = json_object_new_object();
@@ -275,9 +276,11 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
 	json_object_object_add(o, "ok", json_object_new_boolean(problems.n == 0));
 	json_object_object_add(o, "problems", strings_json(&problems));
 	json_object_object_add(o, "warnings", strings_json(&warnings));
+	json_object_object_add(o, "holders", strings_json(&holders));
 	json_object_object_add(o, "plan", p ? plan_to_json(p) : NULL);
 	diag_clear(&problems);
 	diag_clear(&warnings);
+	diag_clear(&holders);
 	*ret = o;
 	return 0;
 }

@@ -50,9 +50,9 @@ int engine_new_with(const struct engine_options *opts, running_kernel_fn make_ru
 /* The one path from configuration to a checked plan: prepare and the dry run both take it. The caller holds
  * the journal lock so claims cannot change underneath. 0, ENGINE_REFUSED with DIAG's lines (and the plan as
  * far as it could be made, or NULL), or -errno. WARNINGS gets what does not refuse (group members the host
- * uses). */
+ * uses); HOLDERS (may be NULL) every holder of every device, one line each (check_holders). */
 int build_checked_plan(struct engine *e, const struct vm_config *vm, const char *xml, struct plan **ret,
-		       struct diag *diag, struct diag *warnings);
+		       struct diag *diag, struct diag *warnings, struct diag *holders);
 
 /* The journal lock's deadline: whoever holds it only reads (claims, topology), so a wait this long means
  * something is wrong; better a clear refusal than a hang. */

@@ -15,6 +15,8 @@
 /* How long status waits for a driver_override the kernel shows under the device lock: an unbind in
  * progress holds it, and then the device is moving anyway. */
 #define OVERRIDE_READ_TIMEOUT_MS 200
+/* How long status looks for the holders of one device on the host (a scan takes milliseconds). */
+#define HOLDERS_TIMEOUT_MS 1000
 
 void engine_note_journal(struct engine *e, const char *vm, int r)
 {
@@ -102,6 +104,8 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		json_object_object_add(j, "state", json_object_new_string(device_state_to_string(s)));
 		json_object_object_add(j, "held_by", json_object_new_string(p->vm));
 		json_object_object_add(j, "journal_step", json_object_new_string(device_step_to_string(d->step)));
+		if (s == DEVICE_STATE_ON_HOST)
+			status_add_holders(&e->topo, d->address, d->iommu_group, HOLDERS_TIMEOUT_MS, j);
 		json_object_array_add(devices, j);
 		if (present)
 			pci_function_clear(&f);

@@ -206,6 +206,30 @@ static int probe_device(struct operation *o, struct plan_device *d, const char *
 	return r;
 }
 
+/* The race: a process may open one of D's nodes after the checks. Asked again just before the unbind (which
+ * a holder can make hang for ever), within the operation's deadline: anything holding D now fails the
+ * prepare, which then undoes what was done. */
+static int recheck_holders(struct operation *o, const struct plan_device *d, const char *label)
+{
+	struct diag found = { 0 };
+	unsigned timeout = op_write_timeout(o);
+	size_t prefix = strlen("VM ") + strlen(o->plan->vm) + strlen(": ");
+	int r;
+
+	r = check_holders(&o->e->topo, o->plan, d, label,
+			  timeout < HOLDER_SCAN_TIMEOUT_MS ? timeout : HOLDER_SCAN_TIMEOUT_MS, &found, NULL, NULL);
+	if (r < 0) {
+		op_fail(o, label, "cannot look for its holders: %s", strerror(-r));
+		return r;
+	}
+	if (found.n == 0)
+		return 0;
+	/* check_holders' line is "VM x: ..."; op_fail names the VM itself. */
+	op_fail(o, NULL, "%s", strlen(found.lines[0]) > prefix ? found.lines[0] + prefix : found.lines[0]);
+	diag_clear(&found);
+	return -EBUSY;
+}
+
 static int move_device(struct operation *o, struct plan_device *d)
 {
 	const struct kernel *k = &o->e->kernel;
@@ -244,6 +268,9 @@ static int move_device(struct operation *o, struct plan_device *d)
 	}
 	r = topology_driver(&o->e->topo, d->address, &driver);
 	if (r >= 0 && driver && !streq(driver, "vfio-pci")) {
+		r = recheck_holders(o, d, label);
+		if (r < 0)
+			return r;
 		timeout = op_write_timeout(o);
 		r = step_fault("unbind", d->address);
 		if (r >= 0)
@@ -646,7 +673,7 @@ int engine_prepare(struct engine *e, const struct vm_config *vm, const char *dom
 			*ret_message = NULL;
 		return ENGINE_REFUSED;
 	}
-	r = lock < 0 ? lock : build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings);
+	r = lock < 0 ? lock : build_checked_plan(e, vm, domain_xml, &p, &problems, &warnings, NULL);
 	for (size_t i = 0; r == 0 && i < warnings.n; i++)
 		log_ctx(LOG_WARNING, vm->name, "prepare", NULL, "%s", warnings.lines[i]);
 	diag_clear(&warnings);

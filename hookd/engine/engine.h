@@ -64,7 +64,10 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message);
 
 /* The plan prepare would carry out and whether it would be refused, without touching anything:
  * {"vm": "...", "ok": true, "problems": ["VM ...: reason", ...], "warnings": ["VM ...: the host loses ...", ...],
- *  "plan": {...} or null}. Problems refuse; warnings (group members the host uses) do not. 0 or -errno. */
+ *  "holders": ["VM win10: 0000:0a:00.0 (gpu) is in use by pid 1234 (Xorg, user alice,
+ *              display-manager.service): /dev/dri/card0", ...], "plan": {...} or null}.
+ * Problems refuse (a held device is one line there, naming its first holder); warnings (group members the host
+ * uses, processes that could not be read) do not; holders lists every holder of every device. 0 or -errno. */
 int engine_check(struct engine *e, const struct vm_config *vm, const char *domain_xml, json_object **ret);
 
 /* Device states for one VM (vm_name) or all (NULL), as JSON. Never waits on a device's lock: a

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,6 +368,119 @@ int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d,
 		return -ENOMEM;
 	h->kind = HOLDER_KERNEL;
 	return strv_push(&h->what, &(size_t){ 0 }, storage);
+}
+
+/* One bounded scan, shared by the caller and its thread; whichever lets go last frees it. */
+struct scan_job {
+	atomic_int refs;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int result;
+	char *sysfs_root, *proc_root, *dev_root;
+	struct topology topo;
+	struct holder_scan_ctx ctx;
+	struct plan_device device; /* address and iommu_group only */
+	struct holders found;
+};
+
+static void scan_job_unref(struct scan_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	holders_clear(&j->found);
+	free(j->sysfs_root);
+	free(j->proc_root);
+	free(j->dev_root);
+	free(j);
+}
+
+static void *scanner(void *arg)
+{
+	struct scan_job *j = arg;
+	struct holders found = { 0 };
+	int r = holders_scan(&j->ctx, &j->device, &found);
+
+	pthread_mutex_lock(&j->lock);
+	j->result = r;
+	j->found = found;
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	scan_job_unref(j);
+	return NULL;
+}
+
+int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_device *d, unsigned timeout_ms,
+			struct holders *ret)
+{
+	const struct topology *t = ctx->topo;
+	struct scan_job *j = calloc(1, sizeof(*j));
+	struct timespec deadline = monotonic_timespec_after_ms(timeout_ms);
+	pthread_condattr_t cattr;
+	pthread_attr_t tattr;
+	pthread_t thread;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	atomic_init(&j->refs, 2);
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
+	j->sysfs_root = t->sysfs_root ? strdup(t->sysfs_root) : NULL;
+	j->proc_root = strdup(t->proc_root);
+	j->dev_root = t->dev_root ? strdup(t->dev_root) : NULL;
+	if ((t->sysfs_root && !j->sysfs_root) || !j->proc_root || (t->dev_root && !j->dev_root)) {
+		atomic_store(&j->refs, 1);
+		scan_job_unref(j);
+		return -ENOMEM;
+	}
+	j->topo = (struct topology){ .sysfs_root = j->sysfs_root, .proc_root = j->proc_root, .dev_root = j->dev_root };
+	/* The thread's own loop stops at the same deadline, so an abandoned scan does not run on for long. */
+	j->ctx = (struct holder_scan_ctx){ .topo = &j->topo, .deadline_ms = monotonic_ms() + timeout_ms };
+	if (ctx->deadline_ms && ctx->deadline_ms < j->ctx.deadline_ms)
+		j->ctx.deadline_ms = ctx->deadline_ms;
+	memcpy(j->device.address, d->address, sizeof(j->device.address));
+	j->device.iommu_group = d->iommu_group;
+	pthread_attr_init(&tattr);
+	pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
+	r = -pthread_create(&thread, &tattr, scanner, j);
+	pthread_attr_destroy(&tattr);
+	if (r < 0) {
+		atomic_store(&j->refs, 1);
+		scan_job_unref(j);
+		return r;
+	}
+	pthread_mutex_lock(&j->lock);
+	while (!j->done)
+		if (pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == ETIMEDOUT)
+			break;
+	r = j->done ? j->result : -ETIMEDOUT;
+	if (j->done) {
+		/* Append what the thread found to *RET. */
+		struct holder *grown = j->found.n ? realloc(ret->v, (ret->n + j->found.n) * sizeof(*grown)) : ret->v;
+
+		if (!grown && j->found.n)
+			r = -ENOMEM;
+		else {
+			ret->v = grown;
+			memcpy(ret->v + ret->n, j->found.v, j->found.n * sizeof(*grown));
+			ret->n += j->found.n;
+			if (j->found.n_unreadable && ret->n_unreadable == 0)
+				ret->first_unreadable = j->found.first_unreadable;
+			ret->n_unreadable += j->found.n_unreadable;
+			free(j->found.v);
+			j->found = (struct holders){ 0 };
+		}
+	}
+	pthread_mutex_unlock(&j->lock);
+	scan_job_unref(j);
+	return r;
 }
 
 char *holder_name(const struct holder *h)

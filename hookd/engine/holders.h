@@ -92,6 +92,13 @@ int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_no
  * holders_scan_nodes. */
 int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d, struct holders *ret);
 
+/* holders_scan on a helper thread, waited for at most TIMEOUT_MS: reading a process's maps waits for its
+ * memory lock, which a process stuck in the kernel can hold for ever, and status and the check before an
+ * unbind must not wait with it. -ETIMEDOUT then (*RET unchanged; the thread finishes on its own and frees
+ * what it found). Otherwise as holders_scan. */
+int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_device *d, unsigned timeout_ms,
+			struct holders *ret);
+
 void holders_clear(struct holders *h);
 
 /* One holder in words, without what it holds: "pid 1234 (Xorg, user alice, display-manager.service)",

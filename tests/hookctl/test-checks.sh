@@ -104,6 +104,37 @@ expect_grep "^# The host uses this group member: xhci_hcd, and below it network 
 expect_grep "^#address = 0000:0c:00.0" "$T/out" "init: the xHCI is commented out"
 expect_grep "^#address = 0000:0c:00.2" "$T/out" "init: the PSP is commented out"
 
+step "a process holding the GPU's DRM node: check refuses naming it and lists every holder, status shows them"
+mkdir -p "$S/bus/pci/devices/0000:0b:00.0/drm/card0" "$T/proc/1234/fd" "$T/proc/1300/fd"
+echo 226:0 >"$S/bus/pci/devices/0000:0b:00.0/drm/card0/dev"
+printf 'MAJOR=226\nMINOR=0\nDEVNAME=dri/card0\n' >"$S/bus/pci/devices/0000:0b:00.0/drm/card0/uevent"
+ln -s ../../../../class/drm "$S/bus/pci/devices/0000:0b:00.0/drm/card0/subsystem"
+echo Xorg >"$T/proc/1234/comm"
+printf 'Name:\tXorg\nUid:\t0\t0\t0\t0\n' >"$T/proc/1234/status"
+echo 0::/system.slice/display-manager.service >"$T/proc/1234/cgroup"
+: >"$T/proc/1234/maps"
+ln -s /dev/dri/card0 "$T/proc/1234/fd/11"
+echo gnome-shell >"$T/proc/1300/comm"
+printf 'Name:\tgnome-shell\nUid:\t0\t0\t0\t0\n' >"$T/proc/1300/status"
+echo 0::/user.slice/user-0.slice/session-2.scope >"$T/proc/1300/cgroup"
+echo '7f2a10000000-7f2a10800000 rw-s 00000000 00:05 421 /dev/dri/card0' >"$T/proc/1300/maps"
+# shellcheck disable=SC2086
+hc $IO check amd
+expect_rc 1 "check amd with the GPU held"
+expect_grep "^  - VM amd: 0000:0b:00.0 (gpu) is in use by pid 1234 (Xorg, user root, display-manager.service) and 1 more (hookctl check amd lists them)$" "$T/out" "check amd: the refusal"
+expect_grep "^    VM amd: 0000:0b:00.0 (gpu) is in use by pid 1234 (Xorg, user root, display-manager.service): /dev/dri/card0$" "$T/out" "check amd: Xorg listed"
+expect_grep "^    VM amd: 0000:0b:00.0 (gpu) is in use by pid 1300 (gnome-shell, user root, session 2): mapped /dev/dri/card0$" "$T/out" "check amd: the mapping listed"
+compgen -G "$T/run/state/*.state" >/dev/null && fail "check wrote a journal"
+# shellcheck disable=SC2086
+hc $IO status amd
+expect_grep "^    in use by pid 1234 (Xorg, user root, display-manager.service): /dev/dri/card0$" "$T/out" "status amd"
+expect_grep "^    in use by pid 1300 (gnome-shell, user root, session 2): mapped /dev/dri/card0$" "$T/out" "status amd"
+rm -r "$T/proc/1234" "$T/proc/1300"
+# shellcheck disable=SC2086
+hc $IO check amd
+expect_rc 0 "check amd, nobody holds the GPU"
+grep -q "in use by" "$T/out" && fail "a holder named after it went"
+
 step "a device whose driver_override and unbind block holds no view up"
 rm -f "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme/unbind"
 mkfifo "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme/unbind"

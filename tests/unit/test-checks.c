@@ -103,7 +103,7 @@ static char *problems_of(const char *text, char **ret_warnings)
 	r = plan_resolve(&t, c, NULL, &p, &d);
 	CHECK(r == 0 || r == -EINVAL);
 	if (r == 0)
-		CHECK_INT(plan_check_devices(&t, p, &d, &w), d.n > 0 ? ENGINE_REFUSED : 0);
+		CHECK_INT(plan_check_devices(&t, p, &d, &w, NULL), d.n > 0 ? ENGINE_REFUSED : 0);
 	all = diag_join(&d, "\n");
 	if (ret_warnings)
 		*ret_warnings = diag_join(&w, "\n");

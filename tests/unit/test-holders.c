@@ -2,6 +2,8 @@
  * nodes, the processes that hold them open or mapped, named by command, user, unit and session, the kernel
  * users of a disk, and the scan's bound. Fixture trees only: never the host's /proc or /sys. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "engine-fixture.h"
@@ -334,6 +336,37 @@ static void test_scan_deadline(void)
 	fx_clear(&f);
 }
 
+/* A process whose maps cannot be read (its memory lock held by a thread stuck in the kernel; a FIFO stands in
+ * for it here): the bounded scan gives up at its deadline, and the unbounded one's result is the same when
+ * nothing blocks. */
+static void test_scan_within_bound(void)
+{
+	struct holder_scan_ctx ctx = { .topo = &t };
+	struct holders h = { 0 };
+	struct plan_device d;
+	char path[256];
+	int fd;
+
+	make_desktop();
+	d = plan_device_of(GPU, 28);
+	CHECK_INT(holders_scan_within(&ctx, &d, 60000, &h), 0);
+	CHECK_INT(h.n, 4);
+	CHECK_INT(h.v[1].pid, 1234);
+	holders_clear(&h);
+
+	fx_process(&f, 9000, "stuck", 0, "/system.slice/stuck.service");
+	snprintf(path, sizeof(path), "%s/9000/maps", f.proc);
+	CHECK(unlink(path) == 0);
+	CHECK(mkfifo(path, 0600) == 0);
+	CHECK_INT(holders_scan_within(&ctx, &d, 200, &h), -ETIMEDOUT);
+	CHECK_INT(h.n, 0);
+	/* Let the abandoned scan finish: a writer that goes away gives its reader end-of-file. */
+	fd = open(path, O_WRONLY | O_NONBLOCK);
+	CHECK(fd >= 0);
+	close(fd);
+	fx_clear(&f);
+}
+
 int main(void)
 {
 	RUN(test_nodes_of_gpu);
@@ -346,5 +379,6 @@ int main(void)
 	RUN(test_scan_unreadable_and_vanished);
 	RUN(test_scan_holder_without_names);
 	RUN(test_scan_deadline);
+	RUN(test_scan_within_bound);
 	return 0;
 }

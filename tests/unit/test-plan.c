@@ -37,7 +37,7 @@ static char *plan_of(const char *text, const char *xml, struct plan **ret)
 	r = plan_resolve(&t, c, xml, &p, &d);
 	CHECK(r == 0 || r == -EINVAL);
 	if (r == 0)
-		CHECK(plan_check_devices(&t, p, &d, NULL) == (d.n > 0 ? ENGINE_REFUSED : 0));
+		CHECK(plan_check_devices(&t, p, &d, NULL, NULL) == (d.n > 0 ? ENGINE_REFUSED : 0));
 	all = diag_join(&d, "\n");
 	diag_clear(&d);
 	if (ret)
