@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		return fragment(strtoul(argv[2], NULL, 10));
 	if (argc != 4 || hugepages_count_parse(argv[3], &n) < 0)
 		return usage();
-	r = kernel_running_new("/sys", false, &k);
+	r = kernel_running_new("/sys", "/proc", false, &k);
 	if (r < 0)
 		return 1;
 	struct hugepages_io io = {
