@@ -31,8 +31,17 @@ struct host_bus {
 	void *data;
 };
 
-/* The running system's bus for the engine's write side (host-bus.c): 0 or -errno. Until sd-bus is wired in
- * (helper `freeing` replaces the stub), every call of the bus it gives returns -EOPNOTSUPP with a why. Close
- * with host_bus_system_close() (NULL-safe, idempotent). */
+/* The running system's bus for the engine's write side (host-bus.c): sd-bus on the system bus
+ * ($DBUS_SYSTEM_BUS_ADDRESS when set, as sd-bus reads it). Each call opens its own connection, so worker
+ * threads never share one and nothing is connected until a change needs it; connecting and each method call
+ * are bounded by HOST_BUS_CALL_TIMEOUT_MS, a job's wait by the caller's timeout_ms (AllowedCPUs: the calls
+ * of host-bus-cpus.h). Close with host_bus_system_close() (NULL-safe, idempotent).
+ * 0 or -ENOMEM. */
 int host_bus_system_open(struct host_bus *ret);
+/* The same bus for a reader (hookctl; host-bus-read.c, the read side): unit_state and list_sessions ask the
+ * running system, every change is refused with -EROFS; get_allowed_cpus is NULL. */
+int host_bus_read_only_open(struct host_bus *ret);
 void host_bus_system_close(struct host_bus *b);
+
+/* logind and systemd answer a method call at once unless they are stuck. */
+#define HOST_BUS_CALL_TIMEOUT_MS 5000u
