@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "strv.h"
 #include "util.h"
 #include "vmname.h"
 
@@ -59,6 +60,10 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 	d->devices_from_xml = c->devices_from_xml;
 	d->whole_group = c->whole_group;
 	d->hugepages = c->hugepages;
+	d->end_sessions = c->end_sessions;
+	d->inhibit_sleep = c->inhibit_sleep;
+	d->holders_timeout_set = c->holders_timeout_set;
+	d->holders_timeout_ms = c->holders_timeout_ms;
 	d->stamp = c->stamp;
 	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0 ||
 	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0)
@@ -69,6 +74,9 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 		return NULL;
 	for (; d->n_unload_modules < c->n_unload_modules; d->n_unload_modules++)
 		if (strdup_to(&d->unload_modules[d->n_unload_modules], c->unload_modules[d->n_unload_modules]) < 0)
+			return NULL;
+	for (size_t i = 0; i < c->n_stop_units; i++)
+		if (strv_push(&d->stop_units, &d->n_stop_units, c->stop_units[i]) < 0)
 			return NULL;
 	for (; d->n_devices < c->n_devices; d->n_devices++) {
 		const struct vm_device_config *from = &c->devices[d->n_devices];

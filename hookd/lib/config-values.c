@@ -97,6 +97,44 @@ bool module_name_valid(const char *s)
 	return len > 0 && s[len] == '\0' && len <= MODULE_NAME_MAX;
 }
 
+int unit_name_check(const char *s, const char **why)
+{
+	static const char *const suffixes[] = { ".service", ".socket", ".target", ".timer", ".path" };
+	/* Stopping one of these would stop hookd, libvirt (whose hook is waiting on us), or the bus every
+	 * later step needs. */
+	static const char *const needed[] = { "hookd.",	      "libvirtd.",	 "libvirtd-",	     "virtqemud.",
+					      "virtqemud-",   "virtlogd.",	 "virtlockd.",	     "dbus.",
+					      "dbus-broker.", "systemd-logind.", "systemd-journald." };
+	size_t len = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.\\@-");
+	const char *suffix = NULL, *at;
+
+	if (len == 0 || s[len] != '\0' || len > 255) {
+		*why = "not a unit name (letters, digits and :_.\\@-, at most 255)";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(suffixes) && !suffix; i++) {
+		size_t n = strlen(suffixes[i]);
+
+		if (len > n && streq(s + len - n, suffixes[i]))
+			suffix = s + len - n;
+	}
+	if (!suffix) {
+		*why = "a unit name ends in .service, .socket, .target, .timer or .path";
+		return -EINVAL;
+	}
+	at = strchr(s, '@');
+	if (at && (at == s || at + 1 == suffix || strchr(at + 1, '@'))) {
+		*why = "a template unit needs its instance (name@instance.service)";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(needed); i++)
+		if (startswith(s, needed[i])) {
+			*why = "hookd needs that unit running while it works";
+			return -EINVAL;
+		}
+	return 0;
+}
+
 bool module_names_equal(const char *a, const char *b)
 {
 	for (;; a++, b++) {

@@ -39,6 +39,12 @@ bool module_name_valid(const char *s);
 /* The kernel treats '-' and '_' in module names as the same character. */
 bool module_names_equal(const char *a, const char *b);
 
+/* A unit stop-units may name: a systemd unit name (at most 255 characters of [A-Za-z0-9:_.\\@-], a template
+ * only with its instance) ending in .service, .socket, .target, .timer or .path, and none of the units hookd
+ * itself needs while it works (hookd, libvirt's daemons, the bus, logind, journald). 0, or -EINVAL with *why
+ * (static) saying what is wrong. */
+int unit_name_check(const char *s, const char **why);
+
 /* A reset_method value: one or more of the kernel's methods, space separated, no repeats. *ret is the list
  * with single spaces; on error *why (static) says what is wrong. */
 int reset_method_normalize(const char *s, char **ret, const char **why);

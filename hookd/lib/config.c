@@ -8,6 +8,7 @@
 #include "config-values.h"
 #include "config.h"
 #include "inifile.h"
+#include "strv.h"
 #include "util.h"
 #include "vmcpus.h"
 #include "vmname.h"
@@ -20,6 +21,10 @@ enum vm_key {
 	VM_VM_CPUS,
 	VM_HUGEPAGES,
 	VM_HUGEPAGE_SIZE,
+	VM_STOP_UNITS,
+	VM_END_SESSIONS,
+	VM_INHIBIT_SLEEP,
+	VM_HOLDERS_TIMEOUT,
 	VM_KEY_COUNT
 };
 static const char *const vm_keys[VM_KEY_COUNT] = {
@@ -30,6 +35,10 @@ static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_VM_CPUS] = "vm-cpus",
 	[VM_HUGEPAGES] = "hugepages",
 	[VM_HUGEPAGE_SIZE] = "hugepage-size",
+	[VM_STOP_UNITS] = "stop-units",
+	[VM_END_SESSIONS] = "end-sessions",
+	[VM_INHIBIT_SLEEP] = "inhibit-sleep",
+	[VM_HOLDERS_TIMEOUT] = "holders-timeout",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -104,6 +113,36 @@ static int add_module_list(struct vm_parse *p, unsigned line, const char *value)
 	return 0;
 }
 
+/* Whitespace-separated unit names, from stop-units' line or a continuation line. */
+static int add_unit_list(struct vm_parse *p, unsigned line, const char *value)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	struct vm_config *c = p->c;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		const char *why;
+		bool twice = false;
+
+		if (unit_name_check(w, &why) < 0) {
+			config_problem(&p->rep, line, "bad unit '%s' in stop-units: %s%s", w, why,
+				       config_comment_hint(w));
+			continue;
+		}
+		for (size_t i = 0; i < c->n_stop_units && !twice; i++)
+			twice = streq(c->stop_units[i], w);
+		if (twice) {
+			config_problem(&p->rep, line, "unit '%s' is listed twice in stop-units", w);
+			continue;
+		}
+		if (strv_push(&c->stop_units, &c->n_stop_units, w) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static bool parse_bool_value(struct vm_parse *p, unsigned line, const char *key, const char *value, bool *ret)
 {
 	if (config_parse_boolean(value, ret) == 0)
@@ -164,6 +203,24 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		if (hugepage_size_parse(value, &p->c->hugepages.size_kib) < 0)
 			config_problem(&p->rep, line, "bad hugepage-size '%s' (a size such as 2M or 1G)%s", value,
 				       config_comment_hint(value));
+		return 0;
+	case VM_STOP_UNITS:
+		return add_unit_list(p, line, value);
+	case VM_END_SESSIONS:
+		parse_bool_value(p, line, key, value, &p->c->end_sessions);
+		return 0;
+	case VM_INHIBIT_SLEEP:
+		parse_bool_value(p, line, key, value, &p->c->inhibit_sleep);
+		return 0;
+	case VM_HOLDERS_TIMEOUT:
+		if (streq(value, "0"))
+			p->c->holders_timeout_ms = 0;
+		else if (parse_seconds_as_ms(value, VM_MAX_HOLDERS_TIMEOUT_MS, &p->c->holders_timeout_ms) < 0) {
+			config_problem(&p->rep, line, "bad holders-timeout '%s' (seconds, 0 to %u)%s", value,
+				       VM_MAX_HOLDERS_TIMEOUT_MS / 1000, config_comment_hint(value));
+			return 0;
+		}
+		p->c->holders_timeout_set = true;
 		return 0;
 	case VM_KEY_COUNT:
 		break;
@@ -322,8 +379,12 @@ static int vm_event(void *user, enum ini_event event, const char *section, const
 			return 0; /* continues a line that was already reported */
 		if (p->sec == SEC_VM && p->last_key == VM_UNLOAD_MODULES)
 			return add_module_list(p, line, value);
+		if (p->sec == SEC_VM && p->last_key == VM_STOP_UNITS)
+			return add_unit_list(p, line, value);
 		config_problem(&p->rep, line,
-			       "indented line continues '%s'; only unload-modules may span several lines", key);
+			       "indented line continues '%s'; only unload-modules and stop-units may span several "
+			       "lines",
+			       key);
 		return 0;
 	}
 	return 0;
@@ -392,6 +453,7 @@ int vm_config_parse_string(const char *vm_name, const char *text, const char *la
 	c = calloc(1, sizeof(*c));
 	if (!c || (vm_name && !(c->name = strdup(vm_name))))
 		return -ENOMEM;
+	c->holders_timeout_ms = VM_DEFAULT_HOLDERS_TIMEOUT_MS;
 	p.c = c;
 	r = ini_walk_string(text, p.rep.label, vm_event, &p, diag, &syntax_problems);
 	dev_lines = p.dev_lines;
@@ -417,6 +479,7 @@ void vm_config_free(struct vm_config *c)
 	for (size_t i = 0; i < c->n_unload_modules; i++)
 		free(c->unload_modules[i]);
 	free(c->unload_modules);
+	strv_free(c->stop_units);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		free(c->devices[i].name);
 		free(c->devices[i].address);

@@ -67,6 +67,15 @@ struct vm_config {
 	bool devices_from_xml; /* also take the <hostdev> PCI devices of the domain XML */
 	bool whole_group;      /* default of whole-group for every device */
 	char *vm_cpus;	       /* vm-cpus: "auto" or a canonical CPU list (vmcpus.h); NULL when not set */
+	/* Freeing the devices, each opt-in (hookd.vm.ini(5)): */
+	char **stop_units; /* stop-units: stopped in this order before the devices move, started in reverse
+			    * after release; NULL-terminated */
+	size_t n_stop_units;
+	bool end_sessions;	     /* end-sessions: end the graphical login sessions on the GPU's seat */
+	bool inhibit_sleep;	     /* inhibit-sleep: a logind sleep inhibitor while the VM holds its devices */
+	bool holders_timeout_set;    /* holders-timeout was given */
+	unsigned holders_timeout_ms; /* holders-timeout: wait this long for the devices' holders to go (0: do
+				      * not wait); VM_DEFAULT_HOLDERS_TIMEOUT_MS when not given */
 	struct vm_device_config *devices;
 	size_t n_devices;
 	struct hugepages_request hugepages;
@@ -96,6 +105,8 @@ struct hookd_config {
 #define HOOKD_DEFAULT_OPERATION_TIMEOUT_MS 60000u
 #define HOOKD_DEFAULT_SYSFS_TIMEOUT_MS 10000u
 #define HOOKD_DEFAULT_HOOK_TIMEOUT_MS 90000u
+#define VM_DEFAULT_HOLDERS_TIMEOUT_MS 10000u
+#define VM_MAX_HOLDERS_TIMEOUT_MS 600000u
 /* A configuration file (per-VM or hookd.conf) larger than this is refused before parsing. */
 #define HOOKD_VM_CONFIG_MAX (256u * 1024u)
 

@@ -243,6 +243,71 @@ static void test_modules(void)
 		"(letters, digits, '_' and '-', at most 55)");
 }
 
+/* Issue 12's freeing keys: each opt-in, off by default. */
+static void test_freeing(void)
+{
+	struct vm_config *c, *d;
+
+	c = parse_ok("[vm]\ndevices-from-xml = yes\n");
+	CHECK_INT(c->n_stop_units, 0);
+	CHECK(!c->end_sessions);
+	CHECK(!c->inhibit_sleep);
+	CHECK(!c->holders_timeout_set);
+	CHECK_INT(c->holders_timeout_ms, VM_DEFAULT_HOLDERS_TIMEOUT_MS);
+	vm_config_free(c);
+
+	c = parse_ok("[vm]\n"
+		     "devices-from-xml = yes\n"
+		     "stop-units = display-manager.service  ; first\n"
+		     "  nvidia-persistenced.service getty@tty1.service\n"
+		     "end-sessions = yes\n"
+		     "inhibit-sleep = yes\n"
+		     "holders-timeout = 2.5\n");
+	CHECK_INT(c->n_stop_units, 3);
+	CHECK_STR(c->stop_units[0], "display-manager.service");
+	CHECK_STR(c->stop_units[1], "nvidia-persistenced.service");
+	CHECK_STR(c->stop_units[2], "getty@tty1.service");
+	CHECK(!c->stop_units[3]);
+	CHECK(c->end_sessions);
+	CHECK(c->inhibit_sleep);
+	CHECK(c->holders_timeout_set);
+	CHECK_INT(c->holders_timeout_ms, 2500);
+	d = vm_config_dup(c);
+	CHECK(d);
+	CHECK_INT(d->n_stop_units, 3);
+	CHECK_STR(d->stop_units[2], "getty@tty1.service");
+	CHECK(d->end_sessions && d->inhibit_sleep && d->holders_timeout_set);
+	CHECK_INT(d->holders_timeout_ms, 2500);
+	vm_config_free(d);
+	vm_config_free(c);
+
+	c = parse_ok("[vm]\ndevices-from-xml = yes\nholders-timeout = 0\n");
+	CHECK(c->holders_timeout_set);
+	CHECK_INT(c->holders_timeout_ms, 0);
+	vm_config_free(c);
+
+	expect_errors(
+		"[vm]\ndevices-from-xml = yes\n"
+		"stop-units = display-manager nvidia-persistenced.service getty@.service\n"
+		"  libvirtd.service nvidia-persistenced.service a/b.service\n",
+		"t.ini:3: bad unit 'display-manager' in stop-units: a unit name ends in .service, .socket, "
+		".target, .timer or .path",
+		"t.ini:3: bad unit 'getty@.service' in stop-units: a template unit needs its instance "
+		"(name@instance.service)",
+		"t.ini:4: bad unit 'libvirtd.service' in stop-units: hookd needs that unit running while it works",
+		"t.ini:4: unit 'nvidia-persistenced.service' is listed twice in stop-units",
+		"t.ini:4: bad unit 'a/b.service' in stop-units: not a unit name (letters, digits and :_.\\@-, at "
+		"most 255)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nend-sessions = maybe\ninhibit-sleep = 2\n"
+		      "holders-timeout = forever\n",
+		      "t.ini:3: bad boolean 'maybe' for end-sessions (use yes or no)",
+		      "t.ini:4: bad boolean '2' for inhibit-sleep (use yes or no)",
+		      "t.ini:5: bad holders-timeout 'forever' (seconds, 0 to 600)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nholders-timeout = 601\nstop-unit = x.service\n",
+		      "t.ini:3: bad holders-timeout '601' (seconds, 0 to 600)",
+		      "t.ini:4: unknown key 'stop-unit' in [vm] (did you mean 'stop-units'?)");
+}
+
 static void test_reset_method(void)
 {
 	struct vm_config *c = parse_ok("[device.a]\naddress = 01:00.0\nreset-method =   bus\t  flr \n");
@@ -429,9 +494,10 @@ static void test_errors(void)
 	expect_errors("[device.gpu]\naddress = 0a:00.0\n[device.nvme\naddress = 04:00.0\n",
 		      "t.ini:3: section header without a closing ']'");
 	expect_errors("[device.gpu\naddress = 0a:00.0\n", "t.ini:1: section header without a closing ']'");
-	/* Only unload-modules may continue on an indented line. */
+	/* Only unload-modules and stop-units may continue on an indented line. */
 	expect_errors("[device.gpu]\naddress = 0a:00.0\n  0a:00.1\n",
-		      "t.ini:3: indented line continues 'address'; only unload-modules may span several lines");
+		      "t.ini:3: indented line continues 'address'; only unload-modules and stop-units may span several "
+		      "lines");
 }
 
 /* One file with many problems: all of them come out, in line order, then the whole-file checks. */
@@ -529,7 +595,13 @@ static char *emit(const struct vm_config *c)
 		c->release_console ? "yes" : "no", c->devices_from_xml ? "yes" : "no", c->whole_group ? "yes" : "no");
 	for (size_t i = 0; i < c->n_unload_modules; i++)
 		fprintf(f, "\n  %s", c->unload_modules[i]);
-	fputc('\n', f);
+	fputs("\nstop-units =", f);
+	for (size_t i = 0; i < c->n_stop_units; i++)
+		fprintf(f, " %s", c->stop_units[i]);
+	fprintf(f, "\nend-sessions = %s\ninhibit-sleep = %s\n", c->end_sessions ? "yes" : "no",
+		c->inhibit_sleep ? "yes" : "no");
+	if (c->holders_timeout_set)
+		fprintf(f, "holders-timeout = %u.%03u\n", c->holders_timeout_ms / 1000, c->holders_timeout_ms % 1000);
 	if (c->vm_cpus)
 		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
 	for (size_t i = 0; i < c->n_devices; i++) {
@@ -558,6 +630,13 @@ static void check_same(const struct vm_config *a, const struct vm_config *b)
 	CHECK_INT(a->n_unload_modules, b->n_unload_modules);
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		CHECK_STR(a->unload_modules[i], b->unload_modules[i]);
+	CHECK_INT(a->n_stop_units, b->n_stop_units);
+	for (size_t i = 0; i < a->n_stop_units; i++)
+		CHECK_STR(a->stop_units[i], b->stop_units[i]);
+	CHECK(a->end_sessions == b->end_sessions);
+	CHECK(a->inhibit_sleep == b->inhibit_sleep);
+	CHECK(a->holders_timeout_set == b->holders_timeout_set);
+	CHECK_INT(a->holders_timeout_ms, b->holders_timeout_ms);
 	CHECK_INT(a->n_devices, b->n_devices);
 	for (size_t i = 0; i < a->n_devices; i++) {
 		const struct vm_device_config *x = &a->devices[i], *y = &b->devices[i];
@@ -991,6 +1070,7 @@ int main(void)
 	RUN(test_pci_address);
 	RUN(test_booleans);
 	RUN(test_modules);
+	RUN(test_freeing);
 	RUN(test_reset_method);
 	RUN(test_match);
 	RUN(test_vm_cpus);
