@@ -27,7 +27,9 @@ struct engine_options {
 	 * kernel_sysfs_root_is_live(). */
 	bool change_modules;
 	/* systemd and logind for the host changes (units stopped, sessions, the inhibitor, AllowedCPUs). NULL:
-	 * engine_new opens the running system's bus (host_bus_system_open), engine_new_read_only has none.
+	 * engine_new opens the running system's bus (host_bus_system_open; for a sysfs_root that is not
+	 * live, host_bus_read_only_open: a fixture tree's VMs never change the host), engine_new_read_only
+	 * has none.
 	 * Tests pass tests/unit/fake-host-bus.h's; not owned, it must outlive the engine. */
 	const struct host_bus *host_bus;
 };
