@@ -10,6 +10,7 @@
  * plan asking for it is refused in the check phase. */
 static const struct host_change_reader *const readers[_HOST_CHANGE_KIND_MAX] = {
 	[HOST_UNIT_STOPPED] = NULL,
+	[HOST_HUGEPAGES] = &hugepages_reader,
 };
 
 const struct host_change_reader *host_change_reader_for(enum host_change_kind k)

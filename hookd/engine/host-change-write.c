@@ -5,6 +5,7 @@
  * reader, if any, refuses it in the check phase first). */
 static const struct host_change_writer *const writers[_HOST_CHANGE_KIND_MAX] = {
 	[HOST_UNIT_STOPPED] = NULL,
+	[HOST_HUGEPAGES] = &hugepages_writer,
 };
 
 const struct host_change_writer *host_change_writer_for(enum host_change_kind k)

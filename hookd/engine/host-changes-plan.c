@@ -78,6 +78,8 @@ int host_changes_plan(struct host_context *ctx, const struct vm_config *vm, cons
 	(void)vm;
 	(void)domain_xml;
 	if (r >= 0)
+		r = hugepages_plan(ctx, vm, domain_xml, p, diag);
+	if (r >= 0)
 		r = host_changes_check(ctx, p, diag);
 	return r;
 }

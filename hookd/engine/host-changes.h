@@ -50,3 +50,9 @@ int host_changes_check(struct host_context *ctx, const struct plan *p, struct di
 /* ---- each feature's planner (host-changes-plan.c calls them in apply order) and each kind's halves ----
  * A planner adds its changes with plan_add_host_change() and its configuration problems to DIAG; 0 or
  * -errno. A kind's reader goes in host-change-read.c's table, its writer in host-change-write.c's. */
+
+/* hugepages = auto|COUNT, hugepage-size (host-hugepages.c): one HOST_HUGEPAGES per node and size. */
+int hugepages_plan(struct host_context *ctx, const struct vm_config *vm, const char *domain_xml, struct plan *p,
+		   struct diag *diag);
+extern const struct host_change_reader hugepages_reader; /* host-hugepages.c */
+extern const struct host_change_writer hugepages_writer; /* host-hugepages-write.c */

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "host-hugepages-size.h"
+#include "host-changes.h"
 #include "host-hugepages.h"
 #include "log.h"
 #include "util.h"
@@ -230,3 +231,77 @@ out:
 	pthread_mutex_unlock(&pools_lock);
 	return r;
 }
+
+int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms)
+{
+	return kernel_proc_write(k, "sys/vm/compact_memory", "1", timeout_ms);
+}
+
+static struct hugepages_io io_of(const struct host_context *ctx)
+{
+	return (struct hugepages_io){
+		.kernel = ctx->kernel,
+		.sysfs_root = ctx->sysfs_root,
+		.compact_all = hugepages_compact_all,
+		.write_timeout_ms = ctx->timeout_ms,
+		/* Compaction retries within one write's deadline: the reservation as a whole stays bounded. */
+		.deadline_ms = monotonic_ms() + ctx->timeout_ms,
+		.give_back_wait_ms = ctx->timeout_ms / 2,
+	};
+}
+
+static int writer_apply(struct host_context *ctx, struct plan_host_change *c, const char *value, char **ret_why)
+{
+	struct hugepages_io io = io_of(ctx);
+	uint64_t wanted, added = 0;
+	int r;
+
+	*ret_why = NULL;
+	if (hugepages_count_parse(value, &wanted) < 0)
+		return -EINVAL;
+	r = hugepages_reserve(&io, c->target, wanted, &added, NULL, ret_why);
+	/* The ledger, also after a failure: 0 when the pool is as it was, else what stays to give back. */
+	free(c->applied);
+	if (asprintf(&c->applied, "%" PRIu64, added) < 0) {
+		c->applied = NULL;
+		return r < 0 ? r : -ENOMEM;
+	}
+	return r;
+}
+
+static int writer_restore(struct host_context *ctx, const struct plan_host_change *c, const char *value, char **ret_why)
+{
+	struct hugepages_io io = io_of(ctx);
+	struct hugepages_pool pool;
+	uint64_t pages, before, wanted;
+	int r;
+
+	(void)value; /* a ledger kind gives back exactly what the VM added */
+	*ret_why = NULL;
+	if (c->applied) {
+		if (hugepages_count_parse(c->applied, &pages) < 0)
+			return -EINVAL;
+	} else {
+		/* Killed between the journal's APPLYING and its ledger: what the pool grew by since BEFORE. */
+		if (!c->before || hugepages_count_parse(c->before, &before) < 0 ||
+		    hugepages_count_parse(c->wanted, &wanted) < 0)
+			return -EINVAL;
+		r = hugepages_pool_read(ctx->sysfs_root, c->target, &pool);
+		if (r < 0)
+			return r;
+		pages = hugepages_recovered_ledger(before, pool.nr > pool.surplus ? pool.nr - pool.surplus : 0, wanted);
+	}
+	r = hugepages_give_back(&io, c->target, pages, ret_why);
+	if (r >= 0) {
+		/* A note (pages still in use, a pool shrunk by hand) was logged; it is not a failure. */
+		free(*ret_why);
+		*ret_why = NULL;
+	}
+	return r;
+}
+
+const struct host_change_writer hugepages_writer = {
+	.kind = HOST_HUGEPAGES,
+	.apply = writer_apply,
+	.restore = writer_restore,
+};

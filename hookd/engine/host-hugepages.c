@@ -9,6 +9,7 @@
 #include "domxml-memory.h"
 #include "fileio.h"
 #include "host-hugepages-size.h"
+#include "host-changes.h"
 #include "host-hugepages.h"
 #include "util.h"
 
@@ -160,3 +161,61 @@ out:
 	hugepages_host_clear(&host);
 	return r;
 }
+
+int hugepages_plan(struct host_context *ctx, const struct vm_config *vm, const char *domain_xml, struct plan *p,
+		   struct diag *diag)
+{
+	struct plan_host_change *changes = NULL;
+	_cleanup_free_ char *why = NULL;
+	size_t n = 0;
+	int r;
+
+	r = hugepages_plan_changes(vm, domain_xml, domain_xml ? strlen(domain_xml) : 0, ctx->sysfs_root, ctx->proc_root,
+				   &changes, &n, &why);
+	if (r == -EINVAL) {
+		diag_add(diag, "VM %s: %s", p->vm, why ? why : "hugepages: cannot be sized");
+		r = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r >= 0)
+			r = plan_add_host_change(p, changes[i].kind, changes[i].target, changes[i].wanted);
+		plan_host_change_clear(&changes[i]);
+	}
+	free(changes);
+	return r;
+}
+
+/* The pool's persistent pages (nr_hugepages without the surplus being let go): what a VM's ledger is counted
+ * against, as before and now. */
+static int reader_read(struct host_context *ctx, const struct plan_host_change *c, char **ret_value)
+{
+	struct hugepages_pool pool;
+	int r = hugepages_pool_read(ctx->sysfs_root, c->target, &pool);
+
+	if (r < 0)
+		return r;
+	return asprintf(ret_value, "%" PRIu64, pool.nr > pool.surplus ? pool.nr - pool.surplus : 0) < 0 ? -ENOMEM : 0;
+}
+
+static int reader_check(struct host_context *ctx, const struct plan_host_change *c, char **ret_why)
+{
+	int r = hugepages_check(ctx->sysfs_root, c->target, c->wanted, ret_why);
+	char *plain;
+
+	/* host_changes_check names the kind and the target already. */
+	if (r < 0 && *ret_why && startswith(*ret_why, "hugepages: ")) {
+		plain = strdup(*ret_why + strlen("hugepages: "));
+		if (plain) {
+			free(*ret_why);
+			*ret_why = plain;
+		}
+	}
+	return r;
+}
+
+const struct host_change_reader hugepages_reader = {
+	.kind = HOST_HUGEPAGES,
+	.shared = false, /* each VM keeps its own ledger */
+	.read = reader_read,
+	.check = reader_check,
+};

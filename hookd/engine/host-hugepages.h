@@ -55,6 +55,9 @@ struct hugepages_io {
 	unsigned give_back_wait_ms;	/* release: how long to wait for pages the VM still uses (bounded) */
 };
 
+/* /proc/sys/vm/compact_memory through K's proc_write: hugepages_io.compact_all of the engine. */
+int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
+
 /* At most this many compactions per reservation: after a few, another one rarely frees a huge page. */
 #define HUGEPAGES_COMPACTIONS_MAX 4
 

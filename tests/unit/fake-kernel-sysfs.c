@@ -294,6 +294,8 @@ static int do_proc(struct fake_kernel *k, const char *relpath, const char *value
 	r = write_plain(path, value);
 	if (r >= 0)
 		fk_logf(k, "proc %s %s", relpath, value);
+	if (r >= 0 && streq(relpath, "sys/vm/compact_memory"))
+		fk_compact_all_locked(k);
 	pthread_mutex_unlock(&k->lock);
 	return r;
 }

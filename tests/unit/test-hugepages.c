@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "fake-kernel.h"
+#include "host-changes.h"
 #include "host-hugepages.h"
 #include "sysfs-fixture.h"
 #include "test.h"
@@ -205,6 +206,83 @@ static void test_recovered_ledger(void)
 	CHECK_INT(hugepages_recovered_ledger(64, 10, 512), 0);
 }
 
+/* The kind's halves as the engine calls them (host-changes.h): read gives the persistent pages, apply keeps
+ * the ledger in `applied`, restore gives it back; a change the journal holds as APPLYING (no ledger: killed
+ * before it was written) is recovered from `before`. */
+static void test_reader_writer(void)
+{
+	const struct host_change_reader *reader = host_change_reader_for(HOST_HUGEPAGES);
+	const struct host_change_writer *writer = host_change_writer_for(HOST_HUGEPAGES);
+	struct plan_host_change c = { .kind = HOST_HUGEPAGES, .step = HOST_CHANGE_APPLYING };
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL, *w3 = NULL, *w4 = NULL;
+	struct host_context ctx;
+	struct bed b;
+
+	CHECK(reader && writer && !reader->shared && !reader->combine);
+	bed_init(&b, 64, 100, 50);
+	fx_write(&b.f, "proc", "sys/vm/compact_memory", "0");
+	ctx = (struct host_context){ .vm = "win10",
+				     .kernel = fk_kernel(b.k),
+				     .sysfs_root = b.f.sys,
+				     .proc_root = b.f.proc,
+				     .timeout_ms = 60000 };
+	c.target = strdup(NODE0_2M);
+	c.wanted = strdup("200");
+	CHECK(c.target && c.wanted);
+	CHECK_INT(reader->check(&ctx, &c, &w1), 0);
+	CHECK_INT(reader->read(&ctx, &c, &c.before), 0);
+	CHECK_STR(c.before, "64");
+	CHECK_INT(writer->apply(&ctx, &c, c.wanted, &w2), 0);
+	CHECK_STR(c.applied, "200");
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 264);
+	CHECK_INT(writer->restore(&ctx, &c, c.before, &w3), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+
+	/* Killed after the write, before the ledger reached the journal: recovery gives back the 200. */
+	free(c.applied);
+	c.applied = NULL;
+	CHECK_INT(writer->apply(&ctx, &c, c.wanted, &w4), 0);
+	free(c.applied);
+	c.applied = NULL;
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 264);
+	CHECK_INT(writer->restore(&ctx, &c, c.before, &w4), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	/* Killed before the write: nothing to give back, the host's 64 stay. */
+	CHECK_INT(writer->restore(&ctx, &c, c.before, &w4), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	plan_host_change_clear(&c);
+	bed_free(&b);
+}
+
+/* Without a node compact attribute, compaction goes through /proc/sys/vm/compact_memory (proc_write). */
+static void test_compact_through_proc(void)
+{
+	const struct host_change_writer *writer = host_change_writer_for(HOST_HUGEPAGES);
+	struct plan_host_change c = { .kind = HOST_HUGEPAGES, .step = HOST_CHANGE_APPLYING };
+	_cleanup_free_ char *why = NULL, *compact = NULL;
+	struct host_context ctx;
+	struct bed b;
+
+	bed_init(&b, 0, 100, 100);
+	CHECK(asprintf(&compact, "%s/devices/system/node/node0/compact", b.f.sys) >= 0);
+	CHECK(unlink(compact) == 0);
+	fx_write(&b.f, "proc", "sys/vm/compact_memory", "0");
+	ctx = (struct host_context){ .vm = "win10",
+				     .kernel = fk_kernel(b.k),
+				     .sysfs_root = b.f.sys,
+				     .proc_root = b.f.proc,
+				     .timeout_ms = 60000 };
+	c.target = strdup(NODE0_2M);
+	c.wanted = strdup("300");
+	c.before = strdup("0");
+	CHECK_INT(writer->apply(&ctx, &c, c.wanted, &why), 0);
+	CHECK_STR(c.applied, "300");
+	CHECK_INT(fk_hugepages_compactions(b.k), 2);
+	CHECK(strstr(fk_log(b.k), "proc sys/vm/compact_memory 1"));
+	plan_host_change_clear(&c);
+	bed_free(&b);
+}
+
 int main(void)
 {
 	RUN(test_relative_and_exact_give_back);
@@ -216,5 +294,7 @@ int main(void)
 	RUN(test_shrunk_by_someone_else);
 	RUN(test_check_and_read);
 	RUN(test_recovered_ledger);
+	RUN(test_reader_writer);
+	RUN(test_compact_through_proc);
 	return 0;
 }

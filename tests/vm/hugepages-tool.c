@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	struct hugepages_io io = {
 		.kernel = &k,
 		.sysfs_root = "/sys",
+		.compact_all = hugepages_compact_all,
 		.write_timeout_ms = 60000,
 		.deadline_ms = monotonic_ms() + 60000,
 		.give_back_wait_ms = 1000,
