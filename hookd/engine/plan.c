@@ -321,7 +321,8 @@ int plan_resolve(const struct topology *t, const struct vm_config *vm, const cha
 		if (r < 0)
 			return r;
 	}
-	if (p->n_devices == 0 && diag->n == problems)
+	/* A VM whose file asks only for host settings (hugepages) moves no device, and that is fine. */
+	if (p->n_devices == 0 && diag->n == problems && (vm->n_devices > 0 || vm->devices_from_xml))
 		diag_add(diag, "VM %s: no PCI device to pass through", vm->name);
 	p->release_console = vm->release_console;
 	p->modules = calloc(vm->n_unload_modules + 1, sizeof(*p->modules));

@@ -426,7 +426,9 @@ static void vm_check(struct vm_parse *p)
 	if (p->vm_key_line[VM_HUGEPAGE_SIZE] && !p->vm_key_line[VM_HUGEPAGES])
 		config_problem(&p->rep, p->vm_key_line[VM_HUGEPAGE_SIZE],
 			       "hugepage-size is only meaningful with hugepages (auto or a count)");
-	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad)
+	/* Host settings alone (hugepages for a VM without passed-through devices) are something to do. */
+	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad &&
+	    !p->vm_key_line[VM_HUGEPAGES])
 		config_problem(&p->rep, 0,
 			       "this VM configuration does nothing: add a [device.NAME] section or set "
 			       "devices-from-xml = yes");

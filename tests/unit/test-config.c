@@ -433,6 +433,10 @@ static void test_hugepages_keys(void)
 		      "t.ini:3: bad hugepage-size '2X' (a size such as 2M or 1G)");
 	expect_errors("[vm]\nhugepages = 0\n[device.a]\naddress = 01:00.0\n",
 		      "t.ini:2: bad hugepages '0' (auto, or a page count from 1 to 4294967296)");
+	/* Hugepages alone are something to do: a VM without passed-through devices. */
+	c = parse_ok("[vm]\nhugepages = 64\n");
+	CHECK_INT(c->n_devices, 0);
+	vm_config_free(c);
 	expect_errors("[vm]\nhugepage-size = 1G\n[device.a]\naddress = 01:00.0\n",
 		      "t.ini:2: hugepage-size is only meaningful with hugepages (auto or a count)");
 }

@@ -86,6 +86,20 @@ static void test_check_plans_pages(void)
 	teardown();
 }
 
+/* A VM without passed-through devices, hugepages only. */
+static void test_check_pages_only(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("plain", "[vm]\nhugepages = 32\n");
+	_cleanup_free_ char *out = NULL;
+
+	setup();
+	out = check_of(c, NULL);
+	CHECK(strstr(out, "\"ok\":true"));
+	CHECK(strstr(out, "\"devices\":[]"));
+	CHECK(strstr(out, "\"target\":\"node0/hugepages-2048kB\",\"wanted\":\"32\""));
+	teardown();
+}
+
 static void test_check_refuses(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *c =
@@ -108,5 +122,6 @@ int main(void)
 {
 	RUN(test_check_plans_pages);
 	RUN(test_check_refuses);
+	RUN(test_check_pages_only);
 	return 0;
 }
