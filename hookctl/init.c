@@ -1,7 +1,9 @@
 /* hookctl init: a VM's file from its domain XML. Every <hostdev> PCI device becomes a [device.*] section, and
  * so does every other endpoint of its IOMMU group (VFIO needs the whole group), each with a comment saying
  * where it came from. A group member that is not part of the hostdev's card and that the host uses (the
- * engine's host_loses()) is written commented out, with what the host would lose, for the user to confirm. */
+ * engine's host_loses()) is written commented out, with what the host would lose, for the user to confirm.
+ * When the boot GPU is taken with the framebuffer console bound to it, release-console = yes is written too:
+ * hookctl check (and prepare) refuse that GPU without it, and what init writes must pass check. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@ struct init_device {
 	char name[40];
 	char comment[160];
 	char *host_use; /* what the host loses with it; the section is then written commented out */
+	bool boot_vga;
 };
 
 struct init_list {
@@ -86,6 +89,7 @@ static int add_device(struct init_list *l, const struct topology *t, const char 
 	*d = (struct init_device){ 0 };
 	snprintf(d->address, sizeof(d->address), "%s", address);
 	name_device(l, &f, present, d->name);
+	d->boot_vga = present && f.boot_vga;
 	snprintf(d->comment, sizeof(d->comment), "%s", why);
 	if (present) {
 		const char *cls = pci_class_name(f.class);
@@ -129,8 +133,21 @@ static int domain_xml(const struct hookctl *ctx, const char *vm, char **ret)
 	return r;
 }
 
-static int build_text(const struct hookctl *ctx, const char *vm, const struct init_list *l, char **ret)
+/* The boot GPU taken (not commented out) while a framebuffer console is bound: that device, else NULL. */
+static const struct init_device *console_gpu(const struct init_list *l, char *const *vtcons)
 {
+	if (!vtcons || !vtcons[0])
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].boot_vga && !l->items[i].host_use)
+			return &l->items[i];
+	return NULL;
+}
+
+static int build_text(const struct hookctl *ctx, const char *vm, const struct init_list *l, char *const *vtcons,
+		      char **ret)
+{
+	const struct init_device *gpu = console_gpu(l, vtcons);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -139,8 +156,18 @@ static int build_text(const struct hookctl *ctx, const char *vm, const struct in
 		return -ENOMEM;
 	fprintf(f, "# hookd configuration for VM '%s', written by hookctl init from %s.\n", vm,
 		ctx->xml_file ? "a saved domain XML" : "the domain XML");
-	fprintf(f, "# Kernel modules to unload first (nvidia: nvidia_drm nvidia_modeset nvidia_uvm nvidia):\n"
-		   "#[vm]\n#unload-modules =\n");
+	if (gpu)
+		fprintf(f,
+			"[vm]\n# %s (%s) is the boot GPU and the framebuffer console (%s) is bound to it: hookd "
+			"unbinds\n"
+			"# the console before the GPU leaves, and binds it again when the VM stops.\n"
+			"release-console = yes\n"
+			"# Kernel modules to unload first (nvidia: nvidia_drm nvidia_modeset nvidia_uvm nvidia):\n"
+			"#unload-modules =\n",
+			gpu->address, gpu->name, vtcons[0]);
+	else
+		fprintf(f, "# Kernel modules to unload first (nvidia: nvidia_drm nvidia_modeset nvidia_uvm nvidia):\n"
+			   "#[vm]\n#unload-modules =\n");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct init_device *d = &l->items[i];
 
@@ -162,7 +189,7 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv)
 {
 	struct topology t = { .sysfs_root = ctx->sysfs_root, .proc_root = ctx->proc_root };
 	_cleanup_free_ char *path = NULL, *xml = NULL, *xml_error = NULL, *text = NULL;
-	_cleanup_strv_free_ char **hostdevs = NULL;
+	_cleanup_strv_free_ char **hostdevs = NULL, **vtcons = NULL;
 	struct init_list l = { 0 };
 	const char *vm = argv[0];
 	int r;
@@ -222,7 +249,9 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv)
 		}
 	}
 	if (r >= 0)
-		r = build_text(ctx, vm, &l, &text);
+		r = topology_bound_fb_vtconsoles(&t, &vtcons);
+	if (r >= 0)
+		r = build_text(ctx, vm, &l, vtcons, &text);
 	for (size_t i = 0; i < l.n; i++)
 		free(l.items[i].host_use);
 	free(l.items);

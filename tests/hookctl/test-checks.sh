@@ -135,6 +135,26 @@ hc $IO check amd
 expect_rc 0 "check amd, nobody holds the GPU"
 grep -q "in use by" "$T/out" && fail "a holder named after it went"
 
+step "the boot GPU with the console bound to it: init writes release-console = yes, and check accepts it"
+mkdir -p "$S/class/vtconsole/vtcon1"
+echo "frame buffer device" >"$S/class/vtconsole/vtcon1/name"
+echo 1 >"$S/class/vtconsole/vtcon1/bind"
+cat >"$T/boot.xml" <<EOF
+<domain type='kvm'><name>boot</name><devices>
+<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x0d' slot='0x00' function='0x0'/></source></hostdev>
+<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x0d' slot='0x00' function='0x1'/></source></hostdev>
+</devices></domain>
+EOF
+# shellcheck disable=SC2086
+hc $IO init boot --xml "$T/boot.xml"
+expect_rc 0 "init boot --xml"
+expect_grep "^release-console = yes" "$HOOKD_CONF_DIR/vms/boot.ini" "init boot: the written file"
+# shellcheck disable=SC2086
+hc $IO check boot
+expect_rc 0 "check of what init wrote for the boot GPU"
+grep -q "release-console" "$T/out" "$T/err" && fail "check still asks for release-console"
+rm -rf "$S/class/vtconsole/vtcon1" "$HOOKD_CONF_DIR/vms/boot.ini"
+
 step "a device whose driver_override and unbind block holds no view up"
 rm -f "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme/unbind"
 mkfifo "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme/unbind"
