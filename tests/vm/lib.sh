@@ -53,7 +53,13 @@ fail() {
 }
 
 # The runner traps ERR with this, so a command that fails under `set -e` says where and what it was.
+# Without a caller's frame it fired for an EXIT trap (e.g. a cleanup) that passed on an earlier failure's
+# status: that failure, under `set -e` inside a function, printed nothing of its own.
 _on_err() {
+	if ((${#BASH_SOURCE[@]} < 2)); then
+		echo "FAIL: a command inside a function exited with status $1 (set -e; see the output above)" >&2
+		return
+	fi
 	echo "FAIL (${BASH_SOURCE[1]##*/}:$2): '$3' exited with status $1" >&2
 }
 
