@@ -9,6 +9,9 @@
 
 step "before: hookd is not installed, libvirtd runs, every device is on its host driver"
 hookd_installed && fail "hookd is installed before the install scenario"
+# libvirtd.service runs with --timeout 120 (libvirt-daemon-system): started at boot, it may have exited
+# again on a slow boot; a virsh call starts it through libvirtd.socket.
+vsh 300 list --all >/dev/null
 wait_unit libvirtd.service active 120
 assert_devices_on_host
 
