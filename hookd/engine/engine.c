@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "engine-internal.h"
 #include "host-bus.h"
+#include "host-changes.h"
 #include "journal.h"
 #include "log.h"
 #include "modules.h"
@@ -314,11 +315,56 @@ static int move_device(struct operation *o, struct plan_device *d)
 	return 0;
 }
 
+/* ---- host changes: carried out by host-changes-apply.c with this operation's journal, faults and deadline ---- */
+
+static int host_save(void *userdata)
+{
+	return save(userdata);
+}
+
+static int host_fault(void *userdata, const char *action, const char *target)
+{
+	return step_fault(action, target);
+}
+
+static unsigned host_timeout(void *userdata)
+{
+	return op_write_timeout(userdata);
+}
+
+static void host_fail(void *userdata, const char *what, const char *why)
+{
+	op_fail(userdata, what, "%s", why);
+}
+
+/* Run STEP (host_changes_apply or _undo) over the plan's host changes. */
+static int host_changes(struct operation *o, int (*step)(const struct host_steps *s, struct plan *p))
+{
+	struct host_context ctx;
+	const struct host_steps s = { .ctx = &ctx,
+				      .userdata = o,
+				      .save = host_save,
+				      .fault = host_fault,
+				      .timeout = host_timeout,
+				      .fail = host_fail };
+
+	if (o->plan->n_host_changes == 0)
+		return 0;
+	engine_host_context(o->e, o->plan->vm, op_write_timeout(o), &ctx);
+	return step(&s, o->plan);
+}
+
 static int apply(struct operation *o)
 {
 	struct plan *p = o->plan;
 	unsigned timeout;
 	int r;
+
+	/* The host first (a display manager stops before its GPU's modules go; pages are reserved before the
+	 * devices move); undo() gives it back last. */
+	r = host_changes(o, host_changes_apply);
+	if (r < 0)
+		return r;
 
 	if (p->release_console && (p->vtconsoles[0] || p->firmware_fbs[0])) {
 		_cleanup_free_ char *error = NULL;
@@ -536,8 +582,8 @@ static int restore_console(struct operation *o)
 	return 0;
 }
 
-/* Undo everything the plan says was done, in reverse: devices, then modules, then the console. Every step
- * is tried; returns the first error. */
+/* Undo everything the plan says was done, in reverse: devices, then modules, then the console, then the host
+ * changes. Every step is tried; returns the first error. */
 static int undo(struct operation *o)
 {
 	struct plan *p = o->plan;
@@ -577,7 +623,8 @@ static int undo(struct operation *o)
 		r = restore_console(o);
 		first = first ? first : r;
 	}
-	return first;
+	r = host_changes(o, host_changes_undo);
+	return first ? first : r;
 }
 
 /* ---- the public calls ---- */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "host-changes.h"
+#include "host-governor.h"
 #include "topology.h"
 
 /* Each kind's helper fills its entry as its reader is written; NULL: hookd cannot do that kind yet, and a
@@ -11,6 +12,8 @@
 static const struct host_change_reader *const readers[_HOST_CHANGE_KIND_MAX] = {
 	[HOST_UNIT_STOPPED] = NULL,
 	[HOST_HUGEPAGES] = &hugepages_reader,
+	[HOST_CPU_GOVERNOR] = &host_governor_reader,
+	[HOST_CPU_EPP] = &host_epp_reader,
 };
 
 const struct host_change_reader *host_change_reader_for(enum host_change_kind k)

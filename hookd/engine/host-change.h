@@ -103,7 +103,8 @@ struct host_change_reader {
 struct host_change_writer {
 	enum host_change_kind kind;
 	/* Make the change: C->before is already read and journaled, C->step is APPLYING. For a shared kind
-	 * VALUE is the combination over every holder (reader->combine), else C->wanted. Sets C->applied. */
+	 * VALUE is the combination over every holder (reader->combine), else C->wanted. Returns 0 only once
+	 * it has read back what it did (the verify step). Sets C->applied. */
 	int (*apply)(struct host_context *ctx, struct plan_host_change *c, const char *value, char **ret_why);
 	/* Undo C: write VALUE (C->before for the last holder of a shared change, else the remaining holders'
 	 * combination; for a ledger kind such as hugepages, give back exactly C->applied). */

@@ -1,10 +1,12 @@
 /* From a VM's keys to checked host changes in its plan: one planner per feature, then each change's reader
  * checks it, so a refusal comes before anything is written (host-changes.h). The read side. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host-changes.h"
+#include "host-governor.h"
 #include "util.h"
 
 static bool one_line(const char *s)
@@ -45,6 +47,26 @@ int plan_add_host_change(struct plan *p, enum host_change_kind kind, const char 
 	return 0;
 }
 
+/* A shared change other VMs hold: whether this VM's wanted value combines with theirs (one governor per CPU). */
+static int check_holds(struct host_context *ctx, const struct host_change_reader *reader,
+		       const struct plan_host_change *c, char **ret_why)
+{
+	_cleanup_(host_change_holds_clear) struct host_change_holds holds = { 0 };
+	_cleanup_free_ char *value = NULL, *why = NULL;
+	int r;
+
+	r = host_change_holds_read(ctx->run_dir, ctx->vm, c->kind, c->target, &holds);
+	if (r < 0 || !holds.vms[0])
+		return r;
+	r = host_change_combined(reader, holds.before, &holds, c->wanted, &value, &why);
+	if (r != -EBUSY)
+		return r;
+	/* The holders agree among themselves (each was combined when it came): the first one speaks for all. */
+	if (asprintf(ret_why, "%s (VM %s holds it)", why ? why : "it conflicts with another VM's", holds.vms[0]) < 0)
+		*ret_why = NULL;
+	return r;
+}
+
 int host_changes_check(struct host_context *ctx, const struct plan *p, struct diag *diag)
 {
 	for (size_t i = 0; i < p->n_host_changes; i++) {
@@ -59,6 +81,8 @@ int host_changes_check(struct host_context *ctx, const struct plan *p, struct di
 			continue;
 		}
 		r = reader->check(ctx, c, &why);
+		if (r >= 0 && reader->shared)
+			r = check_holds(ctx, reader, c, &why);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
@@ -75,8 +99,8 @@ int host_changes_plan(struct host_context *ctx, const struct vm_config *vm, cons
 	/* One call per feature, in the order prepare applies them (release undoes them in reverse): units
 	 * stopped, sessions ended, the sleep inhibitor, the wait for holders, hugepages, the host's CPUs, the
 	 * governor and EPP, interrupts. Each helper adds its own call here. */
-	(void)vm;
-	(void)domain_xml;
+	if (r >= 0)
+		r = host_plan_cpu_governor(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)
 		r = hugepages_plan(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)

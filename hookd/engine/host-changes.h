@@ -56,3 +56,49 @@ int hugepages_plan(struct host_context *ctx, const struct vm_config *vm, const c
 		   struct diag *diag);
 extern const struct host_change_reader hugepages_reader; /* host-hugepages.c */
 extern const struct host_change_writer hugepages_writer; /* host-hugepages-write.c */
+/* ---- shared changes: the other VMs' holds, from their journals (host-change.h's header comment) ---- */
+
+/* Who else holds one shared change: the other VMs whose journal has the same kind and target APPLYING or
+ * APPLIED (an APPLYING one may have been written before its VM died; it holds until released). */
+struct host_change_holds {
+	char **vms;    /* NULL-terminated, sorted; empty when nobody else holds it */
+	char **wanted; /* their wanted values, in the same order */
+	char *before;  /* the host's value as the first holder found it; NULL when nobody else holds it */
+};
+/* The holds on KIND/TARGET of every VM but VM, read from RUN_DIR's journals (unreadable ones are left out).
+ * The caller holds the journal lock when it acts on the answer. 0 or -errno; clear with
+ * host_change_holds_clear(). */
+int host_change_holds_read(const char *run_dir, const char *vm, enum host_change_kind kind, const char *target,
+			   struct host_change_holds *ret);
+void host_change_holds_clear(struct host_change_holds *h);
+/* The value a shared change writes: READER->combine over HOLDS' wanted values plus OWN (NULL: none, as on
+ * release), given the host's BEFORE. With no wanted value at all, BEFORE itself. -EBUSY with *ret_why when
+ * the holders conflict; -ENOMEM. */
+int host_change_combined(const struct host_change_reader *reader, const char *before,
+			 const struct host_change_holds *holds, const char *own, char **ret, char **ret_why);
+
+/* ---- prepare and release (the write side, host-changes-apply.c) ---- */
+
+/* How the engine's operation carries out host changes: its journal, fault points, deadline and failure
+ * report, so a host change is journaled and reported exactly as a device move is. */
+struct host_steps {
+	struct host_context *ctx; /* ctx->timeout_ms is set from timeout() before each call */
+	void *userdata;
+	/* Journal the plan now (durably); on failure it has been reported. 0 or -errno. */
+	int (*save)(void *userdata);
+	/* The fault point ACTION:TARGET of -Dfault-injection builds ("host-apply", "cpu-governor:cpu3"). */
+	int (*fault)(void *userdata, const char *action, const char *target);
+	/* The deadline of the next write or bus call, in ms: what is left of the operation, at most a write's. */
+	unsigned (*timeout)(void *userdata);
+	/* Report a failure of WHAT ("cpu-governor cpu3") because WHY (one line). */
+	void (*fail)(void *userdata, const char *what, const char *why);
+};
+
+/* Apply P's host changes in plan order, each: (shared kinds under the journal lock) read `before` (or take it
+ * from another VM that holds the change), journal APPLYING, write (the writer verifies what it wrote),
+ * journal APPLIED. Stops at the first failure, leaving the rest PLANNED. 0 or -errno. */
+int host_changes_apply(const struct host_steps *s, struct plan *p);
+/* Undo every APPLYING or APPLIED host change of P in reverse order: the last holder of a shared change writes
+ * `before` back, an earlier one writes the remaining holders' combination; each journaled RESTORED. Every
+ * change is tried; returns the first error. */
+int host_changes_undo(const struct host_steps *s, struct plan *p);

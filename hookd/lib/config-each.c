@@ -66,7 +66,8 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 	d->holders_timeout_ms = c->holders_timeout_ms;
 	d->stamp = c->stamp;
 	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0 ||
-	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0)
+	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0 || strdup_to(&d->cpu_governor, c->cpu_governor) < 0 ||
+	    strdup_to(&d->energy_performance_preference, c->energy_performance_preference) < 0)
 		return NULL;
 	d->unload_modules = calloc(c->n_unload_modules + 1, sizeof(char *));
 	d->devices = calloc(c->n_devices + 1, sizeof(*d->devices));

@@ -1,4 +1,5 @@
 /* The per-VM files: CONF_DIR/vms/<vm>.ini. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ enum vm_key {
 	VM_END_SESSIONS,
 	VM_INHIBIT_SLEEP,
 	VM_HOLDERS_TIMEOUT,
+	VM_CPU_GOVERNOR,
+	VM_EPP,
 	VM_KEY_COUNT
 };
 static const char *const vm_keys[VM_KEY_COUNT] = {
@@ -39,6 +42,8 @@ static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_END_SESSIONS] = "end-sessions",
 	[VM_INHIBIT_SLEEP] = "inhibit-sleep",
 	[VM_HOLDERS_TIMEOUT] = "holders-timeout",
+	[VM_CPU_GOVERNOR] = "cpu-governor",
+	[VM_EPP] = "energy-performance-preference",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -164,6 +169,25 @@ static int parse_vm_cpus(struct vm_parse *p, unsigned line, const char *value)
 	return r == -ENOMEM ? r : 0;
 }
 
+/* cpu-governor / energy-performance-preference = NAME: a cpufreq name as sysfs spells it ("performance",
+ * "balance_power"); whether the CPUs offer it is checked against the host when the VM starts. */
+static int parse_cpufreq_name(struct vm_parse *p, unsigned line, const char *key, const char *value, char **ret)
+{
+	size_t n = strlen(value);
+
+	for (const char *c = value; *c; c++)
+		if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_' && *c != '-')
+			n = 0;
+	if (n == 0 || n > 32) {
+		config_problem(&p->rep, line,
+			       "bad %s '%s' (a name such as performance, as the CPU's cpufreq lists it)%s", key, value,
+			       config_comment_hint(value));
+		return 0;
+	}
+	*ret = strdup(value);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int vm_key(struct vm_parse *p, const char *key, const char *value, unsigned line)
 {
 	int k = config_key_index(key, vm_keys, VM_KEY_COUNT);
@@ -222,6 +246,10 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		}
 		p->c->holders_timeout_set = true;
 		return 0;
+	case VM_CPU_GOVERNOR:
+		return parse_cpufreq_name(p, line, key, value, &p->c->cpu_governor);
+	case VM_EPP:
+		return parse_cpufreq_name(p, line, key, value, &p->c->energy_performance_preference);
 	case VM_KEY_COUNT:
 		break;
 	}
@@ -426,6 +454,12 @@ static void vm_check(struct vm_parse *p)
 	if (p->vm_key_line[VM_HUGEPAGE_SIZE] && !p->vm_key_line[VM_HUGEPAGES])
 		config_problem(&p->rep, p->vm_key_line[VM_HUGEPAGE_SIZE],
 			       "hugepage-size is only meaningful with hugepages (auto or a count)");
+	for (int k = VM_CPU_GOVERNOR; k <= VM_EPP; k++)
+		if (p->vm_key_line[k] && !p->vm_key_line[VM_VM_CPUS])
+			config_problem(&p->rep, p->vm_key_line[k],
+				       "%s needs vm-cpus (auto, or the VM's host CPUs such as 2-7): the CPUs it is "
+				       "set for",
+				       vm_keys[k]);
 	/* Host settings alone (hugepages for a VM without passed-through devices) are something to do. */
 	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad &&
 	    !p->vm_key_line[VM_HUGEPAGES])
@@ -489,6 +523,8 @@ void vm_config_free(struct vm_config *c)
 	}
 	free(c->devices);
 	free(c->vm_cpus);
+	free(c->cpu_governor);
+	free(c->energy_performance_preference);
 	free(c);
 }
 

@@ -76,6 +76,8 @@ struct vm_config {
 	bool holders_timeout_set;    /* holders-timeout was given */
 	unsigned holders_timeout_ms; /* holders-timeout: wait this long for the devices' holders to go (0: do
 				      * not wait); VM_DEFAULT_HOLDERS_TIMEOUT_MS when not given */
+	char *cpu_governor;	     /* cpu-governor: the scaling governor for vm-cpus while the VM runs; or NULL */
+	char *energy_performance_preference; /* energy-performance-preference, likewise; or NULL */
 	struct vm_device_config *devices;
 	size_t n_devices;
 	struct hugepages_request hugepages;

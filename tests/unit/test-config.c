@@ -382,6 +382,32 @@ static void test_vm_cpus(void)
 		      "t.ini:4: duplicate key 'vm-cpus' in [vm] (first set on line 3)");
 }
 
+/* cpu-governor and energy-performance-preference: cpufreq names, for the CPUs vm-cpus names (so it must be set);
+ * the host's offer is checked when the VM starts (test-host-steps). */
+static void test_cpu_governor(void)
+{
+	struct vm_config *c = parse_ok("[vm]\nvm-cpus = 2-3\ncpu-governor = performance\n"
+				       "energy-performance-preference = balance_performance\ndevices-from-xml = yes\n");
+	struct vm_config *d = vm_config_dup(c);
+
+	CHECK_STR(c->cpu_governor, "performance");
+	CHECK_STR(c->energy_performance_preference, "balance_performance");
+	CHECK_STR(d->cpu_governor, "performance");
+	CHECK_STR(d->energy_performance_preference, "balance_performance");
+	vm_config_free(c);
+	vm_config_free(d);
+	expect_errors(
+		"[vm]\ndevices-from-xml = yes\ncpu-governor = performance\n",
+		"t.ini:3: cpu-governor needs vm-cpus (auto, or the VM's host CPUs such as 2-7): the CPUs it is set "
+		"for");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 2\ncpu-governor = ../performance\n",
+		      "t.ini:4: bad cpu-governor '../performance' (a name such as performance, as the CPU's cpufreq "
+		      "lists it)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 2\nenergy-performance-preference =\n",
+		      "t.ini:4: bad energy-performance-preference '' (a name such as performance, as the CPU's "
+		      "cpufreq lists it)");
+}
+
 /* whole-group: a device's own value wins, else [vm]'s, wherever [vm] stands in the file. */
 static void test_whole_group_default(void)
 {
@@ -1063,7 +1089,7 @@ static unsigned check_man_examples(const char *path, bool vm)
 
 static void test_man_examples(void)
 {
-	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.vm.ini.5.scd", true), 3);
+	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.vm.ini.5.scd", true), 4);
 	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.conf.5.scd", false), 1);
 }
 
@@ -1078,6 +1104,7 @@ int main(void)
 	RUN(test_reset_method);
 	RUN(test_match);
 	RUN(test_vm_cpus);
+	RUN(test_cpu_governor);
 	RUN(test_whole_group_default);
 	RUN(test_hugepages_keys);
 	RUN(test_errors);
