@@ -250,6 +250,7 @@ static void test_rollback(void)
 	/* A host change's own write failing: the ones before it are given back, the ones after never made. */
 	setup();
 	setenv("HOOKD_FAULT", "fail-at:host-apply:cpu-governor:cpu3", 1);
+	free(msg);
 	msg = NULL;
 	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
 	unsetenv("HOOKD_FAULT");
