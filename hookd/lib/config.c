@@ -28,6 +28,7 @@ enum vm_key {
 	VM_HOLDERS_TIMEOUT,
 	VM_CPU_GOVERNOR,
 	VM_EPP,
+	VM_ISOLATE_CPUS,
 	VM_KEY_COUNT
 };
 static const char *const vm_keys[VM_KEY_COUNT] = {
@@ -44,6 +45,7 @@ static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_HOLDERS_TIMEOUT] = "holders-timeout",
 	[VM_CPU_GOVERNOR] = "cpu-governor",
 	[VM_EPP] = "energy-performance-preference",
+	[VM_ISOLATE_CPUS] = "isolate-cpus",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -250,6 +252,9 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		return parse_cpufreq_name(p, line, key, value, &p->c->cpu_governor);
 	case VM_EPP:
 		return parse_cpufreq_name(p, line, key, value, &p->c->energy_performance_preference);
+	case VM_ISOLATE_CPUS:
+		parse_bool_value(p, line, key, value, &p->c->isolate_cpus);
+		return 0;
 	case VM_KEY_COUNT:
 		break;
 	}

@@ -78,6 +78,7 @@ struct vm_config {
 				      * not wait); VM_DEFAULT_HOLDERS_TIMEOUT_MS when not given */
 	char *cpu_governor;	     /* cpu-governor: the scaling governor for vm-cpus while the VM runs; or NULL */
 	char *energy_performance_preference; /* energy-performance-preference, likewise; or NULL */
+	bool isolate_cpus;		     /* isolate-cpus: take vm-cpus from the host's slices while the VM runs */
 	struct vm_device_config *devices;
 	size_t n_devices;
 	struct hugepages_request hugepages;

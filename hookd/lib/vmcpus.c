@@ -34,7 +34,7 @@ int vm_cpus_resolve(const char *setting, const char *xml, size_t len, struct cpu
 	int r;
 
 	*ret_why = NULL;
-	if (!streq(setting, VM_CPUS_AUTO)) {
+	if (setting && !streq(setting, VM_CPUS_AUTO)) {
 		r = cpuset_parse_list(setting, 0, ret, &why);
 		if (r < 0 && asprintf(ret_why, "vm-cpus '%s': %s", setting, why) < 0)
 			*ret_why = NULL;

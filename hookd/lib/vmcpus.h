@@ -13,7 +13,7 @@
  * -EINVAL with *ret_why (static) for anything else; -ENOMEM. */
 int vm_cpus_normalize(const char *value, char **ret, const char **ret_why);
 
-/* SETTING (a normalized vm-cpus value) as a set: a list as it is, "auto" from XML (LEN bytes; NULL when the
+/* SETTING (a normalized vm-cpus value; NULL, the key not set, is "auto") as a set: a list as it is, "auto" from XML (LEN bytes; NULL when the
  * caller has no domain XML, which fails with -ENOENT). -EINVAL / -ENOENT with *ret_why (caller frees) as
  * domxml_pinned_cpus(); -ENOMEM. */
 int vm_cpus_resolve(const char *setting, const char *xml, size_t len, struct cpuset *ret, char **ret_why);

@@ -366,7 +366,10 @@ static void test_vm_cpus(void)
 	CHECK_STR(c->vm_cpus, "auto");
 	vm_config_free(c);
 	c = parse_ok("[vm]\ndevices-from-xml = yes\n");
-	CHECK(!c->vm_cpus);
+	CHECK(!c->vm_cpus && !c->isolate_cpus);
+	vm_config_free(c);
+	c = parse_ok("[vm]\ndevices-from-xml = yes\nisolate-cpus = yes\n");
+	CHECK(c->isolate_cpus && !c->vm_cpus); /* vm-cpus not set: auto */
 	vm_config_free(c);
 
 	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 3-1\n",
@@ -634,6 +637,7 @@ static char *emit(const struct vm_config *c)
 		fprintf(f, "holders-timeout = %u.%03u\n", c->holders_timeout_ms / 1000, c->holders_timeout_ms % 1000);
 	if (c->vm_cpus)
 		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
+	fprintf(f, "isolate-cpus = %s\n", c->isolate_cpus ? "yes" : "no");
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct vm_device_config *d = &c->devices[i];
 
@@ -657,6 +661,7 @@ static void check_same(const struct vm_config *a, const struct vm_config *b)
 	CHECK(a->devices_from_xml == b->devices_from_xml);
 	CHECK(a->whole_group == b->whole_group);
 	CHECK(streq_ptr(a->vm_cpus, b->vm_cpus));
+	CHECK(a->isolate_cpus == b->isolate_cpus);
 	CHECK_INT(a->n_unload_modules, b->n_unload_modules);
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		CHECK_STR(a->unload_modules[i], b->unload_modules[i]);
