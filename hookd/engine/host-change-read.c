@@ -6,6 +6,7 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-irqs.h"
 #include "topology.h"
 
 /* Each kind's helper fills its entry as its reader is written; NULL: hookd cannot do that kind yet, and a
@@ -17,6 +18,7 @@ static const struct host_change_reader *const readers[_HOST_CHANGE_KIND_MAX] = {
 	[HOST_CPU_EPP] = &host_epp_reader,
 	[HOST_ALLOWED_CPUS] = &host_allowed_cpus_reader,
 	[HOST_WORKQUEUE_CPUMASK] = &host_workqueue_cpumask_reader,
+	[HOST_IRQ_AFFINITY] = &host_irq_affinity_reader,
 };
 
 const struct host_change_reader *host_change_reader_for(enum host_change_kind k)

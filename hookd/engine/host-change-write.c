@@ -2,6 +2,7 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-irqs.h"
 
 /* Each kind's helper fills its entry as its writer is written; NULL: the kind cannot be applied (its
  * reader, if any, refuses it in the check phase first). */
@@ -12,6 +13,7 @@ static const struct host_change_writer *const writers[_HOST_CHANGE_KIND_MAX] = {
 	[HOST_CPU_EPP] = &host_epp_writer,
 	[HOST_ALLOWED_CPUS] = &host_allowed_cpus_writer,
 	[HOST_WORKQUEUE_CPUMASK] = &host_workqueue_cpumask_writer,
+	[HOST_IRQ_AFFINITY] = &host_irq_affinity_writer,
 };
 
 const struct host_change_writer *host_change_writer_for(enum host_change_kind k)

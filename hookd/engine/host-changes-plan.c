@@ -8,6 +8,7 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-irqs.h"
 #include "util.h"
 
 static bool one_line(const char *s)
@@ -106,6 +107,8 @@ int host_changes_plan(struct host_context *ctx, const struct vm_config *vm, cons
 		r = hugepages_plan(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)
 		r = host_cpus_plan(ctx, vm, domain_xml, p, diag);
+	if (r >= 0)
+		r = host_irqs_plan(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)
 		r = host_changes_check(ctx, p, diag);
 	return r;

@@ -65,6 +65,7 @@ struct vm_config *vm_config_dup(const struct vm_config *c)
 	d->holders_timeout_set = c->holders_timeout_set;
 	d->holders_timeout_ms = c->holders_timeout_ms;
 	d->isolate_cpus = c->isolate_cpus;
+	d->steer_irqs = c->steer_irqs;
 	d->stamp = c->stamp;
 	if (strdup_to(&d->name, c->name) < 0 || strdup_to(&d->path, c->path) < 0 ||
 	    strdup_to(&d->vm_cpus, c->vm_cpus) < 0 || strdup_to(&d->cpu_governor, c->cpu_governor) < 0 ||

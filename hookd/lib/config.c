@@ -29,6 +29,7 @@ enum vm_key {
 	VM_CPU_GOVERNOR,
 	VM_EPP,
 	VM_ISOLATE_CPUS,
+	VM_STEER_IRQS,
 	VM_KEY_COUNT
 };
 static const char *const vm_keys[VM_KEY_COUNT] = {
@@ -46,6 +47,7 @@ static const char *const vm_keys[VM_KEY_COUNT] = {
 	[VM_CPU_GOVERNOR] = "cpu-governor",
 	[VM_EPP] = "energy-performance-preference",
 	[VM_ISOLATE_CPUS] = "isolate-cpus",
+	[VM_STEER_IRQS] = "steer-irqs",
 };
 
 enum device_key { DEV_ADDRESS, DEV_MATCH, DEV_MATCH_MANY, DEV_WHOLE_GROUP, DEV_RESET_METHOD, DEV_KEY_COUNT };
@@ -254,6 +256,9 @@ static int vm_key(struct vm_parse *p, const char *key, const char *value, unsign
 		return parse_cpufreq_name(p, line, key, value, &p->c->energy_performance_preference);
 	case VM_ISOLATE_CPUS:
 		parse_bool_value(p, line, key, value, &p->c->isolate_cpus);
+		return 0;
+	case VM_STEER_IRQS:
+		parse_bool_value(p, line, key, value, &p->c->steer_irqs);
 		return 0;
 	case VM_KEY_COUNT:
 		break;

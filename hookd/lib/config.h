@@ -79,6 +79,7 @@ struct vm_config {
 	char *cpu_governor;	     /* cpu-governor: the scaling governor for vm-cpus while the VM runs; or NULL */
 	char *energy_performance_preference; /* energy-performance-preference, likewise; or NULL */
 	bool isolate_cpus;		     /* isolate-cpus: take vm-cpus from the host's slices while the VM runs */
+	bool steer_irqs;		     /* steer-irqs: the devices' IRQs onto vm-cpus, the host's off them */
 	struct vm_device_config *devices;
 	size_t n_devices;
 	struct hugepages_request hugepages;

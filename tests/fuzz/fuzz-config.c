@@ -48,7 +48,7 @@ static char *emit_vm(const struct vm_config *c)
 	fputc('\n', f);
 	if (c->vm_cpus)
 		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
-	fprintf(f, "isolate-cpus = %d\n", c->isolate_cpus);
+	fprintf(f, "isolate-cpus = %d\nsteer-irqs = %d\n", c->isolate_cpus, c->steer_irqs);
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct vm_device_config *d = &c->devices[i];
 
@@ -98,7 +98,8 @@ static void check_same_vm(const struct vm_config *a, const struct vm_config *b)
 {
 	REQUIRE(a->release_console == b->release_console && a->devices_from_xml == b->devices_from_xml);
 	REQUIRE(a->n_unload_modules == b->n_unload_modules && a->n_devices == b->n_devices);
-	REQUIRE(streq_ptr(a->vm_cpus, b->vm_cpus) && a->isolate_cpus == b->isolate_cpus);
+	REQUIRE(streq_ptr(a->vm_cpus, b->vm_cpus) && a->isolate_cpus == b->isolate_cpus &&
+		a->steer_irqs == b->steer_irqs);
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		REQUIRE(streq(a->unload_modules[i], b->unload_modules[i]));
 	for (size_t i = 0; i < a->n_devices; i++) {

@@ -70,6 +70,8 @@ struct fake_kernel {
 	struct fk_pool *pools;
 	size_t n_pools;
 	unsigned compactions; /* node or whole-memory compactions asked for */
+	char **managed_irqs;  /* fk_irq_managed(): their smp_affinity_list refuses writes with -EIO */
+	size_t n_managed_irqs;
 };
 
 /* Allocation and strings: a failure ends the test. */

@@ -283,7 +283,7 @@ static int do_plain(struct fake_kernel *k, const char *relpath, const char *valu
 }
 
 /* A /proc write: the file must exist, as every /proc file the engine writes does (compact_memory, an IRQ's
- * smp_affinity_list); it takes the value as written. */
+ * smp_affinity_list); it takes the value as written, but a managed IRQ's affinity refuses with -EIO. */
 static int do_proc(struct fake_kernel *k, const char *relpath, const char *value)
 {
 	_cleanup_free_ char *path = NULL;
@@ -291,6 +291,15 @@ static int do_proc(struct fake_kernel *k, const char *relpath, const char *value
 
 	CHECK(asprintf(&path, "%s/%s", k->f->proc, relpath) >= 0);
 	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < k->n_managed_irqs; i++) {
+		_cleanup_free_ char *managed = NULL;
+
+		CHECK(asprintf(&managed, "irq/%s/smp_affinity_list", k->managed_irqs[i]) >= 0);
+		if (streq(relpath, managed)) {
+			pthread_mutex_unlock(&k->lock);
+			return -EIO;
+		}
+	}
 	r = write_plain(path, value);
 	if (r >= 0)
 		fk_logf(k, "proc %s %s", relpath, value);

@@ -267,6 +267,9 @@ void fk_free(struct fake_kernel *k)
 	free(k->drivers);
 	free(k->modules);
 	free(k->pools);
+	for (size_t i = 0; i < k->n_managed_irqs; i++)
+		free(k->managed_irqs[i]);
+	free(k->managed_irqs);
 	free(k->log);
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
@@ -364,6 +367,15 @@ void fk_inject_after(struct fake_kernel *k, const char *address, enum fk_fault f
 	pthread_mutex_lock(&k->lock);
 	dev = fk_find_device(k, address);
 	dev->skip[fault] = count;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_irq_managed(struct fake_kernel *k, const char *irq)
+{
+	pthread_mutex_lock(&k->lock);
+	k->managed_irqs = realloc(k->managed_irqs, (k->n_managed_irqs + 1) * sizeof(char *));
+	CHECK(k->managed_irqs);
+	k->managed_irqs[k->n_managed_irqs++] = fk_xstrdup(irq);
 	pthread_mutex_unlock(&k->lock);
 }
 

@@ -94,6 +94,10 @@ uint64_t fk_hugepages_nr(struct fake_kernel *k, unsigned node, uint64_t size_kib
 uint64_t fk_hugepages_surplus(struct fake_kernel *k, unsigned node, uint64_t size_kib);
 unsigned fk_hugepages_compactions(struct fake_kernel *k);
 
+/* IRQ (a number) is managed by its driver or per-CPU: writing its /proc/irq/N/smp_affinity_list fails with
+ * -EIO and changes nothing, as the kernel's irq_set_affinity does for such an IRQ. */
+void fk_irq_managed(struct fake_kernel *k, const char *irq);
+
 /* Hot-unplug: ADDRESS disappears from the tree now. */
 void fk_remove_device(struct fake_kernel *k, const char *address);
 

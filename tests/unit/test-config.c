@@ -369,8 +369,13 @@ static void test_vm_cpus(void)
 	CHECK(!c->vm_cpus && !c->isolate_cpus);
 	vm_config_free(c);
 	c = parse_ok("[vm]\ndevices-from-xml = yes\nisolate-cpus = yes\n");
-	CHECK(c->isolate_cpus && !c->vm_cpus); /* vm-cpus not set: auto */
+	CHECK(c->isolate_cpus && !c->vm_cpus && !c->steer_irqs); /* vm-cpus not set: auto */
 	vm_config_free(c);
+	c = parse_ok("[vm]\ndevices-from-xml = yes\nsteer-irqs = on\n");
+	CHECK(c->steer_irqs && !c->isolate_cpus);
+	vm_config_free(c);
+	expect_errors("[vm]\ndevices-from-xml = yes\nsteer-irqs = maybe\n",
+		      "t.ini:3: bad boolean 'maybe' for steer-irqs (use yes or no)");
 
 	expect_errors("[vm]\ndevices-from-xml = yes\nvm-cpus = 3-1\n",
 		      "t.ini:3: bad vm-cpus '3-1': a range goes downwards (use auto or a CPU list such as 2-5,8)");
@@ -637,7 +642,8 @@ static char *emit(const struct vm_config *c)
 		fprintf(f, "holders-timeout = %u.%03u\n", c->holders_timeout_ms / 1000, c->holders_timeout_ms % 1000);
 	if (c->vm_cpus)
 		fprintf(f, "vm-cpus = %s\n", c->vm_cpus);
-	fprintf(f, "isolate-cpus = %s\n", c->isolate_cpus ? "yes" : "no");
+	fprintf(f, "isolate-cpus = %s\nsteer-irqs = %s\n", c->isolate_cpus ? "yes" : "no",
+		c->steer_irqs ? "yes" : "no");
 	for (size_t i = 0; i < c->n_devices; i++) {
 		const struct vm_device_config *d = &c->devices[i];
 
@@ -661,7 +667,7 @@ static void check_same(const struct vm_config *a, const struct vm_config *b)
 	CHECK(a->devices_from_xml == b->devices_from_xml);
 	CHECK(a->whole_group == b->whole_group);
 	CHECK(streq_ptr(a->vm_cpus, b->vm_cpus));
-	CHECK(a->isolate_cpus == b->isolate_cpus);
+	CHECK(a->isolate_cpus == b->isolate_cpus && a->steer_irqs == b->steer_irqs);
 	CHECK_INT(a->n_unload_modules, b->n_unload_modules);
 	for (size_t i = 0; i < a->n_unload_modules; i++)
 		CHECK_STR(a->unload_modules[i], b->unload_modules[i]);

@@ -219,18 +219,30 @@ static void test_plan_add_host_change(void)
 	CHECK(p->host_changes[1].before == NULL && p->host_changes[1].applied == NULL);
 }
 
-/* A planned change of a kind this hookd has no reader for is refused in the check phase, one line each. */
+/* A planned change of a kind this hookd has no reader for is refused in the check phase, one line each. The
+ * kind is the first that has none yet (as each helper fills the tables); once every kind has its reader,
+ * the refusal cannot be planned, and every kind must have its writer too. */
 static void test_check_refuses_unknown_kind(void)
 {
 	_cleanup_(plan_freep) struct plan *p = plan_new("win10");
 	struct host_context ctx = { .vm = "win10", .sysfs_root = "/nonexistent", .proc_root = "/nonexistent" };
 	struct diag d = { 0 };
+	int kind = 0;
+	_cleanup_free_ char *want = NULL;
 
-	CHECK_INT(plan_add_host_change(p, HOST_IRQ_AFFINITY, "24", "2-7"), 0);
-	CHECK(host_change_reader_for(HOST_IRQ_AFFINITY) == NULL);
+	while (kind < _HOST_CHANGE_KIND_MAX && host_change_reader_for(kind))
+		kind++;
+	if (kind == _HOST_CHANGE_KIND_MAX) {
+		for (kind = 0; kind < _HOST_CHANGE_KIND_MAX; kind++)
+			CHECK(host_change_writer_for(kind) && (int)host_change_writer_for(kind)->kind == kind);
+		return;
+	}
+	CHECK_INT(plan_add_host_change(p, kind, "24", "2-7"), 0);
 	CHECK_INT(host_changes_check(&ctx, p, &d), 0);
 	CHECK_INT(d.n, 1);
-	CHECK_STR(d.lines[0], "VM win10: irq-affinity 24: this hookd cannot make that change");
+	CHECK(asprintf(&want, "VM win10: %s 24: this hookd cannot make that change", host_change_kind_to_string(kind)) >
+	      0);
+	CHECK_STR(d.lines[0], want);
 	diag_clear(&d);
 }
 

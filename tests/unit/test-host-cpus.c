@@ -1,6 +1,6 @@
-/* CPU isolation as host changes (host-cpus.h): planning from vm-cpus and the domain XML, the check's refusals,
- * combining several VMs' CPUs, and the writes with their restore values, through the fake kernel on a fixture
- * tree and the fake host bus. Never the host's /sys, /proc or system bus. */
+/* CPU isolation and interrupt steering as host changes (host-cpus.h, host-irqs.h): planning from vm-cpus and
+ * the domain XML, the check's refusals, combining several VMs' CPUs, and the writes with their restore values,
+ * through the fake kernel on a fixture tree and the fake host bus. Never the host's /sys, /proc or system bus. */
 #include <sys/stat.h>
 
 #include "config.h"
@@ -9,6 +9,7 @@
 #include "fake-kernel.h"
 #include "host-changes.h"
 #include "host-cpus.h"
+#include "host-irqs.h"
 #include "plan.h"
 #include "strv.h"
 #include "util.h"
@@ -276,11 +277,120 @@ static void test_write_and_restore(void)
 	host_down(&h);
 }
 
+/* ---- steer-irqs ---- */
+
+/* The GPU's legacy line 16 and MSI vectors 40-41; host IRQs 50 (everywhere), 51 (off the VM's CPUs already),
+ * 60 (on a VM CPU only: nowhere else to go); IRQ 0 without an affinity file. The VM runs on 2-3. */
+static struct plan *irq_plan(struct host *h, struct diag *d)
+{
+	struct vm_config vm = { .name = (char *)"win10", .steer_irqs = true, .vm_cpus = (char *)"2-3" };
+	struct plan *p = calloc(1, sizeof(*p));
+
+	fx_write(&f, "sys", "bus/pci/devices/" GPU "/irq", "16");
+	fx_write(&f, "sys", "bus/pci/devices/" GPU "/msi_irqs/40", "msi");
+	fx_write(&f, "sys", "bus/pci/devices/" GPU "/msi_irqs/41", "msi");
+	fx_write(&f, "sys", "bus/pci/devices/" NVME_A "/irq", "0");
+	fx_write(&f, "proc", "irq/16/smp_affinity_list", "0-5");
+	fx_write(&f, "proc", "irq/40/smp_affinity_list", "0");
+	fx_write(&f, "proc", "irq/41/smp_affinity_list", "2-3");
+	fx_write(&f, "proc", "irq/50/smp_affinity_list", "0-5");
+	fx_write(&f, "proc", "irq/51/smp_affinity_list", "0-1");
+	fx_write(&f, "proc", "irq/60/smp_affinity_list", "3");
+	fx_write(&f, "proc", "irq/0/spurious", "count 0");
+	CHECK(p && (p->vm = strdup("win10")));
+	p->devices = calloc(2, sizeof(*p->devices));
+	CHECK(p->devices);
+	memcpy(p->devices[0].address, GPU, 13);
+	memcpy(p->devices[1].address, NVME_A, 13);
+	p->n_devices = 2;
+	CHECK_INT(host_irqs_plan(&h->ctx, &vm, NULL, p, d), 0);
+	return p;
+}
+
+static void test_irq_plan(void)
+{
+	struct diag d = { 0 };
+	struct host h;
+	struct plan *p;
+
+	host_up(&h);
+	p = irq_plan(&h, &d);
+	CHECK_INT(d.n, 0);
+	/* In IRQ order; 41 is on the VM's CPUs already, 51 off them, 60 has nowhere else to go. */
+	CHECK_INT(p->n_host_changes, 3);
+	CHECK(p->host_changes[0].kind == HOST_IRQ_AFFINITY);
+	CHECK_STR(p->host_changes[0].target, "16");
+	CHECK_STR(p->host_changes[0].wanted, "on:2-3");
+	CHECK_STR(p->host_changes[1].target, "40");
+	CHECK_STR(p->host_changes[1].wanted, "on:2-3");
+	CHECK_STR(p->host_changes[2].target, "50");
+	CHECK_STR(p->host_changes[2].wanted, "off:2-3");
+	CHECK_INT(host_changes_check(&h.ctx, p, &d), 0);
+	CHECK_INT(d.n, 0);
+	plan_free(p);
+	host_down(&h);
+}
+
+static void test_irq_combine(void)
+{
+	const struct host_change_reader *r = host_change_reader_for(HOST_IRQ_AFFINITY);
+	_cleanup_free_ char *value = NULL, *why = NULL;
+
+	CHECK(r == &host_irq_affinity_reader && r->shared);
+	check_combine(r, "0-5", (const char *const[]){ "off:2-3", NULL }, "0-1,4-5");
+	check_combine(r, "0-5", (const char *const[]){ "off:2-3", "off:4", NULL }, "0-1,5");
+	/* A device's IRQ goes to its VM's CPUs, whatever other VMs keep away from. */
+	check_combine(r, "0-5", (const char *const[]){ "off:4", "on:2-3", NULL }, "2-3");
+	/* Only on VMs' CPUs: left where it is. */
+	check_combine(r, "2-3", (const char *const[]){ "off:2-3", NULL }, "2-3");
+	CHECK_INT(r->combine("0-5", (char *const *)(const char *const[]){ "2-3", NULL }, &value, &why), -EINVAL);
+	CHECK_STR(why, "'2-3' is not on:CPUS or off:CPUS");
+}
+
+static void test_irq_write_and_restore(void)
+{
+	const struct host_change_writer *w = host_change_writer_for(HOST_IRQ_AFFINITY);
+	struct plan_host_change host_irq = change(HOST_IRQ_AFFINITY, "50", "off:2-3"),
+				managed = change(HOST_IRQ_AFFINITY, "40", "on:2-3");
+	struct diag d = { 0 };
+	struct host h;
+	char *why = NULL;
+
+	host_up(&h);
+	plan_free(irq_plan(&h, &d));
+	CHECK(w == &host_irq_affinity_writer);
+	fk_irq_managed(h.k, "40");
+	CHECK_INT(w->apply(&h.ctx, &host_irq, "0-1,4-5", &why), 0);
+	CHECK_STR(host_irq.applied, "0-1,4-5");
+	CHECK_STR(fk_log(h.k), "proc irq/50/smp_affinity_list 0-1,4-5\n");
+	/* The kernel refuses a managed IRQ: left alone, listed, and prepare goes on. */
+	CHECK_INT(w->apply(&h.ctx, &managed, "2-3", &why), 0);
+	CHECK_STR(managed.applied, HOST_IRQ_REFUSED);
+	CHECK(!why);
+	CHECK_INT(w->restore(&h.ctx, &managed, "0", &why), 0);
+	CHECK_INT(w->restore(&h.ctx, &host_irq, "0-5", &why), 0);
+	CHECK_STR(fk_log(h.k), "proc irq/50/smp_affinity_list 0-1,4-5\nproc irq/50/smp_affinity_list 0-5\n");
+	/* An IRQ freed since (a device's MSI vector) has nothing to give back. */
+	{
+		_cleanup_free_ char *gone = NULL;
+
+		CHECK(asprintf(&gone, "%s/irq/50", f.proc) >= 0);
+		fx_rm_rf(gone);
+	}
+	CHECK_INT(w->restore(&h.ctx, &host_irq, "0-5", &why), 0);
+	free(host_irq.applied);
+	free(managed.applied);
+	host_down(&h);
+}
+
 int main(void)
 {
 	RUN(test_plan);
 	RUN(test_check);
 	RUN(test_combine);
 	RUN(test_write_and_restore);
+	RUN(test_irq_plan);
+	RUN(test_irq_combine);
+	RUN(test_irq_write_and_restore);
 	return 0;
 }
