@@ -26,6 +26,8 @@ static const char new_vm_template[] =
 	"#release-console = no\n"
 	"# Also take every <hostdev> PCI device of the domain XML.\n"
 	"#devices-from-xml = no\n"
+	"# Hugepages for the guest, sized from the domain XML's <memoryBacking><hugepages> (or a page count):\n"
+	"#hugepages = auto\n"
 	"\n"
 	"# One section per device. 'hookctl iommu' lists the addresses and groups.\n"
 	"#[device.gpu]\n"

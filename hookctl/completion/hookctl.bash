@@ -75,7 +75,7 @@ _hookctl()
 			COMPREPLY=($(compgen -W "$(_hookctl_vms)" -- "$cur"))
 		elif ((nargs == 1)) && [[ $cmd == get || $cmd == set || $cmd == unset ]]; then
 			COMPREPLY=($(compgen -W "vm.unload-modules vm.release-console vm.devices-from-xml
-				vm.whole-group vm.vm-cpus device." -- "$cur"))
+				vm.whole-group vm.vm-cpus vm.hugepages vm.hugepage-size device." -- "$cur"))
 			compopt -o nospace 2>/dev/null
 		fi
 		;;

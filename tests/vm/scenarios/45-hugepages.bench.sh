@@ -56,10 +56,10 @@ loop_reserve() {
 	LOOP_PAGES=$alloc LOOP_TRIES=$tries
 }
 
-# Sizes from this guest's memory: fragment half of what is free, then ask for 60% of what stays free.
+# Sizes from this guest's memory: fragment three quarters of what is free, then ask for 60% of what stays free.
 printf 3 >/proc/sys/vm/drop_caches
 free_mib=$(meminfo MemFree)
-FRAG_MIB=$((free_mib / 2))
+FRAG_MIB=$((free_mib * 3 / 4))
 fragment
 WANT=$(($(meminfo MemFree) * 6 / 10 / 2))
 unfragment
