@@ -260,6 +260,7 @@ static int writer_apply(struct host_context *ctx, struct plan_host_change *c, co
 	if (hugepages_count_parse(value, &wanted) < 0)
 		return -EINVAL;
 	r = hugepages_reserve(&io, c->target, wanted, &added, NULL, ret_why);
+	hugepages_why_plain(ret_why);
 	/* The ledger, also after a failure: 0 when the pool is as it was, else what stays to give back. */
 	free(c->applied);
 	if (asprintf(&c->applied, "%" PRIu64, added) < 0) {
@@ -292,6 +293,7 @@ static int writer_restore(struct host_context *ctx, const struct plan_host_chang
 		pages = hugepages_recovered_ledger(before, pool.nr > pool.surplus ? pool.nr - pool.surplus : 0, wanted);
 	}
 	r = hugepages_give_back(&io, c->target, pages, ret_why);
+	hugepages_why_plain(ret_why);
 	if (r >= 0) {
 		/* A note (pages still in use, a pool shrunk by hand) was logged; it is not a failure. */
 		free(*ret_why);

@@ -197,19 +197,24 @@ static int reader_read(struct host_context *ctx, const struct plan_host_change *
 	return asprintf(ret_value, "%" PRIu64, pool.nr > pool.surplus ? pool.nr - pool.surplus : 0) < 0 ? -ENOMEM : 0;
 }
 
+void hugepages_why_plain(char **why)
+{
+	char *plain;
+
+	if (!*why || !startswith(*why, "hugepages: "))
+		return;
+	plain = strdup(*why + strlen("hugepages: "));
+	if (plain) {
+		free(*why);
+		*why = plain;
+	}
+}
+
 static int reader_check(struct host_context *ctx, const struct plan_host_change *c, char **ret_why)
 {
 	int r = hugepages_check(ctx->sysfs_root, c->target, c->wanted, ret_why);
-	char *plain;
 
-	/* host_changes_check names the kind and the target already. */
-	if (r < 0 && *ret_why && startswith(*ret_why, "hugepages: ")) {
-		plain = strdup(*ret_why + strlen("hugepages: "));
-		if (plain) {
-			free(*ret_why);
-			*ret_why = plain;
-		}
-	}
+	hugepages_why_plain(ret_why);
 	return r;
 }
 

@@ -86,5 +86,9 @@ int hugepages_give_back(const struct hugepages_io *io, const char *target, uint6
  * only by this VM's write. */
 uint64_t hugepages_recovered_ledger(uint64_t before, uint64_t current, uint64_t wanted);
 
+/* WHY without its "hugepages: " prefix, for the engine's messages, which name the kind and the target
+ * already ("VM win10: hugepages node0/hugepages-2048kB: only 300 of ..."). */
+void hugepages_why_plain(char **why);
+
 /* A page count as the journal and the plan hold it ("512"): 0 or -EINVAL. */
 int hugepages_count_parse(const char *s, uint64_t *ret);

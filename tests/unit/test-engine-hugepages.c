@@ -1,13 +1,18 @@
 /* A VM's hugepages through the whole engine on the fixture machine and the fake kernel's pools: planned and
  * checked with the devices (hookctl check's path), refused before anything changes when they cannot be
  * sized. Fixture trees only, never /sys. */
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "config.h"
 #include "engine-fixture.h"
 #include "engine.h"
 #include "fake-host-bus.h"
 #include "fake-kernel.h"
+#include "journal.h"
+#include "plan.h"
+#include "topology.h"
 #include "util.h"
 
 static struct fixture f;
@@ -24,17 +29,10 @@ static struct vm_config *vm(const char *name, const char *text)
 	return c;
 }
 
-/* The machine with 64 boot-time 2 MiB pages on node 0, and room for 10000 more. */
-static void setup(void)
+static void engine_up(void)
 {
 	struct engine_options opts;
 
-	fx_machine(&f);
-	k = fk_new(&f);
-	bus = fhb_new();
-	fk_hugepages_add(k, 0, 2048, 64);
-	fk_hugepages_set_memory(k, 0, 2048, 10000, 0);
-	fx_write(&f, "proc", "meminfo", "MemTotal:       32000000 kB\nHugepagesize:       2048 kB");
 	opts = (struct engine_options){ .sysfs_root = f.sys,
 					.proc_root = f.proc,
 					.run_dir = f.run,
@@ -46,12 +44,33 @@ static void setup(void)
 	CHECK_INT(engine_recover(e), 0);
 }
 
+/* The machine with 64 boot-time 2 MiB pages on node 0, and room for 10000 more. */
+static void setup(void)
+{
+	fx_machine(&f);
+	k = fk_new(&f);
+	bus = fhb_new();
+	fk_hugepages_add(k, 0, 2048, 64);
+	fk_hugepages_set_memory(k, 0, 2048, 10000, 0);
+	fx_write(&f, "proc", "meminfo", "MemTotal:       32000000 kB\nHugepagesize:       2048 kB");
+	fx_write(&f, "proc", "sys/vm/compact_memory", "0");
+	engine_up();
+}
+
 static void teardown(void)
 {
 	engine_free(e);
 	fk_free(k);
 	fhb_free(bus);
 	fx_clear(&f);
+}
+
+static struct plan *journal_of(const char *name)
+{
+	struct plan *p = NULL;
+
+	CHECK_INT(journal_load(f.run, name, &p), 0);
+	return p;
 }
 
 /* engine_check's JSON for VM with XML, as a string (caller frees). */
@@ -118,10 +137,177 @@ static void test_check_refuses(void)
 	teardown();
 }
 
+static const char *driver_of(const char *address)
+{
+	static char buf[64];
+	struct topology t = { .sysfs_root = f.sys, .proc_root = f.proc };
+	_cleanup_free_ char *d = NULL;
+
+	CHECK_INT(topology_driver(&t, address, &d), 0);
+	snprintf(buf, sizeof(buf), "%s", d ? d : "");
+	return buf;
+}
+
+static const struct plan_host_change *pages_of(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_host_changes; i++)
+		if (p->host_changes[i].kind == HOST_HUGEPAGES)
+			return &p->host_changes[i];
+	CHECK(!"no hugepages change in the journal");
+	return NULL;
+}
+
+#define SSD_VM "[vm]\nhugepages = 512\n[device.ssd]\naddress = " NVME_B "\n"
+
+/* Pages before the devices move, the ledger in the journal, exactly those back on release. */
+static void test_prepare_release(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", SSD_VM);
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL;
+	const char *log;
+
+	setup();
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64 + 512);
+	CHECK_STR(driver_of(NVME_B), "vfio-pci");
+	log = fk_log(k);
+	CHECK(strstr(log, "hugepages node0 2048kB 576 -> 576") < strstr(log, NVME_B));
+	p = journal_of("win10");
+	CHECK_STR(pages_of(p)->before, "64");
+	CHECK_STR(pages_of(p)->applied, "512");
+	CHECK_INT(pages_of(p)->step, HOST_CHANGE_APPLIED);
+	CHECK_INT(engine_release(e, "win10", &msg), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	CHECK_STR(driver_of(NVME_B), "nvme");
+	teardown();
+}
+
+/* Memory too fragmented: refused in one line, nothing kept, no device moved. */
+static void test_short_refused(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", SSD_VM);
+	_cleanup_free_ char *msg = NULL;
+
+	setup();
+	fk_hugepages_set_memory(k, 0, 2048, 100, 10);
+	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK_STR(msg, "VM win10: hugepages node0/hugepages-2048kB: only 140 of 512 pages of 2 MiB could "
+		       "be reserved on node 0 (memory is too fragmented or too full, after 4 compactions); none were "
+		       "kept");
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	CHECK_STR(driver_of(NVME_B), "nvme");
+	teardown();
+}
+
+/* A device step failing after the pages were reserved: the rollback gives them back. */
+static void test_rollback(void)
+{
+#ifdef HOOKD_FAULT_INJECTION
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", SSD_VM);
+	_cleanup_free_ char *msg = NULL;
+
+	setup();
+	setenv("HOOKD_FAULT", "fail-at:override:" NVME_B, 1);
+	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	unsetenv("HOOKD_FAULT");
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	CHECK_STR(driver_of(NVME_B), "nvme");
+	teardown();
+#endif
+}
+
+/* Two VMs overlapping: each gives back its own pages, whichever stops first. */
+static void test_two_vms(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *a = vm("a", "[vm]\nhugepages = 100\n");
+	_cleanup_(vm_config_freep) struct vm_config *b = vm("b", "[vm]\nhugepages = 200\n");
+	_cleanup_free_ char *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
+
+	setup();
+	CHECK_INT(engine_prepare(e, a, NULL, &m1), 0);
+	CHECK_INT(engine_prepare(e, b, NULL, &m2), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 364);
+	CHECK_INT(engine_release(e, "a", &m3), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 264);
+	CHECK_INT(engine_release(e, "b", &m4), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	teardown();
+}
+
+/* Killed after the pool was written but before the ledger reached the journal (APPLYING, no `applied`):
+ * recovery gives back what the pool grew by, and the host keeps its 64. */
+static void test_recovery_without_ledger(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", SSD_VM);
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
+	struct plan_host_change *pc;
+
+	setup();
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	p = journal_of("win10");
+	pc = (struct plan_host_change *)pages_of(p);
+	pc->step = HOST_CHANGE_APPLYING;
+	free(pc->applied);
+	pc->applied = NULL;
+	CHECK_INT(journal_save(f.run, p), 0);
+	engine_free(e);
+	engine_up(); /* recovery */
+	CHECK_INT(engine_release(e, "win10", &msg2), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	CHECK_STR(driver_of(NVME_B), "nvme");
+	teardown();
+}
+
+/* kill -9 at the reservation (journaled APPLYING, not written): recovery and release leave the pool as it was. */
+static void test_kill_at_reservation(void)
+{
+#ifdef HOOKD_FAULT_INJECTION
+	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", SSD_VM);
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ char *msg = NULL;
+	int status;
+	pid_t pid;
+
+	setup();
+	engine_free(e);
+	e = NULL;
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char *m = NULL;
+
+		k = fk_new(&f); /* the child's own fake kernel: the parent's threads are not in the child */
+		fk_hugepages_add(k, 0, 2048, 64);
+		fk_hugepages_set_memory(k, 0, 2048, 10000, 0);
+		engine_up();
+		setenv("HOOKD_FAULT", "crash-at:host-apply:hugepages:node0/hugepages-2048kB", 1);
+		engine_prepare(e, c, NULL, &m);
+		_exit(3);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	p = journal_of("win10");
+	CHECK_INT(pages_of(p)->step, HOST_CHANGE_APPLYING);
+	CHECK_STR(pages_of(p)->before, "64");
+	engine_up();
+	CHECK_INT(engine_release(e, "win10", &msg), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	teardown();
+#endif
+}
+
 int main(void)
 {
 	RUN(test_check_plans_pages);
 	RUN(test_check_refuses);
 	RUN(test_check_pages_only);
+	RUN(test_prepare_release);
+	RUN(test_short_refused);
+	RUN(test_rollback);
+	RUN(test_two_vms);
+	RUN(test_recovery_without_ledger);
+	RUN(test_kill_at_reservation);
 	return 0;
 }
