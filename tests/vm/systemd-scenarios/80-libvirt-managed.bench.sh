@@ -115,8 +115,11 @@ bench() {
 	printf '%s\n' "${FIGURES[@]: -3}"
 }
 
-step "the guest's boot (systemd-analyze time; TCG on a shared host)"
-FIGURES=("guest boot: $(systemd-analyze time 2>&1 | head -n 1)")
+# systemd-analyze time waits for the whole boot transaction, which holds the runner's own unit: ask for the
+# moment multi-user.target was reached instead (monotonic, from the kernel's start).
+step "the guest's boot to multi-user.target (TCG on a shared host)"
+reached=$(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target)
+FIGURES=("guest boot: multi-user.target reached $((reached / 1000)) ms after the kernel started")
 echo "${FIGURES[0]}"
 
 step "install the package; hookd.socket listens"
