@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "hookd-config.h"
+#include "host-changes-view.h"
 #include "output.h"
 #include "reply-decode.h"
 #include "util.h"
@@ -63,6 +64,8 @@ static void print_plan(const struct hookctl *ctx, json_object *result)
 				printf(" %s", json_object_get_string(json_object_array_get_idx(fbs, i)));
 		printf("\n");
 	}
+	if (json_object_object_get_ex(result, "host_changes", &list))
+		host_changes_print(ctx, list, HOST_CHANGES_PLANNED);
 	if (json_object_object_get_ex(plan, "devices", &list))
 		for (size_t i = 0; i < json_object_array_length(list); i++) {
 			json_object *d = json_object_array_get_idx(list, i);

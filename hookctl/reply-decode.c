@@ -57,8 +57,16 @@ static const struct shape device_fields[] = { REQUIRED("address", KIND_STRING),
 					      OPTIONAL("holders_error", KIND_STRING),
 					      END };
 
+/* engine_status's and engine_check's host changes (host-changes-view.c reads them). */
+static const struct shape host_change_fields[] = {
+	REQUIRED("kind", KIND_STRING),	 REQUIRED("target", KIND_STRING),	  OPTIONAL("wanted", KIND_STRING),
+	OPTIONAL("before", KIND_STRING), OPTIONAL("applied", KIND_STRING),	  OPTIONAL("now", KIND_STRING),
+	OPTIONAL("step", KIND_STRING),	 ARRAY("shared_with", KIND_STRING, NULL), END
+};
+
 static const struct shape engine_fields[] = { OPTIONAL("state", KIND_STRING), OPTIONAL("error", KIND_STRING),
-					      ARRAY("devices", KIND_OBJECT, device_fields), END };
+					      ARRAY("devices", KIND_OBJECT, device_fields),
+					      ARRAY("host_changes", KIND_OBJECT, host_change_fields), END };
 
 static const struct shape event_fields[] = { REQUIRED("op", KIND_STRING),     REQUIRED("subop", KIND_STRING),
 					     REQUIRED("result", KIND_STRING), OPTIONAL("message", KIND_STRING),
@@ -91,13 +99,12 @@ static const struct shape plan_fields[] = { ARRAY("modules", KIND_OBJECT, module
 					    ARRAY("devices", KIND_OBJECT, plan_device_fields),
 					    END };
 
-static const struct shape check_result_fields[] = { REQUIRED("vm", KIND_STRING),
-						    REQUIRED("ok", KIND_BOOL),
-						    ARRAY("problems", KIND_STRING, NULL),
-						    ARRAY("warnings", KIND_STRING, NULL),
-						    ARRAY("holders", KIND_STRING, NULL),
-						    OBJECT("plan", plan_fields),
-						    END };
+static const struct shape check_result_fields[] = {
+	REQUIRED("vm", KIND_STRING),	      REQUIRED("ok", KIND_BOOL),
+	ARRAY("problems", KIND_STRING, NULL), ARRAY("warnings", KIND_STRING, NULL),
+	ARRAY("holders", KIND_STRING, NULL),  ARRAY("host_changes", KIND_OBJECT, host_change_fields),
+	OBJECT("plan", plan_fields),	      END
+};
 
 static const char *kind_name(enum kind k)
 {

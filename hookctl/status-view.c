@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "host-changes-view.h"
 #include "output.h"
 #include "status-view.h"
 #include "util.h"
@@ -49,7 +50,7 @@ static void print_holders(const struct hookctl *ctx, json_object *d)
 
 void status_print_vm(const struct hookctl *ctx, json_object *vm)
 {
-	json_object *engine = NULL, *devices = NULL, *events = NULL, *warnings = NULL;
+	json_object *engine = NULL, *devices = NULL, *events = NULL, *warnings = NULL, *changes = NULL;
 	const char *lv = json_get_str(vm, "libvirt_state");
 	const char *state = NULL, *err = NULL;
 
@@ -96,6 +97,8 @@ void status_print_vm(const struct hookctl *ctx, json_object *vm)
 			putchar('\n');
 			print_holders(ctx, d);
 		}
+	if (engine && json_object_object_get_ex(engine, "host_changes", &changes))
+		host_changes_print(ctx, changes, HOST_CHANGES_HELD);
 	if (json_object_object_get_ex(vm, "last_events", &events) && json_object_array_length(events) > 0) {
 		json_object *ev = json_object_array_get_idx(events, json_object_array_length(events) - 1);
 		json_object *t;

@@ -278,6 +278,12 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
 	json_object_object_add(o, "warnings", strings_json(&warnings));
 	json_object_object_add(o, "holders", strings_json(&holders));
 	json_object_object_add(o, "plan", p ? plan_to_json(p) : NULL);
+	if (p) {
+		struct host_context ctx;
+
+		engine_host_context(e, p->vm, e->sysfs_timeout_ms, &ctx);
+		json_object_object_add(o, "host_changes", host_changes_to_json(&ctx, p, true));
+	}
 	diag_clear(&problems);
 	diag_clear(&warnings);
 	diag_clear(&holders);

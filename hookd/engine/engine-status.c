@@ -7,6 +7,7 @@
 #include "checks.h"
 #include "engine.h"
 #include "engine-internal.h"
+#include "host-changes.h"
 #include "journal.h"
 #include "plan.h"
 #include "util.h"
@@ -129,6 +130,12 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 	json_object_object_add(vm, "devices", devices);
 	json_object_object_add(vm, "modules_unloaded", modules);
 	json_object_object_add(vm, "console_released", json_object_new_boolean(p->console == CONSOLE_RELEASING));
+	{
+		struct host_context ctx;
+
+		engine_host_context(e, p->vm, OVERRIDE_READ_TIMEOUT_MS, &ctx);
+		json_object_object_add(vm, "host_changes", host_changes_to_json(&ctx, p, false));
+	}
 	if (unrecorded || no_driver)
 		json_object_object_add(vm, "error", json_object_new_string(unrecorded ? unrecorded : no_driver));
 	else

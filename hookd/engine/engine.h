@@ -67,7 +67,9 @@ int engine_release(struct engine *e, const char *vm_name, char **ret_message);
 /* The plan prepare would carry out and whether it would be refused, without touching anything:
  * {"vm": "...", "ok": true, "problems": ["VM ...: reason", ...], "warnings": ["VM ...: the host loses ...", ...],
  *  "holders": ["VM win10: 0000:0a:00.0 (gpu) is in use by pid 1234 (Xorg, user alice,
- *              display-manager.service): /dev/dri/card0", ...], "plan": {...} or null}.
+ *              display-manager.service): /dev/dri/card0", ...], "plan": {...} or null,
+ *  "host_changes": [{"kind": "cpu-governor", "target": "cpu3", "wanted": "performance", "now": "powersave",
+ *                    "shared_with": ["nas"], ...}] (present with a plan; host_changes_to_json)}.
  * Problems refuse (a held device is one line there, naming its first holder); warnings (group members the host
  * uses, processes that could not be read) do not; holders lists every holder of every device. 0 or -errno. */
 int engine_check(struct engine *e, const struct vm_config *vm, const char *domain_xml, json_object **ret);
@@ -77,7 +79,8 @@ int engine_check(struct engine *e, const struct vm_config *vm, const char *domai
  * {"vms": [{"name": "...", "state": "on-host|prepared|preparing|releasing|stuck|partial",
  *           "devices": [{"address": "0000:0a:00.0", "driver": "vfio-pci", "original_driver": "nvidia",
  *                        "iommu_group": 28, "state": "on-host|on-vfio|moving|no-driver|stuck|missing"}],
- *           "modules_unloaded": ["..."], "console_released": false, "error": "..." }]}
+ *           "modules_unloaded": ["..."], "console_released": false, "error": "...",
+ *           "host_changes": [{"kind", "target", "wanted", "before", "applied", "step", "shared_with": []}]}]}
  * A device's state compares its live driver with its original one: "no-driver" is a device left without
  * the driver it had, and the VM's error then names the command that gives it one. */
 int engine_status(struct engine *e, const char *vm_name, json_object **ret);

@@ -102,3 +102,10 @@ int host_changes_apply(const struct host_steps *s, struct plan *p);
  * `before` back, an earlier one writes the remaining holders' combination; each journaled RESTORED. Every
  * change is tried; returns the first error. */
 int host_changes_undo(const struct host_steps *s, struct plan *p);
+
+/* ---- what check and status show (host-changes-json.c, the read side) ---- */
+
+/* P's host changes as JSON, one object each, in plan order: {"kind", "target", "wanted", "before", "applied",
+ * "step", "shared_with": [other VMs holding it]} and, with READ_NOW, "now" (the value the host has now, as
+ * the kind's reader reads it; null when it cannot be read). NULL when out of memory. */
+json_object *host_changes_to_json(struct host_context *ctx, const struct plan *p, bool read_now);

@@ -177,6 +177,35 @@ rm -f "$S/bus/pci/devices/0000:04:00.0/driver_override" "$S/bus/pci/drivers/nvme
 echo "(null)" >"$S/bus/pci/devices/0000:04:00.0/driver_override"
 : >"$S/bus/pci/drivers/nvme/unbind"
 
+step "check shows the host changes prepare would make, with the host's values now; one the CPU lacks is refused"
+mkdir -p "$S/devices/system/cpu"
+echo 0-3 >"$S/devices/system/cpu/online"
+for cpu in 2 3; do
+	d=$S/devices/system/cpu/cpu$cpu/cpufreq
+	mkdir -p "$d"
+	echo powersave >"$d/scaling_governor"
+	echo "performance powersave" >"$d/scaling_available_governors"
+	echo balance_power >"$d/energy_performance_preference"
+	echo "default performance balance_performance balance_power power" \
+		>"$d/energy_performance_available_preferences"
+done
+printf '[vm]\nvm-cpus = 2-3\ncpu-governor = performance\nenergy-performance-preference = balance_performance\n[device.gpu]\naddress = 0b:00.0\nwhole-group = yes\n' \
+	>"$HOOKD_CONF_DIR/vms/amd.ini"
+# shellcheck disable=SC2086
+hc $IO check amd
+expect_rc 0 "check amd with a governor"
+expect_grep "^  host changes (made first, undone last):$" "$T/out" "the heading"
+expect_grep "^    energy performance preference of cpu2: balance_power -> balance_performance$" "$T/out" "cpu2's EPP"
+expect_grep "^    CPU governor of cpu3: powersave -> performance$" "$T/out" "cpu3's governor"
+printf '[vm]\nvm-cpus = 2-3\ncpu-governor = schedutil\n[device.gpu]\naddress = 0b:00.0\nwhole-group = yes\n' \
+	>"$HOOKD_CONF_DIR/vms/amd.ini"
+# shellcheck disable=SC2086
+hc $IO check amd
+expect_rc 1 "check amd with a governor the CPUs lack"
+expect_grep "VM amd: cpu-governor cpu2: cpu2 does not offer the governor schedutil (it offers: performance powersave)" \
+	"$T/out" "the refusal"
+[ "$(cat "$S/devices/system/cpu/cpu2/cpufreq/scaling_governor")" = powersave ] || fail "check wrote the governor"
+
 step "status says which VM holds a device"
 # VM nas holds the NVMe on vfio-pci (its journal says so, the tree shows it); win10 names it too.
 mkdir -p "$T/run/state" "$S/bus/pci/drivers/vfio-pci"

@@ -67,4 +67,18 @@ hc $IO status
 expect_rc 0 "status with extra fields"
 expect_grep "0000:0a:00.0 (gpu)  *vfio-pci  *was amdgpu" "$T/out" "stdout"
 
+step "host changes: what the VM holds, the host's value, who shares it; nothing given back is shown"
+serve "$DATA/replies/good-host-changes.json"
+# shellcheck disable=SC2086
+hc $IO status
+expect_rc 0 "status with host changes"
+expect_grep "^  host changes:$" "$T/out" "the heading"
+expect_grep "^    energy performance preference of cpu3: performance (the host's: balance_performance)$" "$T/out" \
+	"the EPP line"
+expect_grep "^    CPU governor of cpu3: performance (the host's: powersave), shared with VM nas$" "$T/out" \
+	"a shared change"
+expect_grep "^    CPU governor of cpu4: performance (the host's: powersave), being applied$" "$T/out" \
+	"a change being applied"
+grep -q "cpu5" "$T/out" && fail "a restored change is shown: $(cat "$T/out")"
+
 finish

@@ -352,6 +352,78 @@ static void test_kill_between_journal_and_write(void)
 #endif
 }
 
+/* FIELD of the host change KIND/TARGET in the array CHANGES, "" for null; SHARED_WITH joined by ",". */
+static const char *field(json_object *changes, const char *kind, const char *target, const char *key)
+{
+	static char buf[256];
+
+	for (size_t i = 0; i < json_object_array_length(changes); i++) {
+		json_object *c = json_object_array_get_idx(changes, i), *v = NULL;
+
+		if (!streq(json_object_get_string(json_object_object_get(c, "kind")), kind) ||
+		    !streq(json_object_get_string(json_object_object_get(c, "target")), target))
+			continue;
+		buf[0] = '\0';
+		CHECK(json_object_object_get_ex(c, key, &v));
+		if (v && json_object_is_type(v, json_type_array))
+			for (size_t j = 0; j < json_object_array_length(v); j++)
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", j ? "," : "",
+					 json_object_get_string(json_object_array_get_idx(v, j)));
+		else if (v)
+			snprintf(buf, sizeof(buf), "%s", json_object_get_string(v));
+		return buf;
+	}
+	CHECK(!"no such host change");
+	return NULL;
+}
+
+/* Status says what is applied for each VM, the host's value and who shares it; check shows the value the host
+ * has now and the VMs a new one would share a change with. */
+static void test_status_and_check(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *a = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *b =
+		vm("nas", "[vm]\nvm-cpus = 3\ncpu-governor = performance\n[device.ssd]\naddress = 05:00.0\n");
+	_cleanup_free_ char *m1 = NULL, *m2 = NULL;
+	json_object *st = NULL, *check = NULL, *changes;
+
+	setup();
+	CHECK_INT(engine_prepare(e, a, NULL, &m1), 0);
+	CHECK_INT(engine_check(e, b, NULL, &check), 0);
+	CHECK(json_object_get_boolean(json_object_object_get(check, "ok")));
+	changes = json_object_object_get(check, "host_changes");
+	CHECK_INT(json_object_array_length(changes), 1);
+	CHECK_STR(field(changes, "cpu-governor", "cpu3", "now"), "performance");
+	CHECK_STR(field(changes, "cpu-governor", "cpu3", "wanted"), "performance");
+	CHECK_STR(field(changes, "cpu-governor", "cpu3", "shared_with"), "win10");
+	CHECK_STR(field(changes, "cpu-governor", "cpu3", "step"), "planned");
+	json_object_put(check);
+
+	CHECK_INT(engine_status(e, "win10", &st), 0);
+	changes =
+		json_object_object_get(json_object_array_get_idx(json_object_object_get(st, "vms"), 0), "host_changes");
+	CHECK_INT(json_object_array_length(changes), 4);
+	CHECK_STR(field(changes, "cpu-governor", "cpu2", "before"), "powersave");
+	CHECK_STR(field(changes, "cpu-governor", "cpu2", "applied"), "performance");
+	CHECK_STR(field(changes, "cpu-governor", "cpu2", "step"), "applied");
+	CHECK_STR(field(changes, "cpu-governor", "cpu2", "shared_with"), "");
+	CHECK_STR(field(changes, "cpu-epp", "cpu3", "before"), "balance_performance");
+	json_object_put(st);
+
+	CHECK_INT(engine_prepare(e, b, NULL, &m2), 0);
+	CHECK_INT(engine_status(e, NULL, &st), 0);
+	for (size_t i = 0; i < 2; i++) {
+		json_object *v = json_object_array_get_idx(json_object_object_get(st, "vms"), i);
+		bool is_nas = streq(json_object_get_string(json_object_object_get(v, "name")), "nas");
+
+		changes = json_object_object_get(v, "host_changes");
+		CHECK_STR(field(changes, "cpu-governor", "cpu3", "shared_with"), is_nas ? "win10" : "nas");
+		CHECK_STR(field(changes, "cpu-governor", "cpu3", "before"), "powersave");
+	}
+	json_object_put(st);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_order_and_restore);
@@ -359,5 +431,6 @@ int main(void)
 	RUN(test_rollback);
 	RUN(test_shared_between_two_vms);
 	RUN(test_kill_between_journal_and_write);
+	RUN(test_status_and_check);
 	return 0;
 }

@@ -1,0 +1,70 @@
+/* hookctl's one rendering of host changes (host-changes-view.h). A kind's helper adds its label to the
+ * table; everything else is shared. */
+#include <stdio.h>
+#include <string.h>
+
+#include "host-changes-view.h"
+#include "output.h"
+#include "util.h"
+
+/* What each kind does to its target, in the user's words; a kind not listed shows its own name. */
+static const struct {
+	const char *kind;
+	const char *label;
+} labels[] = {
+	{ "cpu-governor", "CPU governor of" },
+	{ "cpu-epp", "energy performance preference of" },
+};
+
+static const char *label_of(const char *kind)
+{
+	for (size_t i = 0; i < ELEMENTSOF(labels); i++)
+		if (streq(labels[i].kind, kind))
+			return labels[i].label;
+	return kind;
+}
+
+/* ", shared with VM a, b" or "". */
+static void print_shared(json_object *c, const char *how)
+{
+	json_object *with = NULL;
+
+	if (!json_object_object_get_ex(c, "shared_with", &with) || !with || json_object_array_length(with) == 0)
+		return;
+	printf(", %s VM", how);
+	for (size_t i = 0; i < json_object_array_length(with); i++)
+		printf("%s %s", i ? "," : "", json_object_get_string(json_object_array_get_idx(with, i)));
+}
+
+void host_changes_print(const struct hookctl *ctx, json_object *changes, enum host_changes_view view)
+{
+	size_t n = changes && json_object_is_type(changes, json_type_array) ? json_object_array_length(changes) : 0;
+	bool heading = false;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *c = json_object_array_get_idx(changes, i);
+		const char *step = json_get_str(c, "step"), *wanted = json_get_str(c, "wanted");
+		const char *before = json_get_str(c, "before"), *now = json_get_str(c, "now");
+		const char *applied = json_get_str(c, "applied");
+
+		/* Status shows what the VM holds: changes given back (or never made) are not the host's news. */
+		if (view == HOST_CHANGES_HELD && !streq_ptr(step, "applying") && !streq_ptr(step, "applied"))
+			continue;
+		if (!heading) {
+			printf("  %s\n", view == HOST_CHANGES_PLANNED ? "host changes (made first, undone last):"
+								      : "host changes:");
+			heading = true;
+		}
+		printf("    %s %s: ", label_of(json_get_str(c, "kind")), json_get_str(c, "target"));
+		if (view == HOST_CHANGES_PLANNED) {
+			printf("%s -> %s", now ? now : "(cannot be read)", wanted ? wanted : "?");
+			print_shared(c, "already set so by");
+		} else {
+			printf("%s (the host's: %s)", applied ? applied : wanted ? wanted : "?", before ? before : "?");
+			if (streq_ptr(step, "applying"))
+				printf(", %sbeing applied%s", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET));
+			print_shared(c, "shared with");
+		}
+		putchar('\n');
+	}
+}
