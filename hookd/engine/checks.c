@@ -8,6 +8,7 @@
 
 #include "checks.h"
 #include "holders.h"
+#include "host-freeing.h"
 #include "util.h"
 
 static bool driver_leaves_group_viable(const char *driver)
@@ -362,7 +363,19 @@ int check_holders(const struct topology *t, const struct plan *p, const struct p
 		return r;
 	for (size_t i = 0; i < h.n; i++)
 		processes += h.v[i].kind == HOLDER_PROCESS;
-	if (h.n > 0) {
+	/* Freeing (stop-units, end-sessions) ends these processes' hold, and prepare waits for them to go:
+	 * named, not refused. A kernel user is not freed that way. */
+	if (processes > 0 && processes == h.n && plan_awaits_holders(p, d->address)) {
+		_cleanup_free_ char *name = holder_name(&h.v[0]);
+
+		if (!name) {
+			holders_clear(&h);
+			return -ENOMEM;
+		}
+		if (warnings)
+			diag_add(warnings, "VM %s: %s is in use by %s%s: prepare frees it and waits for %s to go",
+				 p->vm, label, name, processes > 1 ? " and others" : "", processes > 1 ? "them" : "it");
+	} else if (h.n > 0) {
 		/* One line: a kernel user (a mounted disk) first, as the host's own use; else the first process. */
 		const struct holder *first = processes < h.n ? &h.v[processes] : &h.v[0];
 		_cleanup_free_ char *name = holder_name(first), *more = NULL;

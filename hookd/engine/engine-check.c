@@ -217,6 +217,14 @@ int build_checked_plan(struct engine *e, const struct vm_config *vm, const char 
 	r = check_own_journal(e, p, diag);
 	if (r >= 0)
 		r = check_claims(e, p, diag);
+	/* Host changes are planned before the devices are checked: a device whose holders the plan frees (and
+	 * waits for) is not refused for them. */
+	if (r >= 0) {
+		struct host_context ctx;
+
+		engine_host_context(e, p->vm, e->sysfs_timeout_ms, &ctx);
+		r = host_changes_plan(&ctx, vm, xml, p, diag);
+	}
 	if (r >= 0 && p->n_devices > 0)
 		r = plan_check_devices(&e->topo, p, diag, warnings, holders);
 	if (r >= 0)
@@ -230,12 +238,6 @@ int build_checked_plan(struct engine *e, const struct vm_config *vm, const char 
 			p->firmware_fbs = NULL;
 			r = topology_bound_firmware_fbs(&e->topo, &p->firmware_fbs);
 		}
-	}
-	if (r >= 0) {
-		struct host_context ctx;
-
-		engine_host_context(e, p->vm, e->sysfs_timeout_ms, &ctx);
-		r = host_changes_plan(&ctx, vm, xml, p, diag);
 	}
 	if (r < 0)
 		return r;

@@ -6,13 +6,17 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-freeing.h"
 #include "host-irqs.h"
 #include "topology.h"
 
 /* Each kind's helper fills its entry as its reader is written; NULL: hookd cannot do that kind yet, and a
  * plan asking for it is refused in the check phase. */
 static const struct host_change_reader *const readers[_HOST_CHANGE_KIND_MAX] = {
-	[HOST_UNIT_STOPPED] = NULL,
+	[HOST_UNIT_STOPPED] = &host_unit_stopped_reader,
+	[HOST_SESSION_ENDED] = &host_session_ended_reader,
+	[HOST_SLEEP_INHIBITED] = &host_sleep_inhibited_reader,
+	[HOST_HOLDERS_GONE] = &host_holders_gone_reader,
 	[HOST_HUGEPAGES] = &hugepages_reader,
 	[HOST_CPU_GOVERNOR] = &host_governor_reader,
 	[HOST_CPU_EPP] = &host_epp_reader,

@@ -2,12 +2,16 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-freeing.h"
 #include "host-irqs.h"
 
 /* Each kind's helper fills its entry as its writer is written; NULL: the kind cannot be applied (its
  * reader, if any, refuses it in the check phase first). */
 static const struct host_change_writer *const writers[_HOST_CHANGE_KIND_MAX] = {
-	[HOST_UNIT_STOPPED] = NULL,
+	[HOST_UNIT_STOPPED] = &host_unit_stopped_writer,
+	[HOST_SESSION_ENDED] = &host_session_ended_writer,
+	[HOST_SLEEP_INHIBITED] = &host_sleep_inhibited_writer,
+	[HOST_HOLDERS_GONE] = &host_holders_gone_writer,
 	[HOST_HUGEPAGES] = &hugepages_writer,
 	[HOST_CPU_GOVERNOR] = &host_governor_writer,
 	[HOST_CPU_EPP] = &host_epp_writer,

@@ -23,7 +23,8 @@
 
 enum host_change_kind {
 	HOST_UNIT_STOPPED,	/* target: a unit ("display-manager.service"); before: its ActiveState */
-	HOST_SESSION_ENDED,	/* target: a logind session id; before: "uid seat type" of that session */
+	HOST_SESSION_ENDED,	/* target: a seat ("seat0"); before: its graphical sessions' ids, "2 5"; applied:
+				 * those ended (the sessions at apply time, not the check's) */
 	HOST_SLEEP_INHIBITED,	/* target: "sleep"; before: ""; held by the daemon while the VM runs */
 	HOST_HOLDERS_GONE,	/* target: a device address; a bounded wait for its holders to go, no undo */
 	HOST_HUGEPAGES,		/* target: "node0/hugepages-2048kB"; before: nr_hugepages found; wanted: the

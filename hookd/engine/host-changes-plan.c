@@ -8,6 +8,7 @@
 #include "host-changes.h"
 #include "host-governor.h"
 #include "host-cpus.h"
+#include "host-freeing.h"
 #include "host-irqs.h"
 #include "util.h"
 
@@ -98,9 +99,18 @@ int host_changes_plan(struct host_context *ctx, const struct vm_config *vm, cons
 {
 	int r = 0;
 
-	/* One call per feature, in the order prepare applies them (release undoes them in reverse): units
-	 * stopped, sessions ended, the sleep inhibitor, the wait for holders, hugepages, the host's CPUs, the
+	/* One call per feature, in the order prepare applies them (release undoes them in reverse): the sleep
+	 * inhibitor, units stopped, sessions ended, the wait for holders, hugepages, the host's CPUs, the
 	 * governor and EPP, interrupts. Each helper adds its own call here. */
+	/* The sleep inhibitor first (taken before anything else changes, given back last), then freeing. */
+	if (r >= 0)
+		r = host_inhibit_plan(ctx, vm, p, diag);
+	if (r >= 0)
+		r = host_units_plan(ctx, vm, p, diag);
+	if (r >= 0)
+		r = host_sessions_plan(ctx, vm, p, diag);
+	if (r >= 0)
+		r = host_holders_gone_plan(ctx, vm, p, diag);
 	if (r >= 0)
 		r = host_plan_cpu_governor(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)

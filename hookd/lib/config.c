@@ -470,6 +470,11 @@ static void vm_check(struct vm_parse *p)
 				       "%s needs vm-cpus (auto, or the VM's host CPUs such as 2-7): the CPUs it is "
 				       "set for",
 				       vm_keys[k]);
+	/* stop-units given, even with only bad names, has its own problems already. */
+	if (c->holders_timeout_set && !p->vm_key_line[VM_STOP_UNITS] && !c->end_sessions)
+		config_problem(&p->rep, p->vm_key_line[VM_HOLDERS_TIMEOUT],
+			       "holders-timeout is only meaningful with stop-units or end-sessions (without them a "
+			       "device in use is refused at once)");
 	/* Host settings alone (hugepages for a VM without passed-through devices) are something to do. */
 	if (p->n_device_sections == 0 && !c->devices_from_xml && !p->devices_from_xml_bad &&
 	    !p->vm_key_line[VM_HUGEPAGES])

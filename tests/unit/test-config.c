@@ -281,7 +281,7 @@ static void test_freeing(void)
 	vm_config_free(d);
 	vm_config_free(c);
 
-	c = parse_ok("[vm]\ndevices-from-xml = yes\nholders-timeout = 0\n");
+	c = parse_ok("[vm]\ndevices-from-xml = yes\nend-sessions = yes\nholders-timeout = 0\n");
 	CHECK(c->holders_timeout_set);
 	CHECK_INT(c->holders_timeout_ms, 0);
 	vm_config_free(c);
@@ -303,6 +303,9 @@ static void test_freeing(void)
 		      "t.ini:3: bad boolean 'maybe' for end-sessions (use yes or no)",
 		      "t.ini:4: bad boolean '2' for inhibit-sleep (use yes or no)",
 		      "t.ini:5: bad holders-timeout 'forever' (seconds, 0 to 600)");
+	expect_errors("[vm]\ndevices-from-xml = yes\nholders-timeout = 5\nend-sessions = no\n",
+		      "t.ini:3: holders-timeout is only meaningful with stop-units or end-sessions (without them a "
+		      "device in use is refused at once)");
 	expect_errors("[vm]\ndevices-from-xml = yes\nholders-timeout = 601\nstop-unit = x.service\n",
 		      "t.ini:3: bad holders-timeout '601' (seconds, 0 to 600)",
 		      "t.ini:4: unknown key 'stop-unit' in [vm] (did you mean 'stop-units'?)");
@@ -1100,7 +1103,7 @@ static unsigned check_man_examples(const char *path, bool vm)
 
 static void test_man_examples(void)
 {
-	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.vm.ini.5.scd", true), 4);
+	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.vm.ini.5.scd", true), 5);
 	CHECK_INT(check_man_examples(TEST_SOURCE_ROOT "/man/hookd.conf.5.scd", false), 1);
 }
 
