@@ -56,7 +56,7 @@ static void usage(FILE *f)
 		   "                     0: never); a request being carried out is not limited by it\n"
 		   "  --libvirt-uri URI  asked read-only which VMs run, to release what hookd holds for a VM that\n"
 		   "                     stopped while it was not listening (default qemu:///system; none: never)\n"
-		   "  --proc-root DIR    where proc is, to see who holds /dev/vfio/N (default /proc; for tests)\n"
+		   "  --proc-root DIR    where proc is, to see who holds a device (default /proc; for tests)\n"
 		   "  --help             this text\n"
 		   "  --version          the version\n"
 		   "Runs in the foreground. SIGHUP reloads the configuration; SIGTERM finishes running operations and "
@@ -301,6 +301,7 @@ static int run(const struct options *o)
 
 	/* Modules belong to the running kernel: change them only when the devices are its own. */
 	r = engine_new(&(struct engine_options){ .sysfs_root = o->sysfs_root,
+						 .proc_root = o->proc_root,
 						 .change_modules = kernel_sysfs_root_is_live(o->sysfs_root),
 						 .run_dir = o->run_dir,
 						 .sysfs_timeout_ms = cfg->sysfs_timeout_ms,

@@ -359,8 +359,14 @@ int check_holders(const struct topology *t, const struct plan *p, const struct p
 			 p->vm, label, timeout_ms);
 		return 0;
 	}
-	if (r < 0)
+	if (r == -ENOMEM)
 		return r;
+	if (r < 0) {
+		diag_add(diag, "VM %s: %s: who holds it cannot be told: %s cannot be read: %s", p->vm, label,
+			 t->proc_root, strerror(-r));
+		holders_clear(&h);
+		return 0;
+	}
 	for (size_t i = 0; i < h.n; i++)
 		processes += h.v[i].kind == HOLDER_PROCESS;
 	/* Freeing (stop-units, end-sessions) ends these processes' hold, and prepare waits for them to go:

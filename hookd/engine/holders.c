@@ -51,9 +51,11 @@ static struct holder *holders_grow(struct holders *h)
 	return &grown[h->n++];
 }
 
+/* The running system's /proc, with its /sys (or no sysfs at all: nodes known by path only). Only then is an
+ * fd's device number compared with a node's: a fixture's numbers (226:0) are the host's real ones too. */
 static bool proc_root_is_live(const struct topology *t)
 {
-	return streq(t->proc_root, "/proc");
+	return streq(t->proc_root, "/proc") && (!t->sysfs_root || streq(t->sysfs_root, "/sys"));
 }
 
 static const struct device_node *node_by_path(const struct device_nodes *nodes, const char *path)

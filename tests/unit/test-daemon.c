@@ -1197,7 +1197,8 @@ int main(int argc, char **argv)
 	snprintf(conf, sizeof(conf), "%s/conf", dir);
 	snprintf(sys_root, sizeof(sys_root), "%s/sys", dir);
 	snprintf(fifo, sizeof(fifo), "%s/bus/pci/drivers/nvme/unbind", sys_root);
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/vms %s/hooks/qemu.d/legacy %s/run", conf, dir, dir);
+	/* hookd's proc root (holders, mounts, who holds a VFIO group): a fixture, never the host's /proc. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/vms %s/hooks/qemu.d/legacy %s/run %s/proc", conf, dir, dir, dir);
 	run(cmd);
 	snprintf(path, sizeof(path), "%s/hookd.conf", conf);
 	write_file(path, "[daemon]\noperation-timeout = 60\nsysfs-timeout = 50\n[hook]\ntimeout = 70\n");

@@ -1,6 +1,6 @@
 /* Drive the device engine directly, without the daemon: the testbed's scenarios and benchmarks use it.
  *   engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]
- *               [--sysfs-timeout MS] prepare|release|check|status|recover [VM]
+ *               [--sysfs-timeout MS] [--operation-timeout MS] prepare|release|check|status|recover [VM]
  *   engine-tool [...] cycle VM ROUNDS   prepare + release ROUNDS times in this one process (as the daemon
  *                                       would) and print the median microseconds of one cycle, the first
  *                                       (warm-up) round left out when ROUNDS > 1
@@ -65,7 +65,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]\n"
-		"                   [--sysfs-timeout MS] prepare|release|check|status|recover [VM]\n"
+		"                   [--sysfs-timeout MS] [--operation-timeout MS] prepare|release|check|status|recover [VM]\n"
 		"       engine-tool [...] cycle VM ROUNDS\n");
 	return 2;
 }
@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 		{ "conf-dir", required_argument, NULL, 'c' },
 		{ "xml", required_argument, NULL, 'x' },
 		{ "sysfs-timeout", required_argument, NULL, 't' },
+		{ "operation-timeout", required_argument, NULL, 'o' },
 		{},
 	};
 	struct engine_options opts = { .sysfs_root = "/sys", .run_dir = "/run/hookd", .proc_root = "/proc" };
@@ -108,6 +109,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			opts.sysfs_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'o':
+			opts.operation_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		default:
 			return usage();

@@ -1,6 +1,7 @@
 #!/bin/bash
 # unload-modules: unloaded holders first whatever the configured order, loaded again in reverse; a module
-# held open by a process (or held by a module outside the list) refuses the prepare and is named.
+# held by a module outside the list refuses the prepare and is named; a device node held open by a process
+# refuses it naming the process.
 # shellcheck source=../engine-lib.bash
 . "$HOOKD_SRC/tests/vm/engine-lib.bash"
 
@@ -51,7 +52,7 @@ assert_on_host "$GPU_AUDIO" snd_hda_intel
 assert_driver "$HOST_VGA" bochs-drm
 assert_vtcon_bound yes
 
-step "snd_hda_intel held open by a process: refused, named, nothing changed"
+step "snd_hda_intel held open by a process: refused naming the process, nothing changed"
 vm_config gpu <<INI
 [vm]
 release-console = yes
@@ -63,7 +64,8 @@ INI
 wait_for /dev/snd/controlC0 10
 sleep 600 3</dev/snd/controlC0 &
 holder=$!
-engine_refused "module snd_hda_intel: it is in use" prepare gpu
+# The holder check names the process before the module plan could say the module is in use.
+engine_refused "VM gpu: $GPU_AUDIO \(gpu\+group\) is in use by pid $holder \(sleep, user root" prepare gpu
 kill "$holder"
 wait "$holder" 2>/dev/null || true
 [[ -d /sys/module/snd_hda_intel && -d /sys/module/bochs ]] || fail "a module was unloaded"
@@ -72,11 +74,14 @@ assert_on_host "$GPU_AUDIO" snd_hda_intel
 assert_vtcon_bound yes
 assert_journal_gone gpu
 
-step "bochs with /dev/dri/card0 open: refused, named"
-wait_for /dev/dri/card0 10
-sleep 600 3</dev/dri/card0 &
+step "bochs with the GPU's DRM card open: refused naming the process"
+cards=(/sys/bus/pci/devices/"$GPU_VGA"/drm/card*)
+[[ -e ${cards[0]} ]] || fail "no DRM card under $GPU_VGA"
+card=/dev/dri/${cards[0]##*/}
+wait_for "$card" 10
+sleep 600 3<"$card" &
 holder=$!
-engine_refused "module bochs: it is in use" prepare gpu
+engine_refused "VM gpu: $GPU_VGA \(gpu\) is in use by pid $holder \(sleep, user root" prepare gpu
 kill "$holder"
 wait "$holder" 2>/dev/null || true
 assert_on_host "$GPU_VGA" bochs-drm
