@@ -168,6 +168,8 @@ static int scan_fds(int pid_dir, bool live, const struct device_nodes *nodes, ch
 		if (de->d_name[0] == '.')
 			continue;
 		len = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+		if (len < 0 && (errno == EACCES || errno == EPERM))
+			return -errno; /* listed, but not ours to read (ptrace's access check) */
 		if (len <= 0)
 			continue; /* closed meanwhile */
 		target[len] = '\0';
@@ -317,6 +319,7 @@ int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_no
 	bool live = proc_root_is_live(t);
 	_cleanup_closedir_ DIR *proc = NULL;
 	size_t first_new = ret->n;
+	pid_t self = getpid();
 	struct dirent *de;
 	int r = 0;
 
@@ -331,7 +334,7 @@ int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_no
 
 		if (*end || pid <= 0 || de->d_name[0] == '0')
 			continue;
-		if (live && pid == getpid())
+		if (live && pid == self)
 			continue;
 		if (ctx->deadline_ms && monotonic_ms() >= ctx->deadline_ms) {
 			r = -ETIMEDOUT;

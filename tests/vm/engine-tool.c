@@ -4,6 +4,9 @@
  *   engine-tool [...] cycle VM ROUNDS   prepare + release ROUNDS times in this one process (as the daemon
  *                                       would) and print the median microseconds of one cycle, the first
  *                                       (warm-up) round left out when ROUNDS > 1
+ *   engine-tool [...] holders ADDRESS [ROUNDS]   who holds PCI function ADDRESS (holders.h), one line each;
+ *                                       with ROUNDS, also scan ROUNDS times and print the device's nodes
+ *                                       and "scan-usec MEDIAN" (the first round left out)
  * Each run is a fresh process, like a daemon restart: `recover` is what the daemon does at start-up. */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +18,7 @@
 #include "config.h"
 #include "engine.h"
 #include "fileio.h"
+#include "holders.h"
 #include "log.h"
 #include "proto.h"
 #include "util.h"
@@ -61,12 +65,64 @@ static int cycle(struct engine *e, const struct vm_config *vm, const char *xml, 
 	return 0;
 }
 
+/* Who holds ADDRESS; with ROUNDS > 0 the median time of one scan, for the holder benchmark. */
+static int holders(const char *sysfs_root, const char *proc_root, const char *address, unsigned rounds)
+{
+	const struct topology t = { .sysfs_root = sysfs_root, .proc_root = proc_root };
+	_cleanup_free_ long long *times = calloc(rounds + 1, sizeof(long long));
+	struct pci_function f;
+	struct plan_device d = { 0 };
+	struct holders h = { 0 };
+	struct device_nodes nodes;
+	int r;
+
+	if (!times || topology_function(&t, address, &f) < 0)
+		return -ENODEV;
+	snprintf(d.address, sizeof(d.address), "%s", address);
+	d.iommu_group = f.iommu_group;
+	pci_function_clear(&f);
+	r = holders_scan(&(struct holder_scan_ctx){ .topo = &t }, &d, &h);
+	for (size_t i = 0; r >= 0 && i < h.n; i++) {
+		_cleanup_free_ char *line = holder_describe(&h.v[i]);
+
+		printf("%s\n", line ? line : "?");
+	}
+	holders_clear(&h);
+	if (r < 0 || rounds == 0)
+		return r;
+	r = device_nodes_of(&t, address, d.iommu_group, &nodes);
+	if (r < 0)
+		return r;
+	printf("nodes:");
+	for (size_t i = 0; i < nodes.n; i++)
+		printf(" %s", nodes.v[i].path);
+	printf("\n");
+	device_nodes_clear(&nodes);
+	for (unsigned i = 0; r >= 0 && i < rounds; i++) {
+		unsigned long long t0 = monotonic_usec();
+
+		r = holders_scan(&(struct holder_scan_ctx){ .topo = &t }, &d, &h);
+		times[i] = (long long)(monotonic_usec() - t0);
+		holders_clear(&h);
+	}
+	if (r < 0)
+		return r;
+	if (rounds > 1) {
+		qsort(times + 1, rounds - 1, sizeof(long long), cmp_ll);
+		printf("scan-usec %lld\n", times[1 + (rounds - 1) / 2]);
+	} else
+		printf("scan-usec %lld\n", times[0]);
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: engine-tool [--sysfs-root D] [--proc-root D] [--run-dir D] [--conf-dir D] [--xml FILE]\n"
-		"                   [--sysfs-timeout MS] [--operation-timeout MS] prepare|release|check|status|recover [VM]\n"
-		"       engine-tool [...] cycle VM ROUNDS\n");
+		"                   [--sysfs-timeout MS] [--operation-timeout MS] prepare|release|check|status|recover "
+		"[VM]\n"
+		"       engine-tool [...] cycle VM ROUNDS\n"
+		"       engine-tool [...] holders ADDRESS [ROUNDS]\n");
 	return 2;
 }
 
@@ -130,6 +186,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "engine-tool: cannot read %s: %s\n", xml_path, strerror(-r));
 			return 1;
 		}
+	}
+	if (streq(cmd, "holders")) {
+		r = holders(opts.sysfs_root, opts.proc_root, vm_name,
+			    optind + 2 < argc ? (unsigned)strtoul(argv[optind + 2], NULL, 10) : 0);
+		if (r < 0)
+			fprintf(stderr, "engine-tool: holders of %s: %s\n", vm_name, strerror(-r));
+		return r < 0 ? 1 : 0;
 	}
 	opts.change_modules = kernel_sysfs_root_is_live(opts.sysfs_root);
 	r = engine_new(&opts, &e);
