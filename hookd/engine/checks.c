@@ -424,8 +424,14 @@ void status_add_holders(const struct topology *t, const char *address, int group
 	char *why = NULL;
 	int r;
 
+	/* Status never opens a disk: the exclusive-open probe (topology_storage_user) waits for a disk whose
+	 * controller is being unbound, and a thread blocked there keeps the process from exiting. Its dev root
+	 * is one that holds no node; mounts, swap and dm/md holders are still read. */
+	struct topology no_probe = *t;
+
+	no_probe.dev_root = "/nonexistent/hookd-status-opens-no-disk";
 	snprintf(d.address, sizeof(d.address), "%s", address);
-	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = t }, &d, timeout_ms, &h);
+	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = &no_probe }, &d, timeout_ms, &h);
 	if (r < 0) {
 		if (r == -ETIMEDOUT ? asprintf(&why, "reading /proc did not finish within %u ms", timeout_ms) < 0
 				    : asprintf(&why, "cannot read %s: %s", t->proc_root, strerror(-r)) < 0)

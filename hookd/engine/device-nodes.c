@@ -93,22 +93,25 @@ static char *subsystem_of(int dirfd)
 	return NULL;
 }
 
-/* "DEVNAME=dri/card0" of a uevent, or NULL. */
-static char *devname_of(int dirfd)
+/* Where devtmpfs puts the node of class device NAME in SUBSYSTEM, as the subsystems' devnode callbacks name
+ * it (drm_devnode "dri/%s", sound_devnode "snd/%s", vfio's "vfio/devices/%s"; the others under their own
+ * name). Not read from the uevent attribute: showing it takes the device's lock on some kernels, and a
+ * device being removed (a sound card whose unbind waits for its files) holds that lock for ever. */
+static const char *devnode_dir(const char *subsystem)
 {
-	_cleanup_free_ char *uevent = read_small(dirfd, "uevent");
-
-	for (char *save = NULL, *line = uevent ? strtok_r(uevent, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save))
-		if (startswith(line, "DEVNAME=") && line[strlen("DEVNAME=")])
-			return strdup(line + strlen("DEVNAME="));
-	return NULL;
+	if (streq(subsystem, "drm"))
+		return "dri/";
+	if (streq(subsystem, "sound"))
+		return "snd/";
+	if (streq(subsystem, "vfio-dev"))
+		return "vfio/devices/";
+	return "";
 }
 
 /* Add the node of the class device at DIRFD (named NAME in sysfs) when it has one in a holding subsystem. */
 static int add_class_device(struct device_nodes *s, int dirfd, const char *name)
 {
-	_cleanup_free_ char *dev = read_small(dirfd, "dev"), *subsystem = NULL, *devname = NULL, *path = NULL;
+	_cleanup_free_ char *dev = read_small(dirfd, "dev"), *subsystem = NULL, *path = NULL;
 	unsigned major, minor;
 
 	if (!dev || sscanf(dev, "%u:%u", &major, &minor) != 2)
@@ -116,8 +119,7 @@ static int add_class_device(struct device_nodes *s, int dirfd, const char *name)
 	subsystem = subsystem_of(dirfd);
 	if (!subsystem || !subsystem_holds(subsystem))
 		return 0;
-	devname = devname_of(dirfd);
-	if (asprintf(&path, "/dev/%s", devname ? devname : name) < 0)
+	if (asprintf(&path, "/dev/%s%s", devnode_dir(subsystem), name) < 0)
 		return -ENOMEM;
 	return device_nodes_add(s, path, streq(subsystem, "block") ? DEVICE_NODE_BLOCK : DEVICE_NODE_CHAR, major,
 				minor);

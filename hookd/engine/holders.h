@@ -7,6 +7,7 @@
  * framebuffers, the sound card's ALSA nodes, the NVMe character, generic and block nodes with their
  * partitions, a vfio-dev cdev), /dev/nvidiaN for a function on nvidia (with nvidiactl, nvidia-modeset and
  * nvidia-uvm when it is the only one), its sysfs resource files, and its IOMMU group's /dev/vfio/N.
+ * Nothing read takes a device's lock (not even uevent), so a device stuck in an unbind never holds a scan.
  *
  * The process scan reads each /proc/PID once: the links in fd/ (and, on the live /proc, what each /dev
  * link is, by device number, so a node opened under another path or in a container counts), then maps.

@@ -57,7 +57,7 @@ poll_card() {
 	local node
 	while :; do
 		if node=$(card_of_gpu) && [[ -e $node ]]; then
-			{ nap 0.02; } 3<"$node" 2>/dev/null || true
+			{ nap 0.02; } 2>/dev/null 3<"$node" || true
 		fi
 		nap 0.03
 	done
