@@ -66,7 +66,7 @@ for n in 250 500 1000; do
 		fuser_times+=($((t1 - t0)))
 		true_times+=($((t2 - t1)))
 	done
-	read -ra fuser_pids </tmp/fuser.out
+	read -ra fuser_pids </tmp/fuser.out || true # no newline at its end
 	((${#fuser_pids[@]} == 10)) || fail "fuser named ${#fuser_pids[@]} processes, not 10: ${fuser_pids[*]}"
 	fuser_all=$(printf '%s\n' "${fuser_times[@]}" | median)
 	exec_cost=$(printf '%s\n' "${true_times[@]}" | median)
