@@ -74,10 +74,11 @@ finish() {
 # Needs HOOKD (the daemon binary). Its log is $T/hookd.log.
 start_hookd() {
 	: "${HOOKD:?HOOKD must name the hookd binary}"
-	mkdir -p "$T/run" "$T/sys"
+	mkdir -p "$T/run" "$T/sys" "${HOOKCTL_PROC_ROOT:-$T/proc}"
 	export HOOKD_SOCKET=$T/hookd.sock
+	# hookd reads the same fixture /proc as hookctl (holders, mounts), never this machine's.
 	"$HOOKD" --conf-dir "$HOOKD_CONF_DIR" --run-dir "$T/run" --sysfs-root "${HOOKD_SYSFS:-$T/sys}" \
-		--socket "$HOOKD_SOCKET" >"$T/hookd.log" 2>&1 &
+		--proc-root "${HOOKCTL_PROC_ROOT:-$T/proc}" --socket "$HOOKD_SOCKET" >"$T/hookd.log" 2>&1 &
 	hookd_pid=$!
 	trap 'kill "$hookd_pid" 2>/dev/null || true; wait "$hookd_pid" 2>/dev/null || true; rm -rf "$T"' EXIT
 	for _ in $(seq 100); do
