@@ -1,5 +1,5 @@
 #!/bin/bash
-# The unit's sandbox, measured (systemd-analyze security: exposure 2.0 or less; verify clean), and
+# The unit's sandbox, measured (systemd-analyze security: exposure 2.1 or less; verify clean), and
 # unload-modules and release-console under it, unchanged (no drop-in): starting a VM
 # that holds the GPU pair unloads snd_hda_intel and bochs (libkmod in the sandbox), unbinds the framebuffer
 # console (a write to /sys/class/vtconsole), and destroying it loads them again and rebinds the console.
@@ -17,13 +17,14 @@ for m in bochs snd_hda_intel; do
 	[[ -d /sys/module/$m ]] || fail "module $m is not loaded before the test"
 done
 
-step "the sandbox measured: systemd-analyze security (goal: exposure 2.0 or less) and verify"
+# 2.0 until the holder scan (issue 12): CAP_DAC_READ_SEARCH, to list another user's /proc/PID/fd, costs 0.1.
+step "the sandbox measured: systemd-analyze security (goal: exposure 2.1 or less) and verify"
 systemd-analyze security --no-pager hookd.service >/tmp/security.txt 2>&1 || true
 grep -E '^✗' /tmp/security.txt | cut -c1-150 || true
 exposure=$(sed -n 's/.*Overall exposure level for hookd.service: \([0-9.]*\).*/\1/p' /tmp/security.txt)
 echo "exposure: ${exposure:-?}"
 [[ -n "$exposure" ]] || fail "systemd-analyze security printed no exposure level: $(tail -n 3 /tmp/security.txt)"
-awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "hookd.service's exposure is $exposure, above 2.0"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.1) }' || fail "hookd.service's exposure is $exposure, above 2.1"
 echo "$exposure" >"$HOOKD_RESULTS/exposure"
 # --man=no: the guest has no man(1); the pages themselves are checked by the package build.
 systemd-analyze verify --man=no /lib/systemd/system/hookd.socket /lib/systemd/system/hookd.service >/tmp/verify.txt 2>&1 ||
