@@ -84,7 +84,7 @@ assert_desktop_up() {
 }
 
 desktop_setup() {
-	local card end
+	local card end t0
 	DESKTOP_UP=1
 	sha256sum /etc/passwd /etc/group >"$TESTBED_STATE/accounts-before-desktop"
 	printf 'GPU_VGA=%s\nGPU_AUDIO=%s\n' "$GPU_VGA" "$GPU_AUDIO" >/etc/default/testbed-desktop
@@ -94,11 +94,12 @@ desktop_setup() {
 	systemctl enable weston.service sound-server.service
 	[[ "$(systemctl show -P Id display-manager.service)" == weston.service ]] ||
 		fail "display-manager.service is not weston.service's alias"
-	local t0=$EPOCHREALTIME
+	t0=$EPOCHREALTIME
 	systemctl start weston.service sound-server.service
 	assert_desktop_up
 	echo "weston and the sound server up in $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
 
+	t0=$EPOCHREALTIME
 	useradd -m -G video,audio -s /bin/bash "$DESKTOP_USER"
 	card=$(desktop_card)
 	# su opens a PAM session: pam_systemd makes it a logind session of alice, of the type and on the seat and
@@ -111,6 +112,7 @@ desktop_setup() {
 		nap 0.2
 	done
 	assert_holds "$(poller_pid)" "/dev/dri/$card"
+	echo "alice's session and poller up in $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
 	loginctl list-sessions --no-legend
 	[[ -n "$(alice_sessions)" ]] || fail "alice has no login session"
 	local s
