@@ -344,7 +344,8 @@ int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_no
 		if (r < 0)
 			break;
 	}
-	qsort(ret->v + first_new, ret->n - first_new, sizeof(*ret->v), by_kind_then_pid);
+	if (ret->n > first_new) /* qsort and memcpy take no NULL, even for zero elements */
+		qsort(ret->v + first_new, ret->n - first_new, sizeof(*ret->v), by_kind_then_pid);
 	return r;
 }
 
@@ -474,7 +475,8 @@ int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_dev
 			r = -ENOMEM;
 		else {
 			ret->v = grown;
-			memcpy(ret->v + ret->n, j->found.v, j->found.n * sizeof(*grown));
+			if (j->found.n)
+				memcpy(ret->v + ret->n, j->found.v, j->found.n * sizeof(*grown));
 			ret->n += j->found.n;
 			if (j->found.n_unreadable && ret->n_unreadable == 0)
 				ret->first_unreadable = j->found.first_unreadable;
