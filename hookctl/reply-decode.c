@@ -72,12 +72,13 @@ static const struct shape event_fields[] = { REQUIRED("op", KIND_STRING),     RE
 					     REQUIRED("result", KIND_STRING), OPTIONAL("message", KIND_STRING),
 					     OPTIONAL("time_usec", KIND_INT), END };
 
-static const struct shape status_vm_fields[] = { REQUIRED("name", KIND_STRING),
-						 OPTIONAL("configured", KIND_BOOL),
-						 ARRAY("last_events", KIND_OBJECT, event_fields),
-						 ARRAY("legacy_warnings", KIND_STRING, NULL),
-						 OBJECT("engine", engine_fields),
-						 END };
+static const struct shape status_vm_fields[] = {
+	REQUIRED("name", KIND_STRING), OPTIONAL("configured", KIND_BOOL),
+	ARRAY("last_events", KIND_OBJECT, event_fields), ARRAY("legacy_warnings", KIND_STRING, NULL),
+	OBJECT("engine", engine_fields),
+	/* hookctl status replaces it, but the view reads it: checked all the same */
+	ARRAY("devices", KIND_OBJECT, device_fields), END
+};
 
 static const struct shape status_fields[] = { OPTIONAL("version", KIND_STRING), OPTIONAL("protocol", KIND_INT),
 					      REQUIRED_ARRAY("vms", KIND_OBJECT, status_vm_fields), END };
