@@ -5,6 +5,13 @@
 #  (a) without freeing keys, `virsh start` is refused before any write, naming the card's first holder
 #      (pid, command, user, unit or session) and how many more in virsh's error; `hookctl check` lists every
 #      holder, alice's poller (by her session) and the sound server included; nothing changed.
+#  (b) with stop-units, end-sessions and inhibit-sleep, `virsh start` stops the display manager and the
+#      sound server, ends alice's session, takes a sleep inhibitor and moves the GPU pair; the VM runs and
+#      `hookctl status` says what hookd stopped, ended and inhibited for it;
+#  (c) `virsh destroy` gives the GPU back: the console bound, the display manager and the sound server
+#      active and holding their nodes again, the inhibitor gone;
+#  (d) hookd killed (-9) while the VM runs: the next hookd takes the inhibitor again; `virsh destroy`:
+#      recovery still starts the units again.
 # Leaves the host as 65-takeover left it (hookd installed, no desktop, alice gone) for 70-purge.
 # testbed-timeout: 600
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed --guest systemd" >&2; exit 2; }
@@ -13,6 +20,8 @@
 # shellcheck source-path=SCRIPTDIR/.. source=../systemd/desktop.bash
 . "$HOOKD_SRC/tests/vm/systemd/desktop.bash"
 hookd_installed || fail "hookd is not installed (10-install runs first)"
+
+gpu_group=$(group_of "$GPU_VGA")
 
 step "the single-GPU desktop: weston as display-manager.service, alice's poller, the sound server"
 t0=$SECONDS
@@ -59,6 +68,71 @@ for h in "$holder_weston" "$holder_poller" "$holder_sound"; do
 	grep -qF -- "$h" /tmp/check.out || fail "hookctl check desk does not list $h"
 done
 echo "ok: hookctl check lists all three holders"
+
+step "(b) with the freeing keys: virsh start stops the display manager, ends alice's session, moves the GPU"
+vm_ini desk <<INI
+[vm]
+release-console = yes
+stop-units = display-manager.service sound-server.service
+end-sessions = yes
+inhibit-sleep = yes
+holders-timeout = 30
+
+[device.gpu]
+address = $GPU_VGA
+whole-group = yes
+INI
+systemctl reload hookd.service
+t0=$EPOCHREALTIME
+vsh 300 start desk
+echo "virsh start took $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
+[[ "$(vsh 30 domstate desk)" == running ]] || fail "desk is not running"
+assert_driver "$GPU_VGA" vfio-pci
+assert_driver "$GPU_AUDIO" vfio-pci
+assert_vfio_dev "$gpu_group" present
+assert_qemu_holds desk "$gpu_group"
+assert_vtcon_bound no
+assert_driver "$HOST_VGA" bochs-drm
+assert_unit weston.service inactive
+assert_unit sound-server.service inactive
+[[ -z "$(alice_sessions)" ]] || fail "alice's session $(alice_sessions) is not ended"
+[[ -z "$(poller_pid)" ]] || fail "alice's poller still runs: $(poller_pid)"
+systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
+grep -q 'hookd' /tmp/inhibit.out || fail "hookd holds no sleep inhibitor while desk runs"
+hookctl status desk | tee /tmp/status.out
+grep -q 'display-manager.service' /tmp/status.out || fail "hookctl status does not say hookd stopped display-manager.service"
+grep -q 'sound-server.service' /tmp/status.out || fail "hookctl status does not say hookd stopped sound-server.service"
+grep -Eqi 'session' /tmp/status.out || fail "hookctl status does not say hookd ended alice's session"
+grep -Eqi 'inhibit' /tmp/status.out || fail "hookctl status does not say hookd holds a sleep inhibitor"
+
+step "(c) virsh destroy: the GPU back, the console bound, the display manager and the sound server again"
+vsh 120 destroy desk
+assert_devices_on_host
+assert_vtcon_bound yes
+assert_desktop_up
+systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
+! grep -q 'hookd' /tmp/inhibit.out || fail "hookd's sleep inhibitor is still there after desk stopped"
+
+step "(d) hookd killed (-9) while desk runs; virsh destroy: recovery starts the units again"
+vsh 300 start desk
+assert_driver "$GPU_VGA" vfio-pci
+assert_unit weston.service inactive
+pid=$(main_pid hookd.service)
+[[ "$pid" != 0 ]] || fail "hookd.service has no MainPID"
+kill -KILL "$pid"
+wait_gone "/proc/$pid" 30
+# The kernel closed the inhibitor's fd with hookd; the next hookd (socket-activated by hookctl) takes it again
+# for the VM it finds prepared.
+hookctl status desk | tee /tmp/status.out
+systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
+grep -q 'hookd' /tmp/inhibit.out || fail "the restarted hookd did not take the sleep inhibitor again for desk"
+assert_unit weston.service inactive
+vsh 120 destroy desk
+assert_devices_on_host
+assert_vtcon_bound yes
+assert_desktop_up
+systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
+! grep -q 'hookd' /tmp/inhibit.out || fail "a sleep inhibitor of hookd is still there after desk stopped"
 
 step "the desktop goes; the accounts are as before"
 vsh 30 undefine desk
