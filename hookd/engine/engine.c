@@ -681,6 +681,13 @@ int engine_recover(struct engine *e)
 			r = record(e, p);
 			if (r < 0)
 				return r;
+		} else if (p->phase == PHASE_PREPARED && p->n_host_changes > 0) {
+			struct host_context ctx;
+
+			/* What the earlier hookd's process held for a VM that still runs (a sleep inhibitor's fd)
+			 * went with it. A failure is logged; the VM keeps its devices and release still works. */
+			engine_host_context(e, p->vm, e->sysfs_timeout_ms, &ctx);
+			(void)host_changes_resume(&ctx, p);
 		}
 	}
 	return 0;

@@ -45,7 +45,9 @@ int engine_new(const struct engine_options *opts, struct engine **ret);
 int engine_new_read_only(const struct engine_options *opts, struct engine **ret);
 void engine_free(struct engine *e);
 
-/* Read every journal under RUN_DIR/state at start-up, so status tells the truth after a crash. */
+/* Read every journal under RUN_DIR/state at start-up, so status tells the truth after a crash, and take
+ * again, for each VM still prepared, what the earlier hookd's process held for it (its sleep inhibitor:
+ * host_change_writer.resume; a failure is logged, not returned). */
 int engine_recover(struct engine *e);
 
 /* The checks' verdict "refused before anything was changed": a positive result, so that no -errno can be

@@ -2,7 +2,8 @@
  * ended, a sleep inhibitor, hugepages, the CPUs left to the host, governors, interrupt affinity), as plan
  * steps with the device moves' discipline: planned and checked before anything is written, journaled with
  * the value found before each change is made, undone in reverse order on release and on rollback, and
- * restored by recovery after a crash.
+ * restored by recovery after a crash (what hookd's process itself holds for a VM still prepared, a sleep
+ * inhibitor, is taken again by the next hookd's recovery: host_change_writer.resume).
  *
  * Order: prepare applies the host changes in plan order before the first device moves (a display manager
  * stops before its GPU is unbound; pages are reserved before the devices move), release restores them in
@@ -110,6 +111,11 @@ struct host_change_writer {
 	/* Undo C: write VALUE (C->before for the last holder of a shared change, else the remaining holders'
 	 * combination; for a ledger kind such as hugepages, give back exactly C->applied). */
 	int (*restore)(struct host_context *ctx, const struct plan_host_change *c, const char *value, char **ret_why);
+	/* Optional (NULL for a change the host keeps by itself): take C, APPLIED for a VM that is still
+	 * prepared, again in a hookd that started after the one that applied it (kill -9, a restart): a change
+	 * hookd's process holds, such as a sleep inhibitor's fd, went with that process. Called by
+	 * engine_recover(); writes nothing to the journal. */
+	int (*resume)(struct host_context *ctx, const struct plan_host_change *c, char **ret_why);
 };
 
 const struct host_change_reader *host_change_reader_for(enum host_change_kind k);

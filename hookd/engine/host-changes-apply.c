@@ -215,3 +215,27 @@ int host_changes_undo(const struct host_steps *s, struct plan *p)
 	}
 	return first;
 }
+
+int host_changes_resume(struct host_context *ctx, const struct plan *p)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < p->n_host_changes; i++) {
+		const struct plan_host_change *c = &p->host_changes[i];
+		const struct host_change_writer *writer = host_change_writer_for(c->kind);
+		_cleanup_free_ char *why = NULL;
+		int r;
+
+		if (c->step != HOST_CHANGE_APPLIED || !writer || !writer->resume)
+			continue;
+		r = writer->resume(ctx, c, &why);
+		if (r < 0)
+			log_ctx(LOG_WARNING, ctx->vm, "recover", NULL, "%s %s cannot be taken again: %s",
+				host_change_kind_to_string(c->kind), c->target, why ? why : strerror(-r));
+		else
+			log_ctx(LOG_INFO, ctx->vm, "recover", NULL, "%s %s taken again for the running VM",
+				host_change_kind_to_string(c->kind), c->target);
+		first = first ? first : r;
+	}
+	return first;
+}

@@ -102,6 +102,10 @@ int host_changes_apply(const struct host_steps *s, struct plan *p);
  * `before` back, an earlier one writes the remaining holders' combination; each journaled RESTORED. Every
  * change is tried; returns the first error. */
 int host_changes_undo(const struct host_steps *s, struct plan *p);
+/* After a restart, for P prepared by an earlier hookd: take again every APPLIED change whose writer has a
+ * resume operation (what the earlier process held, e.g. a sleep inhibitor). Nothing is journaled. Every
+ * change is tried; a failure is logged against P's VM as one line. Returns the first error. */
+int host_changes_resume(struct host_context *ctx, const struct plan *p);
 
 /* ---- what check and status show (host-changes-json.c, the read side) ---- */
 

@@ -58,7 +58,8 @@ static bool inhibitor_held(const char *key)
 	return held;
 }
 
-static int inhibit_apply(struct host_context *ctx, struct plan_host_change *c, const char *value, char **ret_why)
+/* Hold an inhibitor of WHAT for CTX's VM, unless this process holds one already. */
+static int inhibitor_hold(struct host_context *ctx, const char *what, char **ret_why)
 {
 	_cleanup_free_ char *key = inhibitor_key(ctx), *why = NULL;
 	struct inhibitor *i;
@@ -68,30 +69,46 @@ static int inhibit_apply(struct host_context *ctx, struct plan_host_change *c, c
 		return -ENOMEM;
 	if (!ctx->bus)
 		return -EOPNOTSUPP;
-	if (!inhibitor_held(key)) {
-		if (asprintf(&why, "VM %s has host devices", ctx->vm) < 0)
-			return -ENOMEM;
-		r = ctx->bus->ops->inhibit(ctx->bus->data, c->target, "hookd", why, &fd, ret_why);
-		if (r < 0)
-			return r;
-		i = calloc(1, sizeof(*i));
-		if (!i) {
-			close(fd);
-			return -ENOMEM;
-		}
-		*i = (struct inhibitor){ .key = TAKE_PTR(key), .fd = fd };
-		pthread_mutex_lock(&inhibitors_lock);
-		i->next = inhibitors;
-		inhibitors = i;
-		pthread_mutex_unlock(&inhibitors_lock);
+	if (inhibitor_held(key))
+		return 0;
+	if (asprintf(&why, "VM %s has host devices", ctx->vm) < 0)
+		return -ENOMEM;
+	r = ctx->bus->ops->inhibit(ctx->bus->data, what, "hookd", why, &fd, ret_why);
+	if (r < 0)
+		return r;
+	i = calloc(1, sizeof(*i));
+	if (!i) {
+		close(fd);
+		return -ENOMEM;
 	}
+	*i = (struct inhibitor){ .key = TAKE_PTR(key), .fd = fd };
+	pthread_mutex_lock(&inhibitors_lock);
+	i->next = inhibitors;
+	inhibitors = i;
+	pthread_mutex_unlock(&inhibitors_lock);
+	return 0;
+}
+
+static int inhibit_apply(struct host_context *ctx, struct plan_host_change *c, const char *value, char **ret_why)
+{
+	int r = inhibitor_hold(ctx, c->target, ret_why);
+
+	if (r < 0)
+		return r;
 	free(c->applied);
 	c->applied = strdup("held");
 	return c->applied ? 0 : -ENOMEM;
 }
 
-/* Each VM gives back its own inhibitor, whatever the others hold. After a restart that did not take it again,
- * there is none: nothing to give back. */
+/* The inhibitor's fd closed with the hookd that took it (logind dropped it then): the VM still runs, so the
+ * next hookd takes it again. */
+static int inhibit_resume(struct host_context *ctx, const struct plan_host_change *c, char **ret_why)
+{
+	return inhibitor_hold(ctx, c->target, ret_why);
+}
+
+/* Each VM gives back its own inhibitor, whatever the others hold. After a restart whose recovery could not take
+ * it again (logind unreachable), there is none: nothing to give back. */
 static int inhibit_restore(struct host_context *ctx, const struct plan_host_change *c, const char *value,
 			   char **ret_why)
 {
@@ -110,4 +127,5 @@ const struct host_change_writer host_sleep_inhibited_writer = {
 	.kind = HOST_SLEEP_INHIBITED,
 	.apply = inhibit_apply,
 	.restore = inhibit_restore,
+	.resume = inhibit_resume,
 };

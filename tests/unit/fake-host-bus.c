@@ -48,6 +48,8 @@ struct fake_host_bus {
 	size_t n_faults;
 	char *log;
 	size_t log_len;
+	void (*observer)(void *userdata, const char *line);
+	void *observer_data;
 };
 
 static char *xstrdup(const char *s)
@@ -82,6 +84,8 @@ static void logf_locked(struct fake_host_bus *b, const char *fmt, ...)
 	b->log_len += n;
 	b->log[b->log_len++] = '\n';
 	b->log[b->log_len] = '\0';
+	if (b->observer)
+		b->observer(b->observer_data, line);
 }
 
 static struct fhb_unit *find_unit(struct fake_host_bus *b, const char *name)
@@ -362,6 +366,14 @@ void fhb_free(struct fake_host_bus *b)
 	free(b->log);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
+}
+
+void fhb_observe(struct fake_host_bus *b, void (*fn)(void *userdata, const char *line), void *userdata)
+{
+	pthread_mutex_lock(&b->lock);
+	b->observer = fn;
+	b->observer_data = userdata;
+	pthread_mutex_unlock(&b->lock);
 }
 
 const struct host_bus *fhb_bus(struct fake_host_bus *b)

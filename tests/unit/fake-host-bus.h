@@ -66,3 +66,7 @@ void fhb_fail_after(struct fake_host_bus *b, enum fhb_call call, const char *arg
  * "inhibit WHAT". Owned by B; valid until the next call on B. */
 const char *fhb_log(struct fake_host_bus *b);
 void fhb_log_clear(struct fake_host_bus *b);
+/* FN(USERDATA, LINE) for each call as it is logged (LINE as fhb_log has it), before the call takes effect:
+ * to merge the bus's calls with the fake kernel's writes in one order, or to act as the host would when a
+ * unit stops (its processes go). Called with B's lock held: FN must not call B. NULL: none. */
+void fhb_observe(struct fake_host_bus *b, void (*fn)(void *userdata, const char *line), void *userdata);
