@@ -7,11 +7,14 @@
 #      holder, alice's poller (by her session) and the sound server included; nothing changed.
 #  (b) with stop-units, end-sessions and inhibit-sleep, `virsh start` stops the display manager and the
 #      sound server, ends alice's session, takes a sleep inhibitor and moves the GPU pair; the VM runs and
-#      `hookctl status` says what hookd stopped, ended and inhibited for it;
+#      `hookctl status` says what hookd stopped, ended and inhibited for it; a listed unit that was not
+#      running (desktop.bash's gpu-persistenced, installed but stopped) is left alone;
 #  (c) `virsh destroy` gives the GPU back: the console bound, the display manager and the sound server
-#      active and holding their nodes again, the inhibitor gone;
+#      active and holding their nodes again, gpu-persistenced still inactive, the inhibitor gone;
 #  (d) hookd killed (-9) while the VM runs: the next hookd takes the inhibitor again; `virsh destroy`:
-#      recovery still starts the units again.
+#      recovery still starts the units again and lets the inhibitor go.
+# It prints how long systemd took to stop and to start the display manager (weston under TCG), and hookd's
+# steps with their times.
 # Leaves the host as 65-takeover left it (hookd installed, no desktop, alice gone) for 70-purge.
 # testbed-timeout: 600
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed --guest systemd" >&2; exit 2; }
@@ -32,6 +35,23 @@ weston=$(main_pid weston.service)
 sound=$(main_pid sound-server.service)
 poller=$(poller_pid)
 session=$(alice_sessions)
+
+# How long systemd took for UNIT's last stop (deactivating -> inactive) and start (activating -> active).
+unit_stop_ms() {
+	local from to
+	from=$(systemctl show -P ActiveExitTimestampMonotonic "$1")
+	to=$(systemctl show -P InactiveEnterTimestampMonotonic "$1")
+	echo $(((to - from) / 1000))
+}
+unit_start_ms() {
+	local from to
+	from=$(systemctl show -P InactiveExitTimestampMonotonic "$1")
+	to=$(systemctl show -P ActiveEnterTimestampMonotonic "$1")
+	echo $(((to - from) / 1000))
+}
+hookd_steps() {
+	journalctl -o short-monotonic --no-pager -q VM=desk --since "@${1%.*}" | cut -c1-200 || true
+}
 
 step "(a) no freeing keys: virsh start is refused naming each holder; nothing changes"
 vm_ini desk <<INI
@@ -73,7 +93,7 @@ step "(b) with the freeing keys: virsh start stops the display manager, ends ali
 vm_ini desk <<INI
 [vm]
 release-console = yes
-stop-units = display-manager.service sound-server.service
+stop-units = display-manager.service sound-server.service gpu-persistenced.service
 end-sessions = yes
 inhibit-sleep = yes
 holders-timeout = 30
@@ -85,7 +105,9 @@ INI
 systemctl reload hookd.service
 t0=$EPOCHREALTIME
 vsh 300 start desk
-echo "virsh start took $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms"
+echo "virsh start took $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms;" \
+	"systemd stopped display-manager.service (weston) in $(unit_stop_ms weston.service) ms"
+hookd_steps "$t0"
 [[ "$(vsh 30 domstate desk)" == running ]] || fail "desk is not running"
 assert_driver "$GPU_VGA" vfio-pci
 assert_driver "$GPU_AUDIO" vfio-pci
@@ -95,6 +117,7 @@ assert_vtcon_bound no
 assert_driver "$HOST_VGA" bochs-drm
 assert_unit weston.service inactive
 assert_unit sound-server.service inactive
+assert_unit gpu-persistenced.service inactive
 [[ -z "$(alice_sessions)" ]] || fail "alice's session $(alice_sessions) is not ended"
 [[ -z "$(poller_pid)" ]] || fail "alice's poller still runs: $(poller_pid)"
 systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
@@ -106,10 +129,15 @@ grep -Eqi 'session' /tmp/status.out || fail "hookctl status does not say hookd e
 grep -Eqi 'inhibit' /tmp/status.out || fail "hookctl status does not say hookd holds a sleep inhibitor"
 
 step "(c) virsh destroy: the GPU back, the console bound, the display manager and the sound server again"
+t0=$EPOCHREALTIME
 vsh 120 destroy desk
 assert_devices_on_host
 assert_vtcon_bound yes
 assert_desktop_up
+echo "virsh destroy to the desktop up: $(((${EPOCHREALTIME/./} - ${t0/./}) / 1000)) ms;" \
+	"systemd started display-manager.service (weston, until it holds the card) in $(unit_start_ms weston.service) ms"
+hookd_steps "$t0"
+assert_unit gpu-persistenced.service inactive
 systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
 ! grep -q 'hookd' /tmp/inhibit.out || fail "hookd's sleep inhibitor is still there after desk stopped"
 
@@ -126,11 +154,14 @@ wait_gone "/proc/$pid" 30
 hookctl status desk | tee /tmp/status.out
 systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
 grep -q 'hookd' /tmp/inhibit.out || fail "the restarted hookd did not take the sleep inhibitor again for desk"
+[[ "$(main_pid hookd.service)" != "$pid" ]] || fail "hookd's MainPID is still the killed $pid"
 assert_unit weston.service inactive
 vsh 120 destroy desk
 assert_devices_on_host
 assert_vtcon_bound yes
 assert_desktop_up
+assert_unit sound-server.service active
+assert_unit gpu-persistenced.service inactive
 systemd-inhibit --list --no-pager | tee /tmp/inhibit.out
 ! grep -q 'hookd' /tmp/inhibit.out || fail "a sleep inhibitor of hookd is still there after desk stopped"
 

@@ -4,6 +4,8 @@
 # display; these set up what holds it on such a host, from tests/vm/systemd/desktop/:
 #   weston.service (alias display-manager.service)  weston, DRM backend, pixman, on the GPU's card, VT 7
 #   sound-server.service                            a sound server's stand-in holding the audio's ALSA nodes
+#   gpu-persistenced.service                        installed, never started (a unit a VM file may list
+#                                                   that is not running: hookd must not start it)
 #   gpu-poller                                      user alice's process in her wayland login session on
 #                                                   seat0 (made by su through pam_systemd), polling the card
 # Nothing of it is there at boot (the other scenarios move the GPU without freeing it).
@@ -88,7 +90,8 @@ desktop_setup() {
 	DESKTOP_UP=1
 	sha256sum /etc/passwd /etc/group >"$TESTBED_STATE/accounts-before-desktop"
 	printf 'GPU_VGA=%s\nGPU_AUDIO=%s\n' "$GPU_VGA" "$GPU_AUDIO" >/etc/default/testbed-desktop
-	install -m 0644 "$DESKTOP_SRC/weston.service" "$DESKTOP_SRC/sound-server.service" /etc/systemd/system/
+	install -m 0644 "$DESKTOP_SRC/weston.service" "$DESKTOP_SRC/sound-server.service" \
+		"$DESKTOP_SRC/gpu-persistenced.service" /etc/systemd/system/
 	install -m 0755 "$DESKTOP_SRC/weston-dm" "$DESKTOP_SRC/sound-server" "$DESKTOP_SRC/gpu-poller" /usr/local/bin/
 	systemctl daemon-reload
 	systemctl enable weston.service sound-server.service
@@ -133,7 +136,8 @@ desktop_teardown() {
 		userdel -r "$DESKTOP_USER" 2>&1 | grep -v 'mail spool' || true
 	fi
 	systemctl disable --now weston.service sound-server.service 2>/dev/null || true
-	rm -f /etc/systemd/system/weston.service /etc/systemd/system/sound-server.service /etc/default/testbed-desktop \
+	rm -f /etc/systemd/system/weston.service /etc/systemd/system/sound-server.service \
+		/etc/systemd/system/gpu-persistenced.service /etc/default/testbed-desktop \
 		/usr/local/bin/weston-dm /usr/local/bin/sound-server /usr/local/bin/gpu-poller
 	systemctl daemon-reload
 	if [[ -s "$TESTBED_STATE/accounts-before-desktop" ]]; then
