@@ -351,6 +351,7 @@ static int host_changes(struct operation *o, int (*step)(const struct host_steps
 	if (o->plan->n_host_changes == 0)
 		return 0;
 	engine_host_context(o->e, o->plan->vm, op_write_timeout(o), &ctx);
+	ctx.deadline_ms = o->deadline_ms;
 	return step(&s, o->plan);
 }
 

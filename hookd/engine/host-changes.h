@@ -25,6 +25,9 @@ struct host_context {
 	const char *run_dir;	     /* the journals: other VMs' holds on a shared change */
 	const struct host_bus *bus;  /* NULL: no bus (a kind that needs one refuses with -EOPNOTSUPP) */
 	unsigned timeout_ms;	     /* deadline of one write or one bus call (job included) */
+	/* The end of the whole operation (prepare, release), CLOCK_MONOTONIC ms (clock.h); 0: none known (check,
+	 * status), one timeout_ms from now. A change made of many bounded writes (hugepages) stops by it. */
+	unsigned long long deadline_ms;
 };
 
 /* The text of SYSFS_ROOT/RELPATH (or PROC_ROOT/RELPATH), its first 4 KiB with trailing white space trimmed

@@ -77,26 +77,102 @@ static int compact(const struct hugepages_io *io, unsigned node)
 	return -EOPNOTSUPP;
 }
 
-/* Set TARGET's persistent pages to BASE again and say whether that took. Pools lock held. */
-static int shrink_to(const struct hugepages_io *io, const char *target, uint64_t base)
-{
-	struct hugepages_pool p;
-	int r = write_nr(io, target, base);
+/* The first chunk, before any rate is known: 32 MiB of pages (one page at least). Even at the slowest rate
+ * seen (QEMU under TCG on a loaded 2-core machine: ~700 MB in more than 60 s, ~11 MB/s) that is 3 s, inside
+ * the engine's 10 s write deadline. */
+#define FIRST_CHUNK_KIB (32ULL * 1024)
+/* A chunk is sized to take at most this share of one write's deadline at the rate the last one measured:
+ * room for memory that gets slower to give as it fills. */
+#define CHUNK_DEADLINE_SHARE 4
 
-	if (r < 0)
-		return r;
-	r = hugepages_pool_read(io->sysfs_root, target, &p);
-	if (r < 0)
-		return r;
-	return persistent(&p) == base ? 0 : -EBUSY;
+static unsigned long long now_of(const struct hugepages_io *io)
+{
+	return io->now_ms ? io->now_ms(io->kernel) : monotonic_ms();
+}
+
+/* How the next chunk is sized, from the last one that obtained pages. */
+struct chunker {
+	uint64_t next;		    /* the most pages the next chunk may ask for */
+	uint64_t rate_pages;	    /* the last chunk's pages obtained and the ms its write took */
+	unsigned long long rate_ms; /* 0: no rate known (or too fast to measure) */
+};
+
+static struct chunker chunker_new(uint64_t size_kib)
+{
+	return (struct chunker){ .next = FIRST_CHUNK_KIB / size_kib ? FIRST_CHUNK_KIB / size_kib : 1 };
+}
+
+/* Pages of the next chunk: at most c->next and LEFT, and what the last rate says fits in BUDGET_MS; 0 when
+ * not even one page fits. */
+static uint64_t chunk_pages(const struct chunker *c, uint64_t left, unsigned long long budget_ms)
+{
+	uint64_t n = c->next < left ? c->next : left;
+
+	if (c->rate_ms) {
+		/* rate_pages is at most a chunk and budget_ms a deadline: no overflow. */
+		uint64_t fit = c->rate_pages * budget_ms / c->rate_ms;
+
+		if (fit < n)
+			n = fit;
+	}
+	return n;
+}
+
+/* A chunk of ASKED pages obtained OBTAINED in MS: the next may double it when it all came (the first pages
+ * come easiest, so a rate never grows a chunk more than that). */
+static void chunker_done(struct chunker *c, uint64_t asked, uint64_t obtained, unsigned long long ms)
+{
+	if (obtained) {
+		c->rate_pages = obtained;
+		c->rate_ms = ms;
+	}
+	if (obtained >= asked)
+		c->next = asked > UINT64_MAX / 2 ? asked : asked * 2;
+}
+
+static unsigned long long chunk_budget_ms(const struct hugepages_io *io)
+{
+	return io->write_timeout_ms / CHUNK_DEADLINE_SHARE;
+}
+
+/* Shrink TARGET's persistent pages from FROM down to GOAL in chunks; *RET is the pool after. Pools lock
+ * held. 0; -EBUSY when a write freed nothing; -errno of a write or a read. */
+static int shrink_chunked(const struct hugepages_io *io, const char *target, uint64_t size_kib, uint64_t from,
+			  uint64_t goal, struct hugepages_pool *ret)
+{
+	struct chunker c = chunker_new(size_kib);
+	uint64_t cur = from, n;
+	unsigned long long t0;
+	int r;
+
+	r = hugepages_pool_read(io->sysfs_root, target, ret);
+	while (r == 0 && cur > goal) {
+		n = chunk_pages(&c, cur - goal, chunk_budget_ms(io));
+		if (n == 0)
+			n = 1; /* freeing has no deadline of its own: one page at least */
+		t0 = now_of(io);
+		r = write_nr(io, target, cur - n);
+		if (r == 0)
+			r = hugepages_pool_read(io->sysfs_root, target, ret);
+		if (r < 0)
+			break;
+		if (persistent(ret) >= cur)
+			return -EBUSY;
+		chunker_done(&c, n, cur - persistent(ret), now_of(io) - t0);
+		cur = persistent(ret);
+	}
+	return r;
 }
 
 int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
 		      struct hugepages_outcome *ret_outcome, char **ret_why)
 {
 	struct hugepages_pool p;
-	uint64_t base, got = 0;
+	struct chunker chunks;
+	uint64_t base, cur, got = 0, ask, obtained;
 	unsigned node, compactions = 0;
+	unsigned long long t0, now, budget;
+	bool compacted = false, first = true;
 	uint64_t size;
 	char label[32];
 	int r;
@@ -106,6 +182,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	if (hugepages_target_parse(target, &node, &size) < 0)
 		return -EINVAL;
 	hugepages_size_label(size, label);
+	chunks = chunker_new(size);
 	pthread_mutex_lock(&pools_lock);
 	r = hugepages_pool_read(io->sysfs_root, target, &p);
 	if (r < 0) {
@@ -113,15 +190,27 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			strerror(-r));
 		goto out;
 	}
-	base = persistent(&p);
+	base = cur = persistent(&p);
 	if (wanted > UINT64_MAX - base) {
 		r = -EOVERFLOW;
 		set_why(ret_why, "hugepages: %" PRIu64 " more pages of %s overflow node %u's pool", wanted, label,
 			node);
 		goto out;
 	}
-	for (;;) {
-		r = write_nr(io, target, base + wanted);
+	while (got < wanted) {
+		/* No chunk that would end past the deadline (the first one always runs: it is small). */
+		now = now_of(io);
+		budget = chunk_budget_ms(io);
+		if (!first && now >= io->deadline_ms)
+			break;
+		if (!first && io->deadline_ms - now < budget)
+			budget = io->deadline_ms - now;
+		ask = chunk_pages(&chunks, wanted - got, budget);
+		if (ask == 0)
+			break;
+		first = false;
+		t0 = now_of(io);
+		r = write_nr(io, target, cur + ask);
 		if (r == 0)
 			r = hugepages_pool_read(io->sysfs_root, target, &p);
 		if (r < 0) {
@@ -129,12 +218,22 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 				label, node, strerror(-r));
 			break;
 		}
-		got = persistent(&p) > base ? persistent(&p) - base : 0;
-		if (got >= wanted || compactions >= HUGEPAGES_COMPACTIONS_MAX || monotonic_ms() >= io->deadline_ms)
+		obtained = persistent(&p) > cur ? persistent(&p) - cur : 0;
+		chunker_done(&chunks, ask, obtained, now_of(io) - t0);
+		cur = persistent(&p);
+		got = cur > base ? cur - base : 0;
+		if (obtained >= ask) {
+			compacted = false;
+			continue;
+		}
+		/* Short: the free memory is in pieces smaller than a page. Compaction moves what can move; when
+		 * a chunk right after one obtains nothing, another would find the same memory. */
+		if ((compacted && obtained == 0) || compactions >= HUGEPAGES_COMPACTIONS_MAX ||
+		    now_of(io) >= io->deadline_ms)
 			break;
-		/* Short: the free memory is in pieces smaller than a page. Compaction moves what can move. */
 		r = compact(io, node);
 		compactions++;
+		compacted = true;
 		if (r < 0) {
 			/* No way to compact, or one that ran past its deadline (it goes on in the kernel): another
 			 * try would find the same memory. */
@@ -153,11 +252,11 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		set_why(ret_why,
 			"hugepages: only %" PRIu64 " of %" PRIu64
 			" pages of %s could be reserved on node %u (memory is "
-			"too fragmented or too full, after %u compactions); none were kept",
-			got, wanted, label, node, compactions);
+			"too fragmented or too full, after %u compaction%s); none were kept",
+			got, wanted, label, node, compactions, compactions == 1 ? "" : "s");
 	}
 	/* Give back exactly what was added: the pool as it was. */
-	if (shrink_to(io, target, base) < 0) {
+	if (shrink_chunked(io, target, size, cur, base, &p) < 0 || persistent(&p) != base) {
 		if (hugepages_pool_read(io->sysfs_root, target, &p) == 0)
 			*ret_added = hugepages_recovered_ledger(base, persistent(&p), wanted);
 		else
@@ -206,9 +305,7 @@ int hugepages_give_back(const struct hugepages_io *io, const char *target, uint6
 		pthread_mutex_lock(&pools_lock);
 	}
 	goal = persistent(&p) - give;
-	r = write_nr(io, target, goal);
-	if (r == 0)
-		r = hugepages_pool_read(io->sysfs_root, target, &p);
+	r = shrink_chunked(io, target, size, persistent(&p), goal, &p);
 	if (r < 0) {
 		set_why(ret_why, "hugepages: giving back %" PRIu64 " pages of %s on node %u failed: %s", give, label,
 			node, strerror(-r));
@@ -239,13 +336,18 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms)
 
 static struct hugepages_io io_of(const struct host_context *ctx)
 {
+	unsigned long long now = monotonic_ms(), left = ctx->timeout_ms;
+
+	/* The reservation gets half of what is left of the operation (one write's deadline at least): the other
+	 * half is the devices' moves' and, when it falls short, its give-back's. */
+	if (ctx->deadline_ms > now && (ctx->deadline_ms - now) / 2 > left)
+		left = (ctx->deadline_ms - now) / 2;
 	return (struct hugepages_io){
 		.kernel = ctx->kernel,
 		.sysfs_root = ctx->sysfs_root,
 		.compact_all = hugepages_compact_all,
 		.write_timeout_ms = ctx->timeout_ms,
-		/* Compaction retries within one write's deadline: the reservation as a whole stays bounded. */
-		.deadline_ms = monotonic_ms() + ctx->timeout_ms,
+		.deadline_ms = now + left,
 		.give_back_wait_ms = ctx->timeout_ms / 2,
 	};
 }

@@ -73,11 +73,43 @@ int hugepages_pool_read(const char *sysfs_root, const char *target, struct hugep
 	return 0;
 }
 
+/* NODE's MemTotal in KiB from its meminfo ("Node 0 MemTotal:  2031616 kB"): 0, -ENOENT when the node does
+ * not say, -errno of the read. */
+static int node_memtotal_kib(const char *sysfs_root, unsigned node, uint64_t *ret)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	unsigned long long kib;
+	unsigned n;
+	int r;
+
+	if (asprintf(&path, "%s/devices/system/node/node%u/meminfo", sysfs_root, node) < 0)
+		return -ENOMEM;
+	r = read_text_file(path, 64 * 1024, &text);
+	if (r < 0)
+		return r;
+	for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (sscanf(line, "Node %u MemTotal: %llu kB", &n, &kib) == 2 && n == node) {
+			*ret = kib;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* KIB as a person reads it: MiB below 10 GiB, GiB from there. */
+static const char *amount_label(uint64_t kib, char buf[static 32])
+{
+	if (kib < 10ULL * 1024 * 1024)
+		snprintf(buf, 32, "%" PRIu64 " MiB", kib / 1024);
+	else
+		snprintf(buf, 32, "%" PRIu64 " GiB", kib / (1024 * 1024));
+	return buf;
+}
+
 int hugepages_check(const char *sysfs_root, const char *target, const char *wanted, char **ret_why)
 {
 	struct hugepages_pool pool;
 	unsigned node;
-	uint64_t size, pages;
+	uint64_t size, pages, total;
 	char label[32];
 	int r;
 
@@ -98,6 +130,18 @@ int hugepages_check(const char *sysfs_root, const char *target, const char *want
 			     hugepages_size_label(size, label), strerror(-r)) < 0)
 			*ret_why = NULL;
 		return r == -ENOENT ? -ENOENT : -EINVAL;
+	}
+	if (node_memtotal_kib(sysfs_root, node, &total) == 0 && pages > total / size) {
+		char asked[32], all[32];
+
+		if (asprintf(ret_why,
+			     "hugepages: %" PRIu64 " pages of %s (%s) are more than node %u has in all (%s); "
+			     "no reservation can hold them",
+			     pages, hugepages_size_label(size, label),
+			     amount_label(pages > UINT64_MAX / size ? UINT64_MAX : pages * size, asked), node,
+			     amount_label(total, all)) < 0)
+			*ret_why = NULL;
+		return -E2BIG;
 	}
 	return 0;
 }

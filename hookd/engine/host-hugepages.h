@@ -39,8 +39,12 @@ int hugepages_plan_changes(const struct vm_config *vm, const char *xml, size_t l
  * -errno of the read. */
 int hugepages_pool_read(const char *sysfs_root, const char *target, struct hugepages_pool *ret);
 
-/* Whether TARGET exists and WANTED is a page count (the check phase): 0, or -EINVAL / -ENOENT with *ret_why
- * (one line, caller frees). */
+/* Whether TARGET exists and WANTED is a page count that the node could ever hold (the check phase): 0, or
+ * -EINVAL / -ENOENT / -E2BIG with *ret_why (one line, caller frees). -E2BIG: WANTED pages are more than the
+ * node's MemTotal (devices/system/node/nodeN/meminfo; no refusal when the node does not say). MemTotal, not
+ * MemFree plus what reclaim could free: free memory changes from moment to moment and reclaim and compaction
+ * find more than it shows, so the check refuses only what no moment can hold; the reservation finds out the
+ * rest, bounded. */
 int hugepages_check(const char *sysfs_root, const char *target, const char *wanted, char **ret_why);
 
 /* How a reservation or a give-back reaches the kernel. */
@@ -51,8 +55,12 @@ struct hugepages_io {
 	 * own compact attribute; NULL: none. 0 or -errno. */
 	int (*compact_all)(const struct kernel *k, unsigned timeout_ms);
 	unsigned write_timeout_ms;	/* one write: nr_hugepages, a compaction */
-	unsigned long long deadline_ms; /* CLOCK_MONOTONIC (clock.h): no compaction is started after it */
+	unsigned long long deadline_ms; /* the whole reservation, on now_ms's clock: no write that would end
+					 * after it is started */
 	unsigned give_back_wait_ms;	/* release: how long to wait for pages the VM still uses (bounded) */
+	/* The clock of deadline_ms and of the rate chunks are sized by, in ms; NULL: CLOCK_MONOTONIC
+	 * (monotonic_ms). The fake kernel's own clock in the unit tests. */
+	unsigned long long (*now_ms)(const struct kernel *k);
 };
 
 /* /proc/sys/vm/compact_memory through K's proc_write: hugepages_io.compact_all of the engine. */
@@ -61,12 +69,17 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
 /* At most this many compactions per reservation: after a few, another one rarely frees a huge page. */
 #define HUGEPAGES_COMPACTIONS_MAX 4
 
-/* Add WANTED pages to TARGET's pool (nr_hugepages = what is there + WANTED), read back what was obtained;
- * when short, compact the node (HUGEPAGES_COMPACTIONS_MAX times at most, before the deadline) and try again.
- * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when still short, exactly the pages added are given back and -ENOMEM is
- * returned with *ret_why: "only 300 of 512 pages of 2 MiB could be reserved on node 0 (memory is too
- * fragmented or too full); none were kept". -errno of a write (with *ret_why), after giving back what was
- * added. */
+/* Add WANTED pages to TARGET's pool, relative to what is there, IN CHUNKS: no single nr_hugepages write is
+ * asked for more work than fits well inside one write's deadline (the kernel allocates a write's pages one
+ * by one, reclaiming and compacting as it goes, and does not stop at the writer's deadline). The first chunk
+ * is 64 MiB of pages; each next one is sized from the rate the last one measured to take at most a quarter
+ * of write_timeout_ms, and at most doubles (later pages come harder than the first). No chunk is started
+ * that would end after deadline_ms. A chunk that falls short compacts the node (HUGEPAGES_COMPACTIONS_MAX
+ * times at most) and goes on; a chunk that obtains nothing right after a compaction ends the reservation.
+ * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when short, exactly
+ * the pages added are given back (in chunks too) and -ENOMEM is returned with *ret_why: "only 300 of 512
+ * pages of 2 MiB could be reserved on node 0 (memory is too fragmented or too full, after 4 compactions);
+ * none were kept". -errno of a write (with *ret_why), after giving back what was added. */
 struct hugepages_outcome {
 	uint64_t obtained;    /* the most pages the pool held for this reservation (before any give-back) */
 	unsigned compactions; /* compactions asked for */
@@ -74,7 +87,8 @@ struct hugepages_outcome {
 int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
 		      struct hugepages_outcome *ret_outcome, char **ret_why);
 
-/* Give PAGES back to the kernel from TARGET's pool (nr_hugepages = what is there - PAGES, never below 0).
+/* Give PAGES back to the kernel from TARGET's pool (nr_hugepages = what is there - PAGES, never below 0), in
+ * chunks as a reservation grows it (freeing is fast, but no write is left unbounded).
  * Pages still in use (the VM's QEMU not gone yet) are waited for, bounded by give_back_wait_ms; past it the
  * kernel is told anyway and frees them as they are let go (they count as surplus until then), and *ret_why
  * says so with 0 returned. -errno of the write with *ret_why. */

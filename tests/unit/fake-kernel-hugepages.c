@@ -18,6 +18,16 @@ static struct fk_pool *find_pool(struct fake_kernel *k, unsigned node, uint64_t 
 	return NULL;
 }
 
+static struct fk_pool *pool_locked(struct fake_kernel *k, unsigned node, uint64_t size_kib)
+{
+	struct fk_pool *p;
+
+	pthread_mutex_lock(&k->lock);
+	p = find_pool(k, node, size_kib);
+	CHECK(p);
+	return p;
+}
+
 static void write_count(struct fake_kernel *k, const struct fk_pool *p, const char *attr, uint64_t v)
 {
 	_cleanup_free_ char *path = fk_sys_path(k, "devices/system/node/node%u/hugepages/hugepages-%" PRIu64 "kB/%s",
@@ -47,8 +57,8 @@ static void free_surplus(struct fk_pool *p)
 	p->available += n;
 }
 
-/* set_max_huge_pages(COUNT): COUNT is the persistent pages wanted. */
-static void set_count(struct fk_pool *p, uint64_t count)
+/* set_max_huge_pages(COUNT): COUNT is the persistent pages wanted. Returns the pages it had to allocate. */
+static uint64_t set_count(struct fk_pool *p, uint64_t count)
 {
 	uint64_t persistent = p->nr - p->surplus, grow, min_count;
 
@@ -61,7 +71,7 @@ static void set_count(struct fk_pool *p, uint64_t count)
 		grow = count - persistent < p->available ? count - persistent : p->available;
 		p->nr += grow;
 		p->available -= grow;
-		return;
+		return grow;
 	}
 	/* Free the free pages down to COUNT (never an in-use one); the in-use pages above it become surplus. */
 	min_count = p->used > count ? p->used : count;
@@ -71,6 +81,7 @@ static void set_count(struct fk_pool *p, uint64_t count)
 	}
 	while (p->nr - p->surplus > count)
 		p->surplus++;
+	return 0;
 }
 
 static void compact_node_locked(struct fake_kernel *k, unsigned node)
@@ -88,10 +99,11 @@ void fk_compact_all_locked(struct fake_kernel *k)
 		k->pools[i].available += k->pools[i].compact_gain;
 }
 
-int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value)
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
 {
+	unsigned long long took;
 	unsigned node;
-	uint64_t size_kib, count;
+	uint64_t size_kib, count, grown;
 	char attr[32], *end;
 	struct fk_pool *p;
 	int n = 0;
@@ -118,11 +130,48 @@ int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value)
 		pthread_mutex_unlock(&k->lock);
 		return -ENOENT;
 	}
-	set_count(p, count);
+	k->pool_writes++;
+	if (count > p->nr - p->surplus && count - (p->nr - p->surplus) > k->pool_largest_grow)
+		k->pool_largest_grow = count - (p->nr - p->surplus);
+	grown = set_count(p, count);
 	show(k, p);
 	fk_logf(k, "hugepages node%u %" PRIu64 "kB %" PRIu64 " -> %" PRIu64, node, size_kib, count, p->nr);
+	/* Each new page takes its time; a write that needs longer than its deadline goes on in the kernel (the
+	 * pages are there once it ends) while the writer is told -ETIMEDOUT. */
+	took = grown * p->ms_per_page;
+	k->clock_ms += took < timeout_ms ? took : timeout_ms;
 	pthread_mutex_unlock(&k->lock);
-	return 0;
+	return took > timeout_ms ? -ETIMEDOUT : 0;
+}
+
+void fk_hugepages_set_cost(struct fake_kernel *k, unsigned node, uint64_t size_kib, unsigned ms_per_page)
+{
+	struct fk_pool *p = pool_locked(k, node, size_kib);
+
+	p->ms_per_page = ms_per_page;
+	pthread_mutex_unlock(&k->lock);
+}
+
+unsigned long long fk_now_ms(const struct kernel *kernel)
+{
+	struct fake_kernel *k = kernel->data;
+	unsigned long long now;
+
+	pthread_mutex_lock(&k->lock);
+	now = k->clock_ms;
+	pthread_mutex_unlock(&k->lock);
+	return now;
+}
+
+unsigned fk_hugepages_writes(struct fake_kernel *k, uint64_t *ret_largest_grow)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&k->lock);
+	n = k->pool_writes;
+	*ret_largest_grow = k->pool_largest_grow;
+	pthread_mutex_unlock(&k->lock);
+	return n;
 }
 
 void fk_hugepages_add(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t nr)
@@ -145,16 +194,6 @@ void fk_hugepages_add(struct fake_kernel *k, unsigned node, uint64_t size_kib, u
 	k->pools[k->n_pools] = (struct fk_pool){ .node = node, .size_kib = size_kib, .nr = nr };
 	show(k, &k->pools[k->n_pools++]);
 	pthread_mutex_unlock(&k->lock);
-}
-
-static struct fk_pool *pool_locked(struct fake_kernel *k, unsigned node, uint64_t size_kib)
-{
-	struct fk_pool *p;
-
-	pthread_mutex_lock(&k->lock);
-	p = find_pool(k, node, size_kib);
-	CHECK(p);
-	return p;
 }
 
 void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t available,

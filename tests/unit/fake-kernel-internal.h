@@ -49,6 +49,7 @@ struct fk_pool {
 	uint64_t used;	       /* pages processes hold */
 	uint64_t available;    /* more pages the node can give (memory not fragmented into smaller pieces) */
 	uint64_t compact_gain; /* what one compaction adds to available */
+	unsigned ms_per_page;  /* the fake kernel's time one new page takes (fk_hugepages_set_cost) */
 };
 
 struct fake_kernel {
@@ -69,8 +70,11 @@ struct fake_kernel {
 	size_t log_len;
 	struct fk_pool *pools;
 	size_t n_pools;
-	unsigned compactions; /* node or whole-memory compactions asked for */
-	char **managed_irqs;  /* fk_irq_managed(): their smp_affinity_list refuses writes with -EIO */
+	unsigned compactions;	     /* node or whole-memory compactions asked for */
+	unsigned long long clock_ms; /* the fake kernel's own time (fk_now_ms): what pool writes took */
+	unsigned pool_writes;	     /* nr_hugepages writes, and the most pages one of them asked to add */
+	uint64_t pool_largest_grow;
+	char **managed_irqs; /* fk_irq_managed(): their smp_affinity_list refuses writes with -EIO */
 	size_t n_managed_irqs;
 };
 
@@ -109,6 +113,8 @@ int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const cha
 
 /* The hugepage side (fake-kernel-hugepages.c): a write under devices/system/node/ (k->lock not held). 1 when
  * RELPATH is not a hugepage pool's nr_hugepages nor a node's compact (a plain attribute), else 0 or -errno. */
-int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value);
+/* A write under devices/system/node/ (TIMEOUT_MS: the writer's deadline): 1 when it is not a node attribute
+ * the fake kernel models, else 0 or -errno. Runs on the writer's thread (it never blocks). */
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms);
 /* /proc/sys/vm/compact_memory: every node compacted (k->lock held). */
 void fk_compact_all_locked(struct fake_kernel *k);

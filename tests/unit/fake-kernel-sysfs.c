@@ -317,12 +317,6 @@ static int dispatch(struct fake_kernel *k, const char *relpath, const char *raw)
 
 	if (streq(relpath, "bus/pci/drivers_probe"))
 		return do_probe(k, value, NULL);
-	if (startswith(relpath, "devices/system/node/")) {
-		int r = fk_node_write(k, relpath, value);
-
-		if (r <= 0)
-			return r;
-	}
 	if (startswith(relpath, "bus/pci/drivers/")) {
 		rest = relpath + strlen("bus/pci/drivers/");
 		name = strndup(rest, strcspn(rest, "/"));
@@ -425,7 +419,13 @@ int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const cha
 
 int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
 {
-	(void)timeout_ms;
+	if (startswith(relpath, "devices/system/node/")) {
+		_cleanup_free_ char *trimmed = trimmed_value(value);
+		int r = fk_node_write(data, relpath, trimmed, timeout_ms);
+
+		if (r <= 0)
+			return r;
+	}
 	return fk_run_job(data, dispatch, relpath, value);
 }
 

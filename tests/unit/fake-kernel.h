@@ -87,6 +87,14 @@ void fk_fbcon_follows_probe(struct fake_kernel *k, const char *address);
 void fk_hugepages_add(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t nr);
 void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t available,
 			     uint64_t compact_gain);
+/* Each page a write adds to the pool takes MS_PER_PAGE of the fake kernel's time (0 at first: instant); a
+ * write that would take longer than its deadline returns -ETIMEDOUT after the deadline, and the kernel goes
+ * on and adds the pages anyway, as a real nr_hugepages write does. */
+void fk_hugepages_set_cost(struct fake_kernel *k, unsigned node, uint64_t size_kib, unsigned ms_per_page);
+/* The fake kernel's clock in ms (hugepages_io.now_ms): it moves only by what its pool writes took. */
+unsigned long long fk_now_ms(const struct kernel *kernel);
+/* The nr_hugepages writes so far, and the most pages one of them asked to add. */
+unsigned fk_hugepages_writes(struct fake_kernel *k, uint64_t *ret_largest_grow);
 /* Processes (a VM's QEMU) hold USED pages of the pool (at most its count); letting go frees surplus. */
 void fk_hugepages_set_used(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t used);
 /* The pool's nr_hugepages and surplus now, and the compactions asked for so far. */

@@ -148,6 +148,30 @@ static const char *driver_of(const char *address)
 	return buf;
 }
 
+/* More pages than node 0 has in all: refused by the check, before any write (no pool write, no device
+ * moved), in one line saying why. */
+static void test_more_than_the_node_refused(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		vm("win10", "[vm]\nhugepages = 100000\n[device.ssd]\naddress = " NVME_B "\n");
+	_cleanup_free_ char *out = NULL, *msg = NULL;
+	uint64_t largest;
+
+	setup();
+	fx_write(&f, "sys", "devices/system/node/node0/meminfo", "Node 0 MemTotal:       16252928 kB\n");
+	out = check_of(c, NULL);
+	CHECK(strstr(out, "\"ok\":false"));
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), ENGINE_REFUSED);
+	CHECK(strstr(msg, "VM win10: hugepages node0/hugepages-2048kB: 100000 pages of 2 MiB (195 GiB) are more than "
+			  "node 0 has in all (15 GiB); "
+			  "no reservation can hold them"));
+	CHECK(!strchr(msg, '\n'));
+	CHECK_INT(fk_hugepages_writes(k, &largest), 0);
+	CHECK_INT(fk_hugepages_nr(k, 0, 2048), 64);
+	CHECK_STR(driver_of(NVME_B), "nvme");
+	teardown();
+}
+
 static const struct plan_host_change *pages_of(const struct plan *p)
 {
 	for (size_t i = 0; i < p->n_host_changes; i++)
@@ -302,6 +326,7 @@ int main(void)
 {
 	RUN(test_check_plans_pages);
 	RUN(test_check_refuses);
+	RUN(test_more_than_the_node_refused);
 	RUN(test_check_pages_only);
 	RUN(test_prepare_release);
 	RUN(test_short_refused);

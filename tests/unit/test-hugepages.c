@@ -35,8 +35,9 @@ static void bed_init(struct bed *b, uint64_t host_pages, uint64_t available, uin
 		.kernel = fk_kernel(b->k),
 		.sysfs_root = b->f.sys,
 		.write_timeout_ms = 1000,
-		.deadline_ms = monotonic_ms() + 3600 * 1000,
+		.deadline_ms = 3600 * 1000, /* in the fake kernel's time, which starts at 0 */
 		.give_back_wait_ms = 0,
+		.now_ms = fk_now_ms,
 	};
 }
 
@@ -116,6 +117,105 @@ static void test_deadline_passed(void)
 	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &why), -ENOMEM);
 	CHECK(strstr(why, "only 10 of 512 pages"));
 	CHECK_INT(fk_hugepages_compactions(b.k), 0);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 0);
+	bed_free(&b);
+}
+
+/* Memory that gives pages slowly (10 ms each in the fake kernel's time, a write's deadline 1000 ms): no
+ * single write may be asked for more than fits inside its deadline. 512 pages in one write would take 5.1 s
+ * and run past it; in chunks each write stays well inside (a quarter of the deadline) and all 512 come. */
+static void test_slow_memory_chunked(void)
+{
+	_cleanup_free_ char *why = NULL;
+	uint64_t added = 0, largest = 0;
+	struct bed b;
+
+	bed_init(&b, 64, 10000, 0);
+	fk_hugepages_set_cost(b.k, 0, 2048, 10);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, NULL, &why), 0);
+	CHECK(!why);
+	CHECK_INT(added, 512);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 512);
+	CHECK(fk_hugepages_writes(b.k, &largest) > 1);
+	CHECK(largest * 10 <= b.io.write_timeout_ms / 2);
+	bed_free(&b);
+}
+
+/* The same memory with 3 s for the whole reservation: it stops before the deadline instead of starting a
+ * write that would end past it, gives back exactly what it added, and says how far it got. */
+static void test_slow_memory_total_deadline(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct hugepages_outcome outcome;
+	uint64_t added = 99;
+	struct bed b;
+
+	bed_init(&b, 64, 10000, 0);
+	fk_hugepages_set_cost(b.k, 0, 2048, 10);
+	b.io.deadline_ms = 3000;
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &outcome, &why), -ENOMEM);
+	CHECK_INT(added, 0);
+	CHECK(outcome.obtained > 0 && outcome.obtained <= 300);
+	CHECK(fk_now_ms(fk_kernel(b.k)) <= 3000);
+	CHECK(startswith(why, "hugepages: only "));
+	CHECK(strstr(why, " of 512 pages of 2 MiB could be reserved on node 0"));
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+/* The node has 100 pages to give and compaction frees none: the reservation stops at the first chunk that
+ * obtains nothing after a compaction (not after every compaction the bound allows). */
+static void test_stops_when_compaction_obtains_nothing(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct hugepages_outcome outcome;
+	uint64_t added = 99;
+	struct bed b;
+
+	bed_init(&b, 64, 100, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 512, &added, &outcome, &why), -ENOMEM);
+	CHECK_INT(outcome.obtained, 100);
+	CHECK_INT(outcome.compactions, 1);
+	CHECK_STR(why, "hugepages: only 100 of 512 pages of 2 MiB could be reserved on node 0 (memory is too "
+		       "fragmented or too full, after 1 compaction); none were kept");
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+/* Giving back is bounded the same way: 4096 pages go back in several writes, the host's 64 stay. */
+static void test_give_back_chunked(void)
+{
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL;
+	uint64_t added, largest;
+	unsigned writes;
+	struct bed b;
+
+	bed_init(&b, 64, 10000, 0);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 4096, &added, NULL, &w1), 0);
+	writes = fk_hugepages_writes(b.k, &largest);
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, 4096, &w2), 0);
+	CHECK(!w2);
+	CHECK(fk_hugepages_writes(b.k, &largest) > writes + 1);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
+/* The check phase refuses, before anything is written, a request no moment of the node could hold: more
+ * than its MemTotal. */
+static void test_check_more_than_the_node(void)
+{
+	_cleanup_free_ char *w1 = NULL, *w2 = NULL;
+	struct bed b;
+
+	bed_init(&b, 0, 10000, 0);
+	fx_write(
+		&b.f, "sys", "devices/system/node/node0/meminfo",
+		"Node 0 MemTotal:        2031616 kB\nNode 0 MemFree:         1500000 kB\nNode 0 MemUsed:  531616 kB\n");
+	CHECK_INT(hugepages_check(b.f.sys, NODE0_2M, "900", &w1), 0);
+	CHECK_INT(hugepages_check(b.f.sys, NODE0_2M, "100000", &w2), -E2BIG);
+	CHECK_STR(w2, "hugepages: 100000 pages of 2 MiB (195 GiB) are more than node 0 has in all (1984 MiB); "
+		      "no reservation can hold them");
+	CHECK_INT(fk_hugepages_writes(b.k, &(uint64_t){ 0 }), 0);
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 0);
 	bed_free(&b);
 }
@@ -289,6 +389,11 @@ int main(void)
 	RUN(test_compaction_bounded);
 	RUN(test_short_given_back_whole);
 	RUN(test_deadline_passed);
+	RUN(test_slow_memory_chunked);
+	RUN(test_slow_memory_total_deadline);
+	RUN(test_stops_when_compaction_obtains_nothing);
+	RUN(test_give_back_chunked);
+	RUN(test_check_more_than_the_node);
 	RUN(test_two_vms);
 	RUN(test_give_back_in_use);
 	RUN(test_shrunk_by_someone_else);
