@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "host-changes.h"
 #include "journal.h"
 #include "log.h"
@@ -49,6 +50,15 @@ static int step_fault(const struct host_steps *s, const char *action, const stru
 
 	change_label(c, ':', target);
 	return s->fault(s->userdata, action, target);
+}
+
+unsigned host_job_timeout_ms(const struct host_context *ctx)
+{
+	unsigned long long now = monotonic_ms();
+
+	if (!ctx->deadline_ms)
+		return ctx->timeout_ms;
+	return now >= ctx->deadline_ms ? 0 : (unsigned)(ctx->deadline_ms - now);
 }
 
 /* The journal lock for a shared change: holds are read and acted on by one VM at a time. */

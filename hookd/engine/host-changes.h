@@ -24,11 +24,18 @@ struct host_context {
 	const char *proc_root;	     /* "/proc", or a fixture tree */
 	const char *run_dir;	     /* the journals: other VMs' holds on a shared change */
 	const struct host_bus *bus;  /* NULL: no bus (a kind that needs one refuses with -EOPNOTSUPP) */
-	unsigned timeout_ms;	     /* deadline of one write or one bus call (job included) */
+	unsigned timeout_ms;	     /* deadline of one write or one bus call */
 	/* The end of the whole operation (prepare, release), CLOCK_MONOTONIC ms (clock.h); 0: none known (check,
-	 * status), one timeout_ms from now. A change made of many bounded writes (hugepages) stops by it. */
+	 * status), one timeout_ms from now. A change made of many bounded writes (hugepages) stops by it; a
+	 * systemd job or a logind session's end is waited for until it (host_job_timeout_ms). */
 	unsigned long long deadline_ms;
 };
+
+/* How long a systemd job (stop-units) or a logind session's end (end-sessions) may be waited for: what is
+ * left of the operation (CTX->deadline_ms; 0 once it has passed), not one sysfs write's CTX->timeout_ms.
+ * systemd bounds each job itself (the unit's TimeoutStopSec, then SIGKILL), and a display manager ending
+ * its sessions can take longer than a write may. Without a deadline (check, status), CTX->timeout_ms. */
+unsigned host_job_timeout_ms(const struct host_context *ctx);
 
 /* The text of SYSFS_ROOT/RELPATH (or PROC_ROOT/RELPATH), its first 4 KiB with trailing white space trimmed
  * (*ret: caller frees). -ENOENT when there is no such file, -errno otherwise. */

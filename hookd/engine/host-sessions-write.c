@@ -22,7 +22,7 @@ static int sessions_apply(struct host_context *ctx, struct plan_host_change *c, 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; ids[i]; i++) {
-		r = ctx->bus->ops->terminate_session(ctx->bus->data, ids[i], ctx->timeout_ms, ret_why);
+		r = ctx->bus->ops->terminate_session(ctx->bus->data, ids[i], host_job_timeout_ms(ctx), ret_why);
 		if (r < 0)
 			break;
 		diag_add(&ended, "%s", ids[i]);

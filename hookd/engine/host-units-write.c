@@ -1,5 +1,5 @@
 /* unit-stopped, the write side (host-freeing.h): StopUnit on prepare, StartUnit (reset-failed first) on release,
- * each waited for within the step's deadline. */
+ * each job waited for within what is left of the operation (host_job_timeout_ms(ctx)). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static int unit_apply(struct host_context *ctx, struct plan_host_change *c, cons
 	 * to start afterwards. */
 	if (!unit_state_running(c->before))
 		return set_applied(c, "not-running");
-	r = ctx->bus->ops->stop_unit(ctx->bus->data, c->target, ctx->timeout_ms, ret_why);
+	r = ctx->bus->ops->stop_unit(ctx->bus->data, c->target, host_job_timeout_ms(ctx), ret_why);
 	if (r < 0)
 		return r;
 	/* The verify step: systemd's answer, not the job's word for it. */
@@ -48,7 +48,7 @@ static int unit_restore(struct host_context *ctx, const struct plan_host_change 
 		return 0;
 	if (!ctx->bus)
 		return -EOPNOTSUPP;
-	return ctx->bus->ops->start_unit(ctx->bus->data, c->target, ctx->timeout_ms, ret_why);
+	return ctx->bus->ops->start_unit(ctx->bus->data, c->target, host_job_timeout_ms(ctx), ret_why);
 }
 
 const struct host_change_writer host_unit_stopped_writer = {

@@ -18,6 +18,7 @@ struct fhb_unit {
 	char *name;
 	char *state;
 	char *allowed_cpus; /* "" when unset */
+	unsigned job_ms;    /* how long its stop and start jobs take */
 };
 
 struct fhb_session {
@@ -165,6 +166,30 @@ static int fhb_op_unit_state(void *data, const char *unit, char **ret_state, cha
 	return u ? 0 : -ENOENT;
 }
 
+/* U's job takes u->job_ms: wait for it (B's lock let go meanwhile), or give up after TIMEOUT_MS as host-bus.c
+ * does, leaving the unit in TRANSIENT (the job goes on in systemd). Lock held. */
+static int job_wait_locked(struct fake_host_bus *b, struct fhb_unit *u, const char *verb, const char *transient,
+			   unsigned timeout_ms, char **ret_why)
+{
+	unsigned ms = u->job_ms < timeout_ms ? u->job_ms : timeout_ms;
+	const struct timespec pause = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000 * 1000 };
+	bool late = u->job_ms > timeout_ms;
+	char *name = u->name;
+
+	if (ms == 0 && !late)
+		return 0;
+	pthread_mutex_unlock(&b->lock);
+	nanosleep(&pause, NULL);
+	pthread_mutex_lock(&b->lock);
+	if (!late)
+		return 0;
+	u = find_unit(b, name);
+	free(u->state);
+	u->state = xstrdup(transient);
+	set_why(ret_why, "%s %s did not finish within %u ms", verb, name, timeout_ms);
+	return -ETIMEDOUT;
+}
+
 static int fhb_op_stop_unit(void *data, const char *unit, unsigned timeout_ms, char **ret_why)
 {
 	struct fake_host_bus *b = data;
@@ -176,13 +201,18 @@ static int fhb_op_stop_unit(void *data, const char *unit, unsigned timeout_ms, c
 	if ((r = begin(b, FHB_STOP_UNIT, unit, ret_why, line)) < 0)
 		return r;
 	u = find_unit(b, unit);
-	if (u) {
+	if (!u) {
+		set_why(ret_why, "Unit %s not loaded.", unit);
+		pthread_mutex_unlock(&b->lock);
+		return -ENOENT;
+	}
+	r = job_wait_locked(b, u, "stopping", "deactivating", timeout_ms, ret_why);
+	if (r >= 0) {
 		free(u->state);
 		u->state = xstrdup("inactive");
-	} else
-		set_why(ret_why, "Unit %s not loaded.", unit);
+	}
 	pthread_mutex_unlock(&b->lock);
-	return u ? 0 : -ENOENT;
+	return r;
 }
 
 static int fhb_op_start_unit(void *data, const char *unit, unsigned timeout_ms, char **ret_why)
@@ -202,6 +232,8 @@ static int fhb_op_start_unit(void *data, const char *unit, unsigned timeout_ms, 
 	}
 	r = fault_due(b, FHB_START_UNIT, unit, ret_why);
 	logf_locked(b, "start %s%s", unit, r < 0 ? " FAILED" : "");
+	if (r >= 0 && u)
+		r = job_wait_locked(b, u, "starting", "activating", timeout_ms, ret_why);
 	if (r >= 0 && u) {
 		free(u->state);
 		u->state = xstrdup("active");
@@ -366,6 +398,17 @@ void fhb_free(struct fake_host_bus *b)
 	free(b->log);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
+}
+
+void fhb_unit_job_takes(struct fake_host_bus *b, const char *unit, unsigned ms)
+{
+	struct fhb_unit *u;
+
+	pthread_mutex_lock(&b->lock);
+	u = find_unit(b, unit);
+	CHECK(u);
+	u->job_ms = ms;
+	pthread_mutex_unlock(&b->lock);
 }
 
 void fhb_observe(struct fake_host_bus *b, void (*fn)(void *userdata, const char *line), void *userdata)

@@ -42,6 +42,10 @@ const struct host_bus *fhb_bus(struct fake_host_bus *b);
 
 /* A unit with ActiveState STATE ("active", "inactive", "failed"); again for a known unit sets its state. */
 void fhb_add_unit(struct fake_host_bus *b, const char *unit, const char *state);
+/* UNIT's stop and start jobs take MS (a display manager that needs seconds to let go): the call waits for
+ * them, and one whose timeout_ms is shorter fails with -ETIMEDOUT after timeout_ms, the unit left
+ * "deactivating" or "activating" (the job goes on in systemd). */
+void fhb_unit_job_takes(struct fake_host_bus *b, const char *unit, unsigned ms);
 /* The unit's ActiveState now, or NULL when there is no such unit. Valid until the next call on B. */
 const char *fhb_unit_state(struct fake_host_bus *b, const char *unit);
 /* The unit's runtime AllowedCPUs ("" when unset; NULL when no such unit), and setting it as boot left it. */

@@ -4,7 +4,8 @@
  * then moves the devices; release gives the devices back, then starts again (reset-failed first) the units
  * that were running, in reverse order, then lets go of the inhibitor. A holder that stays past
  * holders-timeout refuses the prepare naming it, with everything undone; a hookd started after a kill -9
- * takes the inhibitor again for the VM still prepared. Fixture trees and the fake bus only: never /sys,
+ * takes the inhibitor again for the VM still prepared; a display manager slower to stop than a sysfs write
+ * is waited for. Fixture trees and the fake bus only: never /sys,
  * /proc or the system bus. */
 #include <pthread.h>
 #include <signal.h>
@@ -284,6 +285,27 @@ static void test_holder_that_stays_refuses(void)
 	teardown();
 }
 
+/* A display manager may take longer to stop than a sysfs write may (gdm ending its sessions; weston under
+ * TCG): its job is waited for as long as the operation has left, not cut at the sysfs-timeout (2 s here). */
+static void test_slow_display_manager(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = NULL;
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
+
+	setup();
+	c = freeing_vm("5");
+	fhb_unit_job_takes(bus, "display-manager.service", 3000);
+	fhb_observe(bus, on_bus_call, NULL);
+	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "inactive");
+	CHECK_STR(driver_of(GPU), "vfio-pci");
+	CHECK_INT(engine_release(e, "desk", &msg2), 0);
+	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(driver_of(GPU), "nvidia");
+	fhb_observe(bus, NULL, NULL);
+	teardown();
+}
+
 /* kill -9 of hookd while the VM runs: the inhibitor's fd went with the process, so logind no longer holds
  * it. The next hookd's recovery takes it again for the VM still prepared, and release lets it go. The
  * prepare runs in a child, killed once it has succeeded. */
@@ -369,6 +391,7 @@ int main(void)
 {
 	RUN(test_prepare_frees_release_restores);
 	RUN(test_holder_that_stays_refuses);
+	RUN(test_slow_display_manager);
 	RUN(test_inhibitor_taken_again_after_kill);
 	RUN(test_interrupted_prepare_takes_nothing);
 	return 0;
