@@ -170,9 +170,9 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	struct hugepages_pool p;
 	struct chunker chunks;
 	uint64_t base, cur, got = 0, ask, obtained;
-	unsigned node, compactions = 0;
+	unsigned node, compactions = 0, writes = 0;
 	unsigned long long t0, now, budget;
-	bool compacted = false, first = true;
+	bool compacted = false, first = true, out_of_time = false;
 	uint64_t size;
 	char label[32];
 	int r;
@@ -201,15 +201,20 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		/* No chunk that would end past the deadline (the first one always runs: it is small). */
 		now = now_of(io);
 		budget = chunk_budget_ms(io);
-		if (!first && now >= io->deadline_ms)
+		if (!first && now >= io->deadline_ms) {
+			out_of_time = true;
 			break;
+		}
 		if (!first && io->deadline_ms - now < budget)
 			budget = io->deadline_ms - now;
 		ask = chunk_pages(&chunks, wanted - got, budget);
-		if (ask == 0)
+		if (ask == 0) {
+			out_of_time = true;
 			break;
+		}
 		first = false;
 		t0 = now_of(io);
+		writes++;
 		r = write_nr(io, target, cur + ask);
 		if (r == 0)
 			r = hugepages_pool_read(io->sysfs_root, target, &p);
@@ -228,9 +233,12 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		}
 		/* Short: the free memory is in pieces smaller than a page. Compaction moves what can move; when
 		 * a chunk right after one obtains nothing, another would find the same memory. */
-		if ((compacted && obtained == 0) || compactions >= HUGEPAGES_COMPACTIONS_MAX ||
-		    now_of(io) >= io->deadline_ms)
+		if ((compacted && obtained == 0) || compactions >= HUGEPAGES_COMPACTIONS_MAX)
 			break;
+		if (now_of(io) >= io->deadline_ms) {
+			out_of_time = true;
+			break;
+		}
 		r = compact(io, node);
 		compactions++;
 		compacted = true;
@@ -251,9 +259,11 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		r = -ENOMEM;
 		set_why(ret_why,
 			"hugepages: only %" PRIu64 " of %" PRIu64
-			" pages of %s could be reserved on node %u (memory is "
-			"too fragmented or too full, after %u compaction%s); none were kept",
-			got, wanted, label, node, compactions, compactions == 1 ? "" : "s");
+			" pages of %s could be reserved on node %u (%s, after %u compaction%s); none were kept",
+			got, wanted, label, node,
+			out_of_time ? "memory gave them too slowly for the time prepare has"
+				    : "memory is too fragmented or too full",
+			compactions, compactions == 1 ? "" : "s");
 	}
 	/* Give back exactly what was added: the pool as it was. */
 	if (shrink_chunked(io, target, size, cur, base, &p) < 0 || persistent(&p) != base) {
@@ -268,7 +278,8 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 out:
 	pthread_mutex_unlock(&pools_lock);
 	if (ret_outcome)
-		*ret_outcome = (struct hugepages_outcome){ .obtained = got, .compactions = compactions };
+		*ret_outcome =
+			(struct hugepages_outcome){ .obtained = got, .compactions = compactions, .writes = writes };
 	return r;
 }
 

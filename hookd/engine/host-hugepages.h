@@ -79,10 +79,12 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
  * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when short, exactly
  * the pages added are given back (in chunks too) and -ENOMEM is returned with *ret_why: "only 300 of 512
  * pages of 2 MiB could be reserved on node 0 (memory is too fragmented or too full, after 4 compactions);
- * none were kept". -errno of a write (with *ret_why), after giving back what was added. */
+ * none were kept", or "(memory gave them too slowly for the time prepare has, ...)" when the deadline ended
+ * it. -errno of a write (with *ret_why), after giving back what was added. */
 struct hugepages_outcome {
 	uint64_t obtained;    /* the most pages the pool held for this reservation (before any give-back) */
 	unsigned compactions; /* compactions asked for */
+	unsigned writes;      /* nr_hugepages writes that grew the pool (the chunks) */
 };
 int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_t wanted, uint64_t *ret_added,
 		      struct hugepages_outcome *ret_outcome, char **ret_why);
