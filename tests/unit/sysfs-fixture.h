@@ -118,6 +118,26 @@ static inline void fx_device(const struct fixture *f, const char *bdf, unsigned 
 	}
 }
 
+/* The file REL of TREE ("sys", "proc" or "run") as it is now, without its trailing newlines. Static buffer,
+ * valid until the next call. */
+static inline const char *fx_read(const struct fixture *f, const char *tree, const char *rel)
+{
+	static char buf[4096];
+	char path[1024];
+	size_t n;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", f->base, tree, rel);
+	in = fopen(path, "r");
+	CHECK(in);
+	n = fread(buf, 1, sizeof(buf) - 1, in);
+	fclose(in);
+	while (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
 static inline void fx_init(struct fixture *f)
 {
 	snprintf(f->base, sizeof(f->base), "/tmp/hookd-fixture-XXXXXX");

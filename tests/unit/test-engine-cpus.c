@@ -3,109 +3,36 @@
  * unset AllowedCPUs as the explicit set of online CPUs, never ""), combined across two VMs so the first
  * release gives back only what the second does not need, refused before any write, undone by rollback, and
  * restored by recovery after a kill -9. Fixture trees and the fake bus only: never /sys, /proc or systemd. */
-#include <signal.h>
-#include <sys/wait.h>
-
-#include "config.h"
-#include "engine-fixture.h"
+#include "engine-rig.h"
 #include "engine.h"
 #include "fake-host-bus.h"
 #include "fake-kernel.h"
 #include "host-cpus.h"
 #include "host-irqs.h"
-#include "journal.h"
 #include "plan.h"
 #include "util.h"
 
-static struct fixture f;
-static struct fake_kernel *k;
-static struct fake_host_bus *bus;
-static struct engine *e;
-
-static struct vm_config *vm(const char *name, const char *text)
-{
-	struct vm_config *c = NULL;
-	struct diag d = { 0 };
-
-	CHECK_INT(vm_config_parse_string(name, text, "test.ini", &c, &d), 0);
-	return c;
-}
-
-static void engine_up(void)
-{
-	struct engine_options opts = { .sysfs_root = f.sys,
-				       .proc_root = f.proc,
-				       .run_dir = f.run,
-				       .sysfs_timeout_ms = 2000,
-				       .operation_timeout_ms = 60000,
-				       .kernel = fk_kernel(k),
-				       .host_bus = fhb_bus(bus) };
-
-	CHECK_INT(engine_new(&opts, &e), 0);
-	CHECK_INT(engine_recover(e), 0);
-}
+static struct engine_rig rig;
 
 /* Four CPUs; system.slice and init.scope active (no user.slice: nobody logged in), machine.slice too. */
 static void setup(void)
 {
-	fx_machine(&f);
-	fx_write(&f, "sys", "devices/system/cpu/online", "0-3");
-	fx_write(&f, "sys", HOST_WORKQUEUE_CPUMASK_PATH, "f");
-	k = fk_new(&f);
-	bus = fhb_new();
-	fhb_add_unit(bus, "system.slice", "active");
-	fhb_add_unit(bus, "init.scope", "active");
-	fhb_add_unit(bus, "machine.slice", "active");
-	engine_up();
-}
-
-static void teardown(void)
-{
-	engine_free(e);
-	fk_free(k);
-	fhb_free(bus);
-	fx_clear(&f);
-}
-
-static const char *file_of(const char *tree, const char *rel)
-{
-	static char buf[256];
-	_cleanup_free_ char *path = NULL;
-	size_t n;
-
-	CHECK(asprintf(&path, "%s/%s/%s", f.base, tree, rel) >= 0);
-	_cleanup_fclose_ FILE *in = fopen(path, "r");
-	CHECK(in);
-	n = fread(buf, 1, sizeof(buf) - 1, in);
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return buf;
+	fx_machine(&rig.f);
+	fx_write(&rig.f, "sys", "devices/system/cpu/online", "0-3");
+	fx_write(&rig.f, "sys", HOST_WORKQUEUE_CPUMASK_PATH, "f");
+	rig_start(&rig);
+	fhb_add_unit(rig.bus, "system.slice", "active");
+	fhb_add_unit(rig.bus, "init.scope", "active");
+	fhb_add_unit(rig.bus, "machine.slice", "active");
+	rig_up(&rig);
 }
 
 static void expect_host(const char *slices, const char *mask)
 {
-	CHECK_STR(fhb_allowed_cpus(bus, "system.slice"), slices);
-	CHECK_STR(fhb_allowed_cpus(bus, "init.scope"), slices);
-	CHECK_STR(fhb_allowed_cpus(bus, "machine.slice"), ""); /* where the VMs run: never touched */
-	CHECK_STR(file_of("sys", HOST_WORKQUEUE_CPUMASK_PATH), mask);
-}
-
-static struct plan *journal(const char *name)
-{
-	struct plan *p = NULL;
-
-	CHECK_INT(journal_load(f.run, name, &p), 0);
-	return p;
-}
-
-static const struct plan_host_change *change(const struct plan *p, enum host_change_kind kind, const char *target)
-{
-	for (size_t i = 0; i < p->n_host_changes; i++)
-		if (p->host_changes[i].kind == kind && streq(p->host_changes[i].target, target))
-			return &p->host_changes[i];
-	CHECK(!"no such host change in the plan");
-	return NULL;
+	CHECK_STR(fhb_allowed_cpus(rig.bus, "system.slice"), slices);
+	CHECK_STR(fhb_allowed_cpus(rig.bus, "init.scope"), slices);
+	CHECK_STR(fhb_allowed_cpus(rig.bus, "machine.slice"), ""); /* where the VMs run: never touched */
+	CHECK_STR(fx_read(&rig.f, "sys", HOST_WORKQUEUE_CPUMASK_PATH), mask);
 }
 
 static const char *win10_ini = "[vm]\nvm-cpus = 2-3\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n";
@@ -115,79 +42,79 @@ static const char *nas_ini = "[vm]\nvm-cpus = 3\nisolate-cpus = yes\n[device.ssd
  * release puts back the explicit full set. */
 static void test_prepare_and_release(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
 	expect_host("0-1", "3");
-	p = journal("win10");
-	CHECK_STR(change(p, HOST_ALLOWED_CPUS, "system.slice")->before, "");
-	CHECK_STR(change(p, HOST_ALLOWED_CPUS, "system.slice")->applied, "0-1");
-	CHECK_INT(change(p, HOST_ALLOWED_CPUS, "init.scope")->step, HOST_CHANGE_APPLIED);
-	CHECK_STR(change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
+	p = rig_journal(&rig, "win10");
+	CHECK_STR(rig_change(p, HOST_ALLOWED_CPUS, "system.slice")->before, "");
+	CHECK_STR(rig_change(p, HOST_ALLOWED_CPUS, "system.slice")->applied, "0-1");
+	CHECK_INT(rig_change(p, HOST_ALLOWED_CPUS, "init.scope")->step, HOST_CHANGE_APPLIED);
+	CHECK_STR(rig_change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
 
-	CHECK_INT(engine_release(e, "win10", &msg2), 0);
+	CHECK_INT(engine_release(rig.e, "win10", &msg2), 0);
 	expect_host("0-3", "f");
-	CHECK(!strstr(fhb_log(bus), "set-allowed-cpus system.slice \n")); /* never an empty value */
-	teardown();
+	CHECK(!strstr(fhb_log(rig.bus), "set-allowed-cpus system.slice \n")); /* never an empty value */
+	rig_teardown(&rig);
 }
 
 /* Two VMs overlapping on CPU 3: the host keeps 0-1 while both run; win10's release gives back CPU 2 only. */
 static void test_two_vms(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *a = vm("win10", win10_ini), *b = vm("nas", nas_ini);
+	_cleanup_(vm_config_freep) struct vm_config *a = rig_vm("win10", win10_ini), *b = rig_vm("nas", nas_ini);
 	_cleanup_free_ char *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, b, NULL, &m1), 0);
+	CHECK_INT(engine_prepare(rig.e, b, NULL, &m1), 0);
 	expect_host("0-2", "7");
-	CHECK_INT(engine_prepare(e, a, NULL, &m2), 0);
+	CHECK_INT(engine_prepare(rig.e, a, NULL, &m2), 0);
 	expect_host("0-1", "3");
-	p = journal("win10");
-	CHECK_STR(change(p, HOST_ALLOWED_CPUS, "system.slice")->before, ""); /* the host's, not nas's 0-2 */
-	CHECK_STR(change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
-	CHECK_INT(engine_release(e, "nas", &m3), 0);
+	p = rig_journal(&rig, "win10");
+	CHECK_STR(rig_change(p, HOST_ALLOWED_CPUS, "system.slice")->before, ""); /* the host's, not nas's 0-2 */
+	CHECK_STR(rig_change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
+	CHECK_INT(engine_release(rig.e, "nas", &m3), 0);
 	expect_host("0-1", "3"); /* win10 still needs 2-3 */
-	CHECK_INT(engine_release(e, "win10", &m4), 0);
+	CHECK_INT(engine_release(rig.e, "win10", &m4), 0);
 	expect_host("0-3", "f");
-	teardown();
+	rig_teardown(&rig);
 }
 
 /* A VM on every CPU would leave the host none: refused before anything is written. */
 static void test_refused(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *all =
-		vm("win10", "[vm]\nvm-cpus = 0-3\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("win10", "[vm]\nvm-cpus = 0-3\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_free_ char *msg = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, all, NULL, &msg), ENGINE_REFUSED);
+	CHECK_INT(engine_prepare(rig.e, all, NULL, &msg), ENGINE_REFUSED);
 	CHECK(strstr(msg, "VM win10: allowed-cpus system.slice: taking CPUs 0-3 would leave system.slice no CPU"));
-	CHECK_STR(fk_log(k), "");
-	CHECK(!strstr(fhb_log(bus), "set-allowed-cpus"));
-	teardown();
+	CHECK_STR(fk_log(rig.k), "");
+	CHECK(!strstr(fhb_log(rig.bus), "set-allowed-cpus"));
+	rig_teardown(&rig);
 }
 
 /* A prepare that fails once the SSD starts moving gives the CPUs back in its rollback. */
 static void test_rollback(void)
 {
 #ifdef HOOKD_FAULT_INJECTION
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_free_ char *msg = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
 	setenv("HOOKD_FAULT", "fail-at:override:" NVME_A, 1);
-	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
 	unsetenv("HOOKD_FAULT");
 	expect_host("0-3", "f");
-	p = journal("win10");
+	p = rig_journal(&rig, "win10");
 	for (size_t i = 0; i < p->n_host_changes; i++)
 		CHECK_INT(p->host_changes[i].step, HOST_CHANGE_RESTORED);
-	teardown();
+	rig_teardown(&rig);
 #endif
 }
 
@@ -197,39 +124,23 @@ static void test_rollback(void)
 static void test_kill_and_recover(void)
 {
 #ifdef HOOKD_FAULT_INJECTION
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_free_ char *msg = NULL;
-	int status;
-	pid_t pid;
 
 	setup();
-	engine_free(e);
-	e = NULL;
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		char *m = NULL;
+	rig_prepare_killed(&rig, c, "crash-at:host-apply:workqueue-cpumask:workqueue", NULL);
+	p = rig_journal(&rig, "win10");
+	CHECK_INT(rig_change(p, HOST_ALLOWED_CPUS, "system.slice")->step, HOST_CHANGE_APPLIED);
+	CHECK_INT(rig_change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->step, HOST_CHANGE_APPLYING);
+	CHECK_STR(rig_change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
+	fhb_set_allowed_cpus(rig.bus, "system.slice", "0-1");
+	fhb_set_allowed_cpus(rig.bus, "init.scope", "0-1");
 
-		k = fk_new(&f);
-		engine_up();
-		setenv("HOOKD_FAULT", "crash-at:host-apply:workqueue-cpumask:workqueue", 1);
-		engine_prepare(e, c, NULL, &m);
-		_exit(3);
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	p = journal("win10");
-	CHECK_INT(change(p, HOST_ALLOWED_CPUS, "system.slice")->step, HOST_CHANGE_APPLIED);
-	CHECK_INT(change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->step, HOST_CHANGE_APPLYING);
-	CHECK_STR(change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
-	fhb_set_allowed_cpus(bus, "system.slice", "0-1");
-	fhb_set_allowed_cpus(bus, "init.scope", "0-1");
-
-	engine_up(); /* recovery */
-	CHECK_INT(engine_release(e, "win10", &msg), 0);
+	rig_up(&rig); /* recovery */
+	CHECK_INT(engine_release(rig.e, "win10", &msg), 0);
 	expect_host("0-3", "f");
-	teardown();
+	rig_teardown(&rig);
 #endif
 }
 
@@ -237,29 +148,29 @@ static void test_kill_and_recover(void)
 static void test_irqs(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *c =
-		vm("win10", "[vm]\nvm-cpus = 2-3\nsteer-irqs = yes\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("win10", "[vm]\nvm-cpus = 2-3\nsteer-irqs = yes\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
-	fx_write(&f, "sys", "bus/pci/devices/" NVME_A "/msi_irqs/33", "msi");
-	fx_write(&f, "sys", "bus/pci/devices/" NVME_A "/msi_irqs/34", "msi");
-	fx_write(&f, "proc", "irq/33/smp_affinity_list", "0-3");
-	fx_write(&f, "proc", "irq/34/smp_affinity_list", "1");
-	fx_write(&f, "proc", "irq/40/smp_affinity_list", "0-3");
-	fk_irq_managed(k, "34");
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
-	CHECK_STR(file_of("proc", "irq/33/smp_affinity_list"), "2-3");
-	CHECK_STR(file_of("proc", "irq/34/smp_affinity_list"), "1");
-	CHECK_STR(file_of("proc", "irq/40/smp_affinity_list"), "0-1");
-	p = journal("win10");
-	CHECK_STR(change(p, HOST_IRQ_AFFINITY, "34")->applied, HOST_IRQ_REFUSED);
-	CHECK_STR(change(p, HOST_IRQ_AFFINITY, "40")->before, "0-3");
-	CHECK_INT(engine_release(e, "win10", &msg2), 0);
-	CHECK_STR(file_of("proc", "irq/33/smp_affinity_list"), "0-3");
-	CHECK_STR(file_of("proc", "irq/34/smp_affinity_list"), "1");
-	CHECK_STR(file_of("proc", "irq/40/smp_affinity_list"), "0-3");
-	teardown();
+	fx_write(&rig.f, "sys", "bus/pci/devices/" NVME_A "/msi_irqs/33", "msi");
+	fx_write(&rig.f, "sys", "bus/pci/devices/" NVME_A "/msi_irqs/34", "msi");
+	fx_write(&rig.f, "proc", "irq/33/smp_affinity_list", "0-3");
+	fx_write(&rig.f, "proc", "irq/34/smp_affinity_list", "1");
+	fx_write(&rig.f, "proc", "irq/40/smp_affinity_list", "0-3");
+	fk_irq_managed(rig.k, "34");
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/33/smp_affinity_list"), "2-3");
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/34/smp_affinity_list"), "1");
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/40/smp_affinity_list"), "0-1");
+	p = rig_journal(&rig, "win10");
+	CHECK_STR(rig_change(p, HOST_IRQ_AFFINITY, "34")->applied, HOST_IRQ_REFUSED);
+	CHECK_STR(rig_change(p, HOST_IRQ_AFFINITY, "40")->before, "0-3");
+	CHECK_INT(engine_release(rig.e, "win10", &msg2), 0);
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/33/smp_affinity_list"), "0-3");
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/34/smp_affinity_list"), "1");
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/40/smp_affinity_list"), "0-3");
+	rig_teardown(&rig);
 }
 
 int main(void)

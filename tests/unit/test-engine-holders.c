@@ -4,19 +4,15 @@
  * prepare naming it, and everything done is undone. Fixture trees only, never /sys or /proc. */
 #include <sys/stat.h>
 
-#include "config.h"
-#include "engine-fixture.h"
+#include "engine-rig.h"
 #include "engine.h"
 #include "fake-kernel.h"
 #include "journal.h"
 #include "plan.h"
 #include "proc-fixture.h"
-#include "topology.h"
 #include "util.h"
 
-static struct fixture f;
-static struct fake_kernel *k;
-static struct engine *e;
+static struct engine_rig rig;
 
 /* The race: the kernel between the engine and the fake kernel, which starts a process holding a node of the
  * device whose driver_override is being set (after the checks, before the unbind). */
@@ -32,117 +28,71 @@ static int racing_write(void *data, const char *relpath, const char *value, unsi
 	if (race_address) {
 		snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", race_address);
 		if (streq(relpath, rel) && streq(value, "vfio-pci")) {
-			fx_process(&f, 4321, "poller", 0, "/user.slice/user-0.slice/session-3.scope");
-			fx_process_fd(&f, 4321, 3, race_node);
+			fx_process(&rig.f, 4321, "poller", 0, "/user.slice/user-0.slice/session-3.scope");
+			fx_process_fd(&rig.f, 4321, 3, race_node);
 		}
 	}
-	return fk_kernel(k)->ops->sysfs_write(data, relpath, value, timeout_ms);
-}
-
-static struct vm_config *vm(const char *name, const char *text)
-{
-	struct vm_config *c = NULL;
-	struct diag d = { 0 };
-
-	CHECK_INT(vm_config_parse_string(name, text, "test.ini", &c, &d), 0);
-	return c;
+	return fk_kernel(rig.k)->ops->sysfs_write(data, relpath, value, timeout_ms);
 }
 
 /* engine-fixture.h's machine with the GPU's DRM and ALSA nodes, a fake kernel behind the racing one, and an
  * engine over both. */
 static void setup(void)
 {
-	fx_machine(&f);
-	fx_class_node(&f, GPU, "drm/card0", "drm", 226, 0, "dri/card0");
-	fx_class_node(&f, GPU, "drm/renderD128", "drm", 226, 128, "dri/renderD128");
-	fx_class_node(&f, GPU_AUDIO, "sound/card1/pcmC1D3p", "sound", 116, 11, "snd/pcmC1D3p");
-	k = fk_new(&f);
-	racing_ops = *fk_kernel(k)->ops;
+	fx_machine(&rig.f);
+	fx_class_node(&rig.f, GPU, "drm/card0", "drm", 226, 0, "dri/card0");
+	fx_class_node(&rig.f, GPU, "drm/renderD128", "drm", 226, 128, "dri/renderD128");
+	fx_class_node(&rig.f, GPU_AUDIO, "sound/card1/pcmC1D3p", "sound", 116, 11, "snd/pcmC1D3p");
+	rig_start(&rig);
+	racing_ops = *fk_kernel(rig.k)->ops;
 	racing_ops.sysfs_write = racing_write;
-	racing = (struct kernel){ .ops = &racing_ops, .data = fk_kernel(k)->data };
+	racing = (struct kernel){ .ops = &racing_ops, .data = fk_kernel(rig.k)->data };
 	race_address = race_node = NULL;
-	CHECK_INT(engine_new(&(struct engine_options){ .sysfs_root = f.sys,
-						       .proc_root = f.proc,
-						       .run_dir = f.run,
-						       .sysfs_timeout_ms = 2000,
-						       .operation_timeout_ms = 60000,
-						       .kernel = &racing },
-			     &e),
-		  0);
-	CHECK_INT(engine_recover(e), 0);
-}
-
-static void teardown(void)
-{
-	engine_free(e);
-	fk_free(k);
-	fx_clear(&f);
+	rig.kernel = &racing;
+	rig_up(&rig);
 }
 
 static void desktop_processes(void)
 {
-	fx_process(&f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
-	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
-	fx_process(&f, 1300, "gnome-shell", 0, "/user.slice/user-0.slice/session-2.scope");
-	fx_process_fd(&f, 1300, 20, "/dev/dri/renderD128");
-	fx_process_map(&f, 1300, "/dev/dri/card0");
-	fx_process(&f, 1400, "pipewire", 0, "/user.slice/user-0.slice/user@0.service/session.slice/pipewire.service");
-	fx_process_fd(&f, 1400, 30, "/dev/snd/pcmC1D3p");
-}
-
-static const char *driver_of(const char *address)
-{
-	static char buf[64];
-	struct topology t = { .sysfs_root = f.sys, .proc_root = f.proc };
-	_cleanup_free_ char *d = NULL;
-
-	CHECK_INT(topology_driver(&t, address, &d), 0);
-	snprintf(buf, sizeof(buf), "%s", d ? d : "");
-	return buf;
-}
-
-static const char *override_of(const char *address)
-{
-	static char buf[64];
-	struct topology t = { .sysfs_root = f.sys, .proc_root = f.proc };
-	_cleanup_free_ char *v = NULL;
-	char rel[96];
-
-	snprintf(rel, sizeof(rel), "bus/pci/devices/%s/driver_override", address);
-	CHECK_INT(topology_read_attr(&t, rel, &v), 0);
-	snprintf(buf, sizeof(buf), "%s", v);
-	return buf;
+	fx_process(&rig.f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
+	fx_process_fd(&rig.f, 1234, 11, "/dev/dri/card0");
+	fx_process(&rig.f, 1300, "gnome-shell", 0, "/user.slice/user-0.slice/session-2.scope");
+	fx_process_fd(&rig.f, 1300, 20, "/dev/dri/renderD128");
+	fx_process_map(&rig.f, 1300, "/dev/dri/card0");
+	fx_process(&rig.f, 1400, "pipewire", 0,
+		   "/user.slice/user-0.slice/user@0.service/session.slice/pipewire.service");
+	fx_process_fd(&rig.f, 1400, 30, "/dev/snd/pcmC1D3p");
 }
 
 #define GPU_VM "[device.gpu]\naddress = 0a:00.0\nwhole-group = yes\n"
 
 static void test_prepare_refuses_naming_the_first_holder(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", GPU_VM);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", GPU_VM);
 	_cleanup_free_ char *msg = NULL;
 	_cleanup_strv_free_ char **journals = NULL;
 
 	setup();
 	desktop_processes();
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), ENGINE_REFUSED);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), ENGINE_REFUSED);
 	CHECK_STR(msg, "VM win10: " GPU " (gpu) is in use by pid 1234 (Xorg, user root, display-manager.service) and "
 		       "1 more (hookctl check win10 lists them)");
 	/* Refused before anything was written: nothing in the kernel, no journal. */
-	CHECK_STR(fk_log(k), "");
-	CHECK_INT(journal_list(f.run, &journals), 0);
+	CHECK_STR(fk_log(rig.k), "");
+	CHECK_INT(journal_list(rig.run_dir, &journals), 0);
 	CHECK(journals[0] == NULL);
-	CHECK_STR(driver_of(GPU), "nvidia");
-	teardown();
+	CHECK_STR(rig_driver(&rig, GPU), "nvidia");
+	rig_teardown(&rig);
 }
 
 static void test_check_lists_every_holder(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", GPU_VM);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", GPU_VM);
 	json_object *result = NULL, *list;
 
 	setup();
 	desktop_processes();
-	CHECK_INT(engine_check(e, c, NULL, &result), 0);
+	CHECK_INT(engine_check(rig.e, c, NULL, &result), 0);
 	CHECK(!json_object_get_boolean(json_object_object_get(result, "ok")));
 	list = json_object_object_get(result, "problems");
 	CHECK_INT(json_object_array_length(list), 2);
@@ -161,46 +111,46 @@ static void test_check_lists_every_holder(void)
 		  "VM win10: " GPU_AUDIO " (gpu+group) is in use by pid 1400 (pipewire, user root, pipewire.service "
 		  "of user@0.service): /dev/snd/pcmC1D3p");
 	json_object_put(result);
-	CHECK_STR(fk_log(k), "");
+	CHECK_STR(fk_log(rig.k), "");
 
 	/* Nobody holds anything: check says ok and lists nobody. */
-	fx_rm_rf(f.proc);
-	fx_mkdir_p(f.proc);
-	fx_write(&f, "proc", "self/mountinfo", "21 1 0:20 / / rw - overlay overlay rw");
-	CHECK_INT(engine_check(e, c, NULL, &result), 0);
+	fx_rm_rf(rig.f.proc);
+	fx_mkdir_p(rig.f.proc);
+	fx_write(&rig.f, "proc", "self/mountinfo", "21 1 0:20 / / rw - overlay overlay rw");
+	CHECK_INT(engine_check(rig.e, c, NULL, &result), 0);
 	CHECK(json_object_get_boolean(json_object_object_get(result, "ok")));
 	CHECK_INT(json_object_array_length(json_object_object_get(result, "holders")), 0);
 	json_object_put(result);
-	teardown();
+	rig_teardown(&rig);
 }
 
 /* The poller opens the GPU's node after the checks passed, as its override is set: the re-check before the
  * unbind finds it, the prepare fails naming it, and the GPU never left nvidia. */
 static void test_race_before_the_first_unbind(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", GPU_VM);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", GPU_VM);
 	_cleanup_free_ char *msg = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
 	race_address = GPU;
 	race_node = "/dev/dri/card0";
-	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
 	CHECK_STR(msg, "VM win10: " GPU " (gpu) is in use by pid 4321 (poller, user root, session 3)");
-	CHECK(!strstr(fk_log(k), "unbind " GPU));
-	CHECK_STR(driver_of(GPU), "nvidia");
-	CHECK_STR(override_of(GPU), "(null)");
-	CHECK_INT(journal_load(f.run, "win10", &p), 0);
+	CHECK(!strstr(fk_log(rig.k), "unbind " GPU));
+	CHECK_STR(rig_driver(&rig, GPU), "nvidia");
+	CHECK_STR(rig_override(&rig, GPU), "(null)");
+	CHECK_INT(journal_load(rig.run_dir, "win10", &p), 0);
 	CHECK_INT(p->phase, PHASE_FAILED);
 	for (size_t i = 0; i < p->n_devices; i++)
 		CHECK(p->devices[i].step == DEVICE_PLANNED || p->devices[i].step == DEVICE_RESTORED);
-	teardown();
+	rig_teardown(&rig);
 }
 
 /* The same on the second device, after the first moved: the first is given back, nothing is left half-moved. */
 static void test_race_after_a_device_moved(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", GPU_VM);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", GPU_VM);
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
 	const char *members[] = { GPU, GPU_AUDIO, GPU_USB, GPU_UCSI };
 	const char *drivers[] = { "nvidia", "snd_hda_intel", "xhci_hcd", "nvidia-gpu" };
@@ -208,21 +158,21 @@ static void test_race_after_a_device_moved(void)
 	setup();
 	race_address = GPU_AUDIO;
 	race_node = "/dev/snd/pcmC1D3p";
-	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
 	CHECK_STR(msg, "VM win10: " GPU_AUDIO " (gpu+group) is in use by pid 4321 (poller, user root, session 3)");
-	CHECK(strstr(fk_log(k), "unbind " GPU " nvidia"));
-	CHECK(!strstr(fk_log(k), "unbind " GPU_AUDIO));
+	CHECK(strstr(fk_log(rig.k), "unbind " GPU " nvidia"));
+	CHECK(!strstr(fk_log(rig.k), "unbind " GPU_AUDIO));
 	for (size_t i = 0; i < ELEMENTSOF(members); i++) {
-		CHECK_STR(driver_of(members[i]), drivers[i]);
-		CHECK_STR(override_of(members[i]), "(null)");
+		CHECK_STR(rig_driver(&rig, members[i]), drivers[i]);
+		CHECK_STR(rig_override(&rig, members[i]), "(null)");
 	}
 	/* Once the poller is gone, the same prepare goes through. */
-	fx_rm_rf(strcat(strcpy((char[256]){ 0 }, f.proc), "/4321"));
+	fx_rm_rf(strcat(strcpy((char[256]){ 0 }, rig.f.proc), "/4321"));
 	race_address = NULL;
-	CHECK_INT(engine_prepare(e, c, NULL, &msg2), 0);
-	CHECK_STR(driver_of(GPU), "vfio-pci");
-	CHECK_STR(driver_of(GPU_AUDIO), "vfio-pci");
-	teardown();
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg2), 0);
+	CHECK_STR(rig_driver(&rig, GPU), "vfio-pci");
+	CHECK_STR(rig_driver(&rig, GPU_AUDIO), "vfio-pci");
+	rig_teardown(&rig);
 }
 
 int main(void)

@@ -16,23 +16,6 @@
 
 static struct fixture f;
 
-/* The text of the fixture file TREE/REL, trimmed. Static buffer. */
-static const char *file_of(const char *tree, const char *rel)
-{
-	static char buf[256];
-	_cleanup_free_ char *path = NULL, *text = NULL;
-	size_t n;
-
-	CHECK(asprintf(&path, "%s/%s/%s", f.base, tree, rel) >= 0);
-	_cleanup_fclose_ FILE *in = fopen(path, "r");
-	CHECK(in);
-	n = fread(buf, 1, sizeof(buf) - 1, in);
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return buf;
-}
-
 /* ---- proc_write ---- */
 
 static void test_proc_write_fake_kernel(void)
@@ -43,7 +26,7 @@ static void test_proc_write_fake_kernel(void)
 	fx_write(&f, "proc", "irq/24/smp_affinity_list", "0-15");
 	k = fk_new(&f);
 	CHECK_INT(kernel_proc_write(fk_kernel(k), "irq/24/smp_affinity_list", "2-7", 1000), 0);
-	CHECK_STR(file_of("proc", "irq/24/smp_affinity_list"), "2-7");
+	CHECK_STR(fx_read(&f, "proc", "irq/24/smp_affinity_list"), "2-7");
 	CHECK_STR(fk_log(k), "proc irq/24/smp_affinity_list 2-7\n");
 	/* /proc has no file the engine may create: an IRQ that is not there is an error, and nothing appears. */
 	CHECK_INT(kernel_proc_write(fk_kernel(k), "irq/99/smp_affinity_list", "2-7", 1000), -ENOENT);
@@ -62,14 +45,14 @@ static void test_proc_write_running_and_read_only(void)
 	fx_write(&f, "proc", "sys/vm/compact_memory", "0");
 	CHECK_INT(kernel_running_new(f.sys, f.proc, false, &running), 0);
 	CHECK_INT(kernel_proc_write(&running, "sys/vm/compact_memory", "1", 5000), 0);
-	CHECK_STR(file_of("proc", "sys/vm/compact_memory"), "1");
+	CHECK_STR(fx_read(&f, "proc", "sys/vm/compact_memory"), "1");
 	CHECK_INT(kernel_proc_write(&running, "sys/vm/no-such-file", "1", 5000), -ENOENT);
 	kernel_running_free(&running);
 
 	CHECK_INT(kernel_read_only_new(f.sys, f.proc, &reader), 0);
 	CHECK_INT(kernel_proc_write(&reader, "sys/vm/compact_memory", "0", 5000), -EROFS);
 	CHECK_INT(kernel_write(&reader, "bus/pci/drivers_probe", GPU, 5000), -EROFS);
-	CHECK_STR(file_of("proc", "sys/vm/compact_memory"), "1");
+	CHECK_STR(fx_read(&f, "proc", "sys/vm/compact_memory"), "1");
 	kernel_running_free(&reader);
 	fx_clear(&f);
 }

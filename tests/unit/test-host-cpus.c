@@ -51,22 +51,6 @@ static void host_down(struct host *h)
 	fx_clear(&f);
 }
 
-static const char *file_of(const char *rel)
-{
-	static char buf[256];
-	_cleanup_free_ char *path = NULL;
-	size_t n;
-
-	CHECK(asprintf(&path, "%s/%s", f.sys, rel) >= 0);
-	_cleanup_fclose_ FILE *in = fopen(path, "r");
-	CHECK(in);
-	n = fread(buf, 1, sizeof(buf) - 1, in);
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return buf;
-}
-
 #define PINNED_2_3                                                                                        \
 	"<domain type='kvm'><name>win10</name><vcpu placement='static'>2</vcpu><cputune>"                 \
 	"<vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='3'/></cputune>" \
@@ -266,13 +250,13 @@ static void test_write_and_restore(void)
 
 	/* The workqueue mask through the kernel, read back. */
 	CHECK_INT(wq->apply(&h.ctx, &workqueue, "33", &why), 0);
-	CHECK_STR(file_of(HOST_WORKQUEUE_CPUMASK_PATH), "33");
+	CHECK_STR(fx_read(&f, "sys", HOST_WORKQUEUE_CPUMASK_PATH), "33");
 	CHECK_STR(workqueue.applied, "33");
 	CHECK_INT(wq->restore(&h.ctx, &workqueue, "3f", &why), 0);
-	CHECK_STR(file_of(HOST_WORKQUEUE_CPUMASK_PATH), "3f");
+	CHECK_STR(fx_read(&f, "sys", HOST_WORKQUEUE_CPUMASK_PATH), "3f");
 	CHECK_INT(wq->apply(&h.ctx, &workqueue, "0", &why), -EINVAL);
 	free(why);
-	CHECK_STR(file_of(HOST_WORKQUEUE_CPUMASK_PATH), "3f");
+	CHECK_STR(fx_read(&f, "sys", HOST_WORKQUEUE_CPUMASK_PATH), "3f");
 	free(workqueue.applied);
 	host_down(&h);
 }

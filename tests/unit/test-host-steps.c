@@ -3,11 +3,7 @@
  * devices move and journaled before each write, restored in reverse after the devices are back, undone by
  * the rollback of a failed prepare, refcounted across two VMs through their journals, refused before any
  * write, and restored after a kill -9 by recovery and release. Fixture trees only, never /sys. */
-#include <signal.h>
-#include <sys/wait.h>
-
-#include "config.h"
-#include "engine-fixture.h"
+#include "engine-rig.h"
 #include "engine.h"
 #include "fake-host-bus.h"
 #include "fake-kernel.h"
@@ -15,36 +11,19 @@
 #include "plan.h"
 #include "util.h"
 
-static struct fixture f;
-static struct fake_kernel *k;
-static struct fake_host_bus *bus;
-static struct engine *e;
-
-static struct vm_config *vm(const char *name, const char *text)
-{
-	struct vm_config *c = NULL;
-	struct diag d = { 0 };
-
-	if (vm_config_parse_string(name, text, "test.ini", &c, &d) < 0) {
-		_cleanup_free_ char *all = diag_join(&d, "\n");
-
-		fprintf(stderr, "config does not parse:\n%s\n", all);
-		exit(1);
-	}
-	return c;
-}
+static struct engine_rig rig;
 
 /* Four CPUs with intel_pstate's cpufreq: powersave and balance_performance, as a laptop boots. */
 static void fx_cpufreq(void)
 {
-	fx_write(&f, "sys", "devices/system/cpu/online", "0-3");
+	fx_write(&rig.f, "sys", "devices/system/cpu/online", "0-3");
 	for (int cpu = 0; cpu < 4; cpu++) {
 		char rel[128];
 
 #define CPUFREQ(attr, ...)                                                                    \
 	do {                                                                                  \
 		snprintf(rel, sizeof(rel), "devices/system/cpu/cpu%d/cpufreq/%s", cpu, attr); \
-		fx_write(&f, "sys", rel, __VA_ARGS__);                                        \
+		fx_write(&rig.f, "sys", rel, __VA_ARGS__);                                    \
 	} while (0)
 		CPUFREQ("scaling_governor", "powersave");
 		CPUFREQ("scaling_available_governors", "performance powersave");
@@ -63,66 +42,35 @@ static void remove_cpufreq(int cpu)
 	char path[512];
 
 	for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
-		snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%d/cpufreq/%s", f.sys, cpu, attrs[i]);
+		snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%d/cpufreq/%s", rig.f.sys, cpu, attrs[i]);
 		CHECK(unlink(path) == 0);
 	}
-	snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%d/cpufreq", f.sys, cpu);
+	snprintf(path, sizeof(path), "%s/devices/system/cpu/cpu%d/cpufreq", rig.f.sys, cpu);
 	CHECK(rmdir(path) == 0);
-}
-
-static void engine_up(void)
-{
-	struct engine_options opts = { .sysfs_root = f.sys,
-				       .proc_root = f.proc,
-				       .run_dir = f.run,
-				       .sysfs_timeout_ms = 2000,
-				       .operation_timeout_ms = 60000,
-				       .kernel = fk_kernel(k),
-				       .host_bus = fhb_bus(bus) };
-
-	CHECK_INT(engine_new(&opts, &e), 0);
-	CHECK_INT(engine_recover(e), 0);
 }
 
 static void setup(void)
 {
-	fx_machine(&f);
+	fx_machine(&rig.f);
 	fx_cpufreq();
-	k = fk_new(&f);
-	bus = fhb_new();
-	engine_up();
-}
-
-static void teardown(void)
-{
-	engine_free(e);
-	fk_free(k);
-	fhb_free(bus);
-	fx_clear(&f);
+	rig_start(&rig);
+	rig_up(&rig);
 }
 
 /* cpufreq attribute ATTR of CPU now. Static buffer. */
 static const char *cpufreq(int cpu, const char *attr)
 {
-	static char buf[64];
-	_cleanup_free_ char *path = NULL;
-	size_t n;
+	char rel[128];
 
-	CHECK(asprintf(&path, "%s/devices/system/cpu/cpu%d/cpufreq/%s", f.sys, cpu, attr) >= 0);
-	_cleanup_fclose_ FILE *in = fopen(path, "r");
-	CHECK(in);
-	n = fread(buf, 1, sizeof(buf) - 1, in);
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return buf;
+	snprintf(rel, sizeof(rel), "devices/system/cpu/cpu%d/cpufreq/%s", cpu, attr);
+	return fx_read(&rig.f, "sys", rel);
 }
 
 /* The fake kernel's log lines that mention NEEDLE, joined by "|". Static buffer. */
 static const char *log_lines(const char *needle)
 {
 	static char buf[4096];
-	_cleanup_free_ char *copy = strdup(fk_log(k));
+	_cleanup_free_ char *copy = strdup(fk_log(rig.k));
 	char *save = NULL;
 
 	buf[0] = '\0';
@@ -141,23 +89,6 @@ static const char *log_lines(const char *needle)
 	return buf;
 }
 
-static struct plan *journal(const char *name)
-{
-	struct plan *p = NULL;
-
-	CHECK_INT(journal_load(f.run, name, &p), 0);
-	return p;
-}
-
-static const struct plan_host_change *change(const struct plan *p, enum host_change_kind kind, const char *target)
-{
-	for (size_t i = 0; i < p->n_host_changes; i++)
-		if (p->host_changes[i].kind == kind && streq(p->host_changes[i].target, target))
-			return &p->host_changes[i];
-	CHECK(!"no such host change in the plan");
-	return NULL;
-}
-
 static const char *win10_ini = "[vm]\nvm-cpus = 2-3\ncpu-governor = performance\n"
 			       "energy-performance-preference = performance\n[device.ssd]\naddress = 04:00.0\n";
 
@@ -166,27 +97,27 @@ static const char *win10_ini = "[vm]\nvm-cpus = 2-3\ncpu-governor = performance\
  * back does not restore the EPP); the other CPUs are never touched. */
 static void test_order_and_restore(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
 	CHECK_STR(log_lines(" "), "cpu2 epp performance|cpu3 epp performance|cpu2 gov performance|"
 				  "cpu3 gov performance|load vfio_pci|override " NVME_A " vfio-pci|unbind " NVME_A
 				  " nvme|bind " NVME_A " vfio-pci");
 	CHECK_STR(cpufreq(2, "scaling_governor"), "performance");
 	CHECK_STR(cpufreq(3, "energy_performance_preference"), "performance");
 	CHECK_STR(cpufreq(1, "scaling_governor"), "powersave");
-	p = journal("win10");
+	p = rig_journal(&rig, "win10");
 	CHECK_INT(p->n_host_changes, 4);
-	CHECK_STR(change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
-	CHECK_STR(change(p, HOST_CPU_GOVERNOR, "cpu3")->applied, "performance");
-	CHECK_INT(change(p, HOST_CPU_GOVERNOR, "cpu3")->step, HOST_CHANGE_APPLIED);
-	CHECK_STR(change(p, HOST_CPU_EPP, "cpu2")->before, "balance_performance");
+	CHECK_STR(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
+	CHECK_STR(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->applied, "performance");
+	CHECK_INT(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->step, HOST_CHANGE_APPLIED);
+	CHECK_STR(rig_change(p, HOST_CPU_EPP, "cpu2")->before, "balance_performance");
 
-	fk_log_clear(k);
-	CHECK_INT(engine_release(e, "win10", &msg2), 0);
+	fk_log_clear(rig.k);
+	CHECK_INT(engine_release(rig.e, "win10", &msg2), 0);
 	CHECK(msg2 == NULL);
 	CHECK_STR(log_lines(" "), "unbind " NVME_A " vfio-pci|override " NVME_A " (null)|bind " NVME_A
 				  " nvme|cpu3 gov powersave|cpu2 gov powersave|cpu3 epp balance_performance|"
@@ -195,33 +126,33 @@ static void test_order_and_restore(void)
 		CHECK_STR(cpufreq(cpu, "scaling_governor"), "powersave");
 		CHECK_STR(cpufreq(cpu, "energy_performance_preference"), "balance_performance");
 	}
-	CHECK_STR(fhb_log(bus), ""); /* the governor never needs systemd */
-	teardown();
+	CHECK_STR(fhb_log(rig.bus), ""); /* the governor never needs systemd */
+	rig_teardown(&rig);
 }
 
 /* What is refused is refused in the check phase, before anything is written, in one line each. */
 static void test_refused_before_any_write(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *schedutil =
-		vm("win10", "[vm]\nvm-cpus = 2-3\ncpu-governor = schedutil\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("win10", "[vm]\nvm-cpus = 2-3\ncpu-governor = schedutil\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_(vm_config_freep) struct vm_config *offline =
-		vm("win10", "[vm]\nvm-cpus = 2-5\ncpu-governor = performance\n[device.ssd]\naddress = 04:00.0\n");
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+		rig_vm("win10", "[vm]\nvm-cpus = 2-5\ncpu-governor = performance\n[device.ssd]\naddress = 04:00.0\n");
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, schedutil, NULL, &msg), ENGINE_REFUSED);
+	CHECK_INT(engine_prepare(rig.e, schedutil, NULL, &msg), ENGINE_REFUSED);
 	CHECK_STR(msg, "VM win10: cpu-governor cpu2: cpu2 does not offer the governor schedutil (it offers: "
 		       "performance powersave)");
-	CHECK_INT(engine_prepare(e, offline, NULL, &msg2), ENGINE_REFUSED);
+	CHECK_INT(engine_prepare(rig.e, offline, NULL, &msg2), ENGINE_REFUSED);
 	CHECK(strstr(msg2, "VM win10: cpu-governor: ") && strstr(msg2, "not online"));
 	/* A CPU without cpufreq (no scaling driver, or a VM's vCPU). */
 	remove_cpufreq(3);
-	CHECK_INT(engine_prepare(e, c, NULL, &msg3), ENGINE_REFUSED);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg3), ENGINE_REFUSED);
 	CHECK(strstr(msg3, "cpu3 has no cpufreq energy performance preferences"));
-	CHECK_STR(fk_log(k), "");
+	CHECK_STR(fk_log(rig.k), "");
 	CHECK_STR(cpufreq(2, "scaling_governor"), "powersave");
-	teardown();
+	rig_teardown(&rig);
 }
 
 /* A prepare that fails after the host changes were made (the SSD's driver_override cannot be written) gives
@@ -229,38 +160,38 @@ static void test_refused_before_any_write(void)
 static void test_rollback(void)
 {
 #ifdef HOOKD_FAULT_INJECTION
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_free_ char *msg = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
 	setenv("HOOKD_FAULT", "fail-at:override:" NVME_A, 1);
-	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
 	unsetenv("HOOKD_FAULT");
 	for (int cpu = 2; cpu <= 3; cpu++) {
 		CHECK_STR(cpufreq(cpu, "scaling_governor"), "powersave");
 		CHECK_STR(cpufreq(cpu, "energy_performance_preference"), "balance_performance");
 	}
-	p = journal("win10");
+	p = rig_journal(&rig, "win10");
 	CHECK_INT(p->phase, PHASE_FAILED);
 	for (size_t i = 0; i < p->n_host_changes; i++)
 		CHECK_INT(p->host_changes[i].step, HOST_CHANGE_RESTORED);
-	teardown();
+	rig_teardown(&rig);
 
 	/* A host change's own write failing: the ones before it are given back, the ones after never made. */
 	setup();
 	setenv("HOOKD_FAULT", "fail-at:host-apply:cpu-governor:cpu3", 1);
 	free(msg);
 	msg = NULL;
-	CHECK(engine_prepare(e, c, NULL, &msg) < 0);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
 	unsetenv("HOOKD_FAULT");
 	CHECK_STR(msg, "VM win10: cpu-governor cpu3: Operation canceled");
 	/* cpu3's governor was journaled APPLYING: whether or not its write happened, the host's value goes back. */
 	CHECK_STR(log_lines("cpufreq"), "cpu2 epp performance|cpu3 epp performance|cpu2 gov performance|"
 					"cpu3 gov powersave|cpu2 gov powersave|cpu3 epp balance_performance|"
 					"cpu2 epp balance_performance");
-	CHECK(!strstr(fk_log(k), NVME_A));
-	teardown();
+	CHECK(!strstr(fk_log(rig.k), NVME_A));
+	rig_teardown(&rig);
 #endif
 }
 
@@ -268,37 +199,37 @@ static void test_rollback(void)
  * performance), the first's release keeps CPU 3 as both want it, the last release writes the host's value. */
 static void test_shared_between_two_vms(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *a = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *a = rig_vm("win10", win10_ini);
 	_cleanup_(vm_config_freep) struct vm_config *b =
-		vm("nas", "[vm]\nvm-cpus = 3\ncpu-governor = performance\n[device.ssd]\naddress = 05:00.0\n");
+		rig_vm("nas", "[vm]\nvm-cpus = 3\ncpu-governor = performance\n[device.ssd]\naddress = 05:00.0\n");
 	_cleanup_(vm_config_freep) struct vm_config *conflict =
-		vm("lab", "[vm]\nvm-cpus = 1,3\ncpu-governor = powersave\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("lab", "[vm]\nvm-cpus = 1,3\ncpu-governor = powersave\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_free_ char *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *m5 = NULL;
 	_cleanup_(plan_freep) struct plan *p = NULL;
 
 	setup();
-	CHECK_INT(engine_prepare(e, a, NULL, &m1), 0);
-	fk_log_clear(k);
-	CHECK_INT(engine_prepare(e, b, NULL, &m2), 0);
-	p = journal("nas");
-	CHECK_STR(change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
+	CHECK_INT(engine_prepare(rig.e, a, NULL, &m1), 0);
+	fk_log_clear(rig.k);
+	CHECK_INT(engine_prepare(rig.e, b, NULL, &m2), 0);
+	p = rig_journal(&rig, "nas");
+	CHECK_STR(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
 	CHECK_STR(log_lines("cpufreq"), "cpu3 gov performance");
 
-	CHECK_INT(engine_release(e, "win10", &m4), 0);
+	CHECK_INT(engine_release(rig.e, "win10", &m4), 0);
 	CHECK_STR(cpufreq(2, "scaling_governor"), "powersave");
 	CHECK_STR(cpufreq(3, "scaling_governor"), "performance");		       /* nas still runs on it */
 	CHECK_STR(cpufreq(3, "energy_performance_preference"), "balance_performance"); /* nas wants no EPP */
 
 	/* A third VM wanting another governor on CPU 3 is refused before anything is written. */
-	fk_log_clear(k);
-	CHECK_INT(engine_prepare(e, conflict, NULL, &m3), ENGINE_REFUSED);
+	fk_log_clear(rig.k);
+	CHECK_INT(engine_prepare(rig.e, conflict, NULL, &m3), ENGINE_REFUSED);
 	CHECK_STR(m3, "VM lab: cpu-governor cpu3: two VMs want different values on this CPU: performance and "
 		      "powersave (VM nas holds it)");
-	CHECK_STR(fk_log(k), "");
+	CHECK_STR(fk_log(rig.k), "");
 
-	CHECK_INT(engine_release(e, "nas", &m5), 0);
+	CHECK_INT(engine_release(rig.e, "nas", &m5), 0);
 	CHECK_STR(cpufreq(3, "scaling_governor"), "powersave");
-	teardown();
+	rig_teardown(&rig);
 }
 
 /* kill -9 between journaling a change and writing it: the journal has it APPLYING with the host's value;
@@ -306,39 +237,22 @@ static void test_shared_between_two_vms(void)
 static void test_kill_between_journal_and_write(void)
 {
 #ifdef HOOKD_FAULT_INJECTION
-	_cleanup_(vm_config_freep) struct vm_config *c = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("win10", win10_ini);
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_free_ char *msg = NULL;
-	int status;
-	pid_t pid;
 
 	setup();
-	engine_free(e);
-	e = NULL;
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		char *m = NULL;
-
-		/* The child's own fake kernel (the parent's threads are not in the child). */
-		k = fk_new(&f);
-		engine_up();
-		setenv("HOOKD_FAULT", "crash-at:host-apply:cpu-governor:cpu3", 1);
-		engine_prepare(e, c, NULL, &m);
-		_exit(3); /* not reached: the fault point kills */
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	p = journal("win10");
+	rig_prepare_killed(&rig, c, "crash-at:host-apply:cpu-governor:cpu3", NULL);
+	p = rig_journal(&rig, "win10");
 	CHECK_INT(p->phase, PHASE_PREPARING);
-	CHECK_INT(change(p, HOST_CPU_GOVERNOR, "cpu3")->step, HOST_CHANGE_APPLYING);
-	CHECK_STR(change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
-	CHECK_INT(change(p, HOST_CPU_GOVERNOR, "cpu2")->step, HOST_CHANGE_APPLIED);
+	CHECK_INT(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->step, HOST_CHANGE_APPLYING);
+	CHECK_STR(rig_change(p, HOST_CPU_GOVERNOR, "cpu3")->before, "powersave");
+	CHECK_INT(rig_change(p, HOST_CPU_GOVERNOR, "cpu2")->step, HOST_CHANGE_APPLIED);
 	CHECK_STR(cpufreq(2, "scaling_governor"), "performance");
 	CHECK_STR(cpufreq(3, "scaling_governor"), "powersave"); /* killed before the write */
 
-	engine_up(); /* recovery */
-	CHECK_INT(engine_release(e, "win10", &msg), 0);
+	rig_up(&rig); /* recovery */
+	CHECK_INT(engine_release(rig.e, "win10", &msg), 0);
 	for (int cpu = 2; cpu <= 3; cpu++) {
 		CHECK_STR(cpufreq(cpu, "scaling_governor"), "powersave");
 		CHECK_STR(cpufreq(cpu, "energy_performance_preference"), "balance_performance");
@@ -346,9 +260,9 @@ static void test_kill_between_journal_and_write(void)
 	{
 		_cleanup_(plan_freep) struct plan *gone = NULL;
 
-		CHECK_INT(journal_load(f.run, "win10", &gone), -ENOENT);
+		CHECK_INT(journal_load(rig.run_dir, "win10", &gone), -ENOENT);
 	}
-	teardown();
+	rig_teardown(&rig);
 #endif
 }
 
@@ -381,15 +295,15 @@ static const char *field(json_object *changes, const char *kind, const char *tar
  * has now and the VMs a new one would share a change with. */
 static void test_status_and_check(void)
 {
-	_cleanup_(vm_config_freep) struct vm_config *a = vm("win10", win10_ini);
+	_cleanup_(vm_config_freep) struct vm_config *a = rig_vm("win10", win10_ini);
 	_cleanup_(vm_config_freep) struct vm_config *b =
-		vm("nas", "[vm]\nvm-cpus = 3\ncpu-governor = performance\n[device.ssd]\naddress = 05:00.0\n");
+		rig_vm("nas", "[vm]\nvm-cpus = 3\ncpu-governor = performance\n[device.ssd]\naddress = 05:00.0\n");
 	_cleanup_free_ char *m1 = NULL, *m2 = NULL;
 	json_object *st = NULL, *check = NULL, *changes;
 
 	setup();
-	CHECK_INT(engine_prepare(e, a, NULL, &m1), 0);
-	CHECK_INT(engine_check(e, b, NULL, &check), 0);
+	CHECK_INT(engine_prepare(rig.e, a, NULL, &m1), 0);
+	CHECK_INT(engine_check(rig.e, b, NULL, &check), 0);
 	CHECK(json_object_get_boolean(json_object_object_get(check, "ok")));
 	changes = json_object_object_get(check, "host_changes");
 	CHECK_INT(json_object_array_length(changes), 1);
@@ -399,7 +313,7 @@ static void test_status_and_check(void)
 	CHECK_STR(field(changes, "cpu-governor", "cpu3", "step"), "planned");
 	json_object_put(check);
 
-	CHECK_INT(engine_status(e, "win10", &st), 0);
+	CHECK_INT(engine_status(rig.e, "win10", &st), 0);
 	changes =
 		json_object_object_get(json_object_array_get_idx(json_object_object_get(st, "vms"), 0), "host_changes");
 	CHECK_INT(json_object_array_length(changes), 4);
@@ -410,8 +324,8 @@ static void test_status_and_check(void)
 	CHECK_STR(field(changes, "cpu-epp", "cpu3", "before"), "balance_performance");
 	json_object_put(st);
 
-	CHECK_INT(engine_prepare(e, b, NULL, &m2), 0);
-	CHECK_INT(engine_status(e, NULL, &st), 0);
+	CHECK_INT(engine_prepare(rig.e, b, NULL, &m2), 0);
+	CHECK_INT(engine_status(rig.e, NULL, &st), 0);
 	for (size_t i = 0; i < 2; i++) {
 		json_object *v = json_object_array_get_idx(json_object_object_get(st, "vms"), i);
 		bool is_nas = streq(json_object_get_string(json_object_object_get(v, "name")), "nas");
@@ -421,7 +335,7 @@ static void test_status_and_check(void)
 		CHECK_STR(field(changes, "cpu-governor", "cpu3", "before"), "powersave");
 	}
 	json_object_put(st);
-	teardown();
+	rig_teardown(&rig);
 }
 
 int main(void)
