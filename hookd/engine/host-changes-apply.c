@@ -36,12 +36,14 @@ static const char *shared_note(const struct host_change_holds *h, const char *wh
 	return buf;
 }
 
-static void fail(const struct host_steps *s, const struct plan_host_change *c, const char *why, int r)
+/* Fails the step on C with WHY (or R's text); returns R. */
+static int fail(const struct host_steps *s, const struct plan_host_change *c, const char *why, int r)
 {
 	char what[300];
 
 	change_label(c, ' ', what);
 	s->fail(s->userdata, what, why ? why : strerror(-r));
+	return r;
 }
 
 static int step_fault(const struct host_steps *s, const char *action, const struct plan_host_change *c)
@@ -61,23 +63,30 @@ unsigned host_job_timeout_ms(const struct host_context *ctx)
 	return now >= ctx->deadline_ms ? 0 : (unsigned)(ctx->deadline_ms - now);
 }
 
-/* The journal lock for a shared change: holds are read and acted on by one VM at a time. */
-static int lock_if_shared(const struct host_steps *s, const struct host_change_reader *reader,
-			  const struct plan_host_change *c)
+/* A shared change is read and acted on by one VM at a time: for one, take the journal lock (*ret_lock, for
+ * the caller to close once its journal is saved) and read what the other VMs' journals hold of it (*holds).
+ * Nothing to do for a change no other VM can share (*ret_lock stays -1, *holds empty). Fails the step,
+ * naming the change. */
+static int lock_and_read_holds(const struct host_steps *s, const struct host_change_reader *reader,
+			       const struct plan_host_change *c, int *ret_lock, struct host_change_holds *holds)
 {
-	int fd;
+	int fd, r;
 
 	if (!reader->shared)
-		return -1;
+		return 0;
 	fd = journal_lock(s->ctx->run_dir, s->timeout(s->userdata));
 	if (fd < 0) {
 		char why[160];
 
 		snprintf(why, sizeof(why), "cannot take the journal lock %s/state/.lock: %s", s->ctx->run_dir,
 			 fd == -ETIMEDOUT ? "another VM's change holds it" : strerror(-fd));
-		fail(s, c, why, fd);
+		return fail(s, c, why, fd);
 	}
-	return fd;
+	*ret_lock = fd;
+	r = host_change_holds_read(s->ctx->run_dir, s->ctx->vm, c->kind, c->target, holds);
+	if (r < 0)
+		return fail(s, c, "cannot read the other VMs' journals", r);
+	return 0;
 }
 
 static int apply_one(const struct host_steps *s, struct plan_host_change *c)
@@ -89,20 +98,11 @@ static int apply_one(const struct host_steps *s, struct plan_host_change *c)
 	_cleanup_close_ int lock = -1;
 	int r;
 
-	if (!reader || !writer) {
-		fail(s, c, "this hookd cannot make that change", -EOPNOTSUPP);
-		return -EOPNOTSUPP;
-	}
-	lock = lock_if_shared(s, reader, c);
-	if (reader->shared && lock < 0)
-		return lock;
-	if (reader->shared) {
-		r = host_change_holds_read(s->ctx->run_dir, s->ctx->vm, c->kind, c->target, &holds);
-		if (r < 0) {
-			fail(s, c, "cannot read the other VMs' journals", r);
-			return r;
-		}
-	}
+	if (!reader || !writer)
+		return fail(s, c, "this hookd cannot make that change", -EOPNOTSUPP);
+	r = lock_and_read_holds(s, reader, c, &lock, &holds);
+	if (r < 0)
+		return r;
 	free(c->before);
 	c->before = NULL;
 	if (holds.before) {
@@ -111,19 +111,15 @@ static int apply_one(const struct host_steps *s, struct plan_host_change *c)
 	} else {
 		s->ctx->timeout_ms = s->timeout(s->userdata);
 		r = reader->read(s->ctx, c, &c->before);
-		if (r < 0) {
-			fail(s, c, "cannot read its value before the change", r);
-			return r;
-		}
+		if (r < 0)
+			return fail(s, c, "cannot read its value before the change", r);
 	}
 	if (reader->shared)
 		r = host_change_combined(reader, c->before, &holds, c->wanted, &value, &why);
 	else
 		r = (value = strdup(c->wanted)) ? 0 : -ENOMEM;
-	if (r < 0) {
-		fail(s, c, why, r);
-		return r;
-	}
+	if (r < 0)
+		return fail(s, c, why, r);
 	c->step = HOST_CHANGE_APPLYING;
 	r = s->save(s->userdata);
 	if (r < 0)
@@ -132,10 +128,8 @@ static int apply_one(const struct host_steps *s, struct plan_host_change *c)
 	r = step_fault(s, "host-apply", c);
 	if (r >= 0)
 		r = writer->apply(s->ctx, c, value, &why);
-	if (r < 0) {
-		fail(s, c, why, r);
-		return r;
-	}
+	if (r < 0)
+		return fail(s, c, why, r);
 	c->step = HOST_CHANGE_APPLIED;
 	r = s->save(s->userdata);
 	if (r >= 0) {
@@ -169,40 +163,27 @@ static int undo_one(const struct host_steps *s, struct plan_host_change *c)
 
 	if (c->step != HOST_CHANGE_APPLYING && c->step != HOST_CHANGE_APPLIED)
 		return 0;
-	if (!reader || !writer) {
-		fail(s, c, "this hookd cannot undo that change", -EOPNOTSUPP);
-		return -EOPNOTSUPP;
-	}
-	if (!c->before) {
-		/* APPLYING is journaled with `before`: a journal without it cannot say what to write back. */
-		fail(s, c, "its journal does not say what it was before; it is left as it is", -EINVAL);
-		return -EINVAL;
-	}
-	lock = lock_if_shared(s, reader, c);
-	if (reader->shared && lock < 0)
-		return lock;
-	if (reader->shared) {
-		r = host_change_holds_read(s->ctx->run_dir, s->ctx->vm, c->kind, c->target, &holds);
-		if (r < 0) {
-			fail(s, c, "cannot read the other VMs' journals", r);
-			return r;
-		}
+	if (!reader || !writer)
+		return fail(s, c, "this hookd cannot undo that change", -EOPNOTSUPP);
+	/* APPLYING is journaled with `before`: a journal without it cannot say what to write back. */
+	if (!c->before)
+		return fail(s, c, "its journal does not say what it was before; it is left as it is", -EINVAL);
+	r = lock_and_read_holds(s, reader, c, &lock, &holds);
+	if (r < 0)
+		return r;
+	if (reader->shared)
 		/* The last holder writes the host's value back; the others hand it on to those left. */
 		r = host_change_combined(reader, c->before, &holds, NULL, &value, &why);
-	} else
+	else
 		r = (value = strdup(c->before)) ? 0 : -ENOMEM;
-	if (r < 0) {
-		fail(s, c, why, r);
-		return r;
-	}
+	if (r < 0)
+		return fail(s, c, why, r);
 	s->ctx->timeout_ms = s->timeout(s->userdata);
 	r = step_fault(s, "host-restore", c);
 	if (r >= 0)
 		r = writer->restore(s->ctx, c, value, &why);
-	if (r < 0) {
-		fail(s, c, why, r);
-		return r;
-	}
+	if (r < 0)
+		return fail(s, c, why, r);
 	c->step = HOST_CHANGE_RESTORED;
 	{
 		char shared[160];

@@ -132,11 +132,19 @@ static int fault_due(struct fake_host_bus *b, enum fhb_call call, const char *ar
 			CHECK(asprintf((ret_why), __VA_ARGS__) >= 0); \
 	} while (0)
 
-/* The start of every call: logs it, and returns an injected failure (logged as FAILED) or 0. */
-static int begin(struct fake_host_bus *b, enum fhb_call call, const char *arg, char **ret_why, const char *line)
+/* The start of every call (takes the lock): logs the call as the line FMT, and returns 0 with the lock held,
+ * or an injected failure (logged with " FAILED") with the lock released. */
+static int begin(struct fake_host_bus *b, enum fhb_call call, const char *arg, char **ret_why, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int begin(struct fake_host_bus *b, enum fhb_call call, const char *arg, char **ret_why, const char *fmt, ...)
 {
+	_cleanup_free_ char *line = NULL;
+	va_list ap;
 	int r;
 
+	va_start(ap, fmt);
+	CHECK(vasprintf(&line, fmt, ap) >= 0);
+	va_end(ap);
 	pthread_mutex_lock(&b->lock);
 	if (ret_why)
 		*ret_why = NULL;
@@ -147,23 +155,35 @@ static int begin(struct fake_host_bus *b, enum fhb_call call, const char *arg, c
 	return r;
 }
 
+/* begin() for the call VERB on UNIT (logged as "VERB UNIT", or "VERB UNIT VALUE"), which systemd must have: 0
+ * with *ret_unit and the lock held; else the lock released and -ENOENT with systemd's line (GetUnit's "not
+ * found", StopUnit's "not loaded"), or the injected failure. */
+static int begin_on_unit(struct fake_host_bus *b, enum fhb_call call, const char *verb, const char *unit,
+			 const char *value, char **ret_why, struct fhb_unit **ret_unit)
+{
+	int r = begin(b, call, unit, ret_why, "%s %s%s%s", verb, unit, value ? " " : "", value ? value : "");
+
+	if (r < 0)
+		return r;
+	*ret_unit = find_unit(b, unit);
+	if (*ret_unit)
+		return 0;
+	set_why(ret_why, "Unit %s %s.", unit, call == FHB_STOP_UNIT ? "not loaded" : "not found");
+	pthread_mutex_unlock(&b->lock);
+	return -ENOENT;
+}
+
 static int fhb_op_unit_state(void *data, const char *unit, char **ret_state, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	struct fhb_unit *u;
-	int r;
+	int r = begin_on_unit(b, FHB_UNIT_STATE, "unit-state", unit, NULL, ret_why, &u);
 
-	CHECK(asprintf(&line, "unit-state %s", unit) >= 0);
-	if ((r = begin(b, FHB_UNIT_STATE, unit, ret_why, line)) < 0)
+	if (r < 0)
 		return r;
-	u = find_unit(b, unit);
-	if (u)
-		*ret_state = xstrdup(u->state);
-	else
-		set_why(ret_why, "Unit %s not found.", unit);
+	*ret_state = xstrdup(u->state);
 	pthread_mutex_unlock(&b->lock);
-	return u ? 0 : -ENOENT;
+	return 0;
 }
 
 /* U's job takes u->job_ms: wait for it (B's lock let go meanwhile), or give up after TIMEOUT_MS as host-bus.c
@@ -193,19 +213,11 @@ static int job_wait_locked(struct fake_host_bus *b, struct fhb_unit *u, const ch
 static int fhb_op_stop_unit(void *data, const char *unit, unsigned timeout_ms, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	struct fhb_unit *u;
-	int r;
+	int r = begin_on_unit(b, FHB_STOP_UNIT, "stop", unit, NULL, ret_why, &u);
 
-	CHECK(asprintf(&line, "stop %s", unit) >= 0);
-	if ((r = begin(b, FHB_STOP_UNIT, unit, ret_why, line)) < 0)
+	if (r < 0)
 		return r;
-	u = find_unit(b, unit);
-	if (!u) {
-		set_why(ret_why, "Unit %s not loaded.", unit);
-		pthread_mutex_unlock(&b->lock);
-		return -ENOENT;
-	}
 	r = job_wait_locked(b, u, "stopping", "deactivating", timeout_ms, ret_why);
 	if (r >= 0) {
 		free(u->state);
@@ -248,37 +260,25 @@ static int fhb_op_start_unit(void *data, const char *unit, unsigned timeout_ms, 
 static int fhb_op_get_allowed_cpus(void *data, const char *unit, char **ret_cpus, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	struct fhb_unit *u;
-	int r;
+	int r = begin_on_unit(b, FHB_GET_ALLOWED_CPUS, "get-allowed-cpus", unit, NULL, ret_why, &u);
 
-	CHECK(asprintf(&line, "get-allowed-cpus %s", unit) >= 0);
-	if ((r = begin(b, FHB_GET_ALLOWED_CPUS, unit, ret_why, line)) < 0)
+	if (r < 0)
 		return r;
-	u = find_unit(b, unit);
-	if (u)
-		*ret_cpus = xstrdup(u->allowed_cpus);
-	else
-		set_why(ret_why, "Unit %s not found.", unit);
+	*ret_cpus = xstrdup(u->allowed_cpus);
 	pthread_mutex_unlock(&b->lock);
-	return u ? 0 : -ENOENT;
+	return 0;
 }
 
 static int fhb_op_set_allowed_cpus(void *data, const char *unit, const char *cpus, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	struct fhb_unit *u;
-	int r;
+	int r = begin_on_unit(b, FHB_SET_ALLOWED_CPUS, "set-allowed-cpus", unit, *cpus ? cpus : "\"\"", ret_why, &u);
 
-	CHECK(asprintf(&line, "set-allowed-cpus %s %s", unit, *cpus ? cpus : "\"\"") >= 0);
-	if ((r = begin(b, FHB_SET_ALLOWED_CPUS, unit, ret_why, line)) < 0)
+	if (r < 0)
 		return r;
-	u = find_unit(b, unit);
-	if (!u) {
-		set_why(ret_why, "Unit %s not found.", unit);
-		r = -ENOENT;
-	} else if (!*cpus) {
+	if (!*cpus) {
 		/* The contract's rule: an empty value never reaches a running cgroup, so it is never sent. */
 		set_why(ret_why, "%s", "AllowedCPUs=\"\" sent (the full set must be written instead)");
 		r = -EINVAL;
@@ -293,13 +293,12 @@ static int fhb_op_set_allowed_cpus(void *data, const char *unit, const char *cpu
 static int fhb_op_list_sessions(void *data, const char *seat, char ***ret_ids, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	char **ids = NULL;
 	size_t n = 0;
 	int r;
 
-	CHECK(asprintf(&line, "list-sessions %s", seat) >= 0);
-	if ((r = begin(b, FHB_LIST_SESSIONS, seat, ret_why, line)) < 0)
+	r = begin(b, FHB_LIST_SESSIONS, seat, ret_why, "list-sessions %s", seat);
+	if (r < 0)
 		return r;
 	ids = calloc(1, sizeof(char *));
 	CHECK(ids);
@@ -314,12 +313,11 @@ static int fhb_op_list_sessions(void *data, const char *seat, char ***ret_ids, c
 static int fhb_op_terminate_session(void *data, const char *id, unsigned timeout_ms, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	struct fhb_session *s;
 	int r;
 
-	CHECK(asprintf(&line, "terminate %s", id) >= 0);
-	if ((r = begin(b, FHB_TERMINATE_SESSION, id, ret_why, line)) < 0)
+	r = begin(b, FHB_TERMINATE_SESSION, id, ret_why, "terminate %s", id);
+	if (r < 0)
 		return r;
 	s = find_session(b, id);
 	if (s)
@@ -333,12 +331,11 @@ static int fhb_op_terminate_session(void *data, const char *id, unsigned timeout
 static int fhb_op_inhibit(void *data, const char *what, const char *who, const char *why, int *ret_fd, char **ret_why)
 {
 	struct fake_host_bus *b = data;
-	_cleanup_free_ char *line = NULL;
 	int fds[2], r;
 
 	*ret_fd = -1;
-	CHECK(asprintf(&line, "inhibit %s", what) >= 0);
-	if ((r = begin(b, FHB_INHIBIT, what, ret_why, line)) < 0)
+	r = begin(b, FHB_INHIBIT, what, ret_why, "inhibit %s", what);
+	if (r < 0)
 		return r;
 	CHECK(pipe2(fds, O_CLOEXEC) == 0);
 	b->inhibitor_ends = xrealloc(b->inhibitor_ends, b->n_inhibitors + 1, sizeof(int));

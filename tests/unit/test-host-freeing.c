@@ -50,23 +50,45 @@ static struct plan_host_change change(enum host_change_kind kind, const char *ta
 	return c;
 }
 
+#define DM "display-manager.service"
+
+/* setup(), with UNIT in systemd in STATE, and the plan's change stopping it (journaled with BEFORE, or NULL). */
+static struct plan_host_change setup_unit(const char *unit, const char *state, const char *before)
+{
+	setup();
+	fhb_add_unit(bus, unit, state);
+	return change(HOST_UNIT_STOPPED, unit, "stop", before);
+}
+
+/* Graphical sessions 2 and 5 on seat0. */
+static void two_sessions_on_seat0(void)
+{
+	fhb_add_session(bus, "2", "seat0");
+	fhb_add_session(bus, "5", "seat0");
+}
+
+/* The display manager's Xorg with the GPU's card0 open. */
+static void xorg_on_card0(void)
+{
+	fx_process(&f, 1234, "Xorg", 0, "/system.slice/" DM);
+	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
+}
+
 /* ---- unit-stopped ---- */
 
 static void test_unit_read_and_check(void)
 {
-	struct plan_host_change c = change(HOST_UNIT_STOPPED, "display-manager.service", "stop", NULL);
+	struct plan_host_change c = setup_unit(DM, "active", NULL);
 	struct plan_host_change none = change(HOST_UNIT_STOPPED, "nope.service", "stop", NULL);
 	_cleanup_free_ char *state = NULL, *why = NULL;
 
-	setup();
-	fhb_add_unit(bus, "display-manager.service", "active");
 	CHECK_INT(host_unit_stopped_reader.read(&ctx, &c, &state), 0);
 	CHECK_STR(state, "active");
 	CHECK_INT(host_unit_stopped_reader.check(&ctx, &c, &why), 0);
 	CHECK_INT(host_unit_stopped_reader.check(&ctx, &none, &why), -ENOENT);
 	CHECK_STR(why, "systemd has no such unit");
 	/* read-only checks: nothing stopped */
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(bus, DM), "active");
 	plan_host_change_clear(&c);
 	plan_host_change_clear(&none);
 	teardown();
@@ -74,23 +96,21 @@ static void test_unit_read_and_check(void)
 
 static void test_unit_stopped_and_started(void)
 {
-	struct plan_host_change c = change(HOST_UNIT_STOPPED, "display-manager.service", "stop", "active");
+	struct plan_host_change c = setup_unit(DM, "active", "active");
 	_cleanup_free_ char *why = NULL;
 
-	setup();
-	fhb_add_unit(bus, "display-manager.service", "active");
 	CHECK_INT(host_unit_stopped_writer.apply(&ctx, &c, "stop", &why), 0);
 	CHECK_STR(c.applied, "stopped");
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "inactive");
+	CHECK_STR(fhb_unit_state(bus, DM), "inactive");
 	/* another VM still has it stopped: the remaining holders' combination is "stop" */
 	fhb_log_clear(bus);
 	CHECK_INT(host_unit_stopped_writer.restore(&ctx, &c, "stop", &why), 0);
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "inactive");
+	CHECK_STR(fhb_unit_state(bus, DM), "inactive");
 	CHECK(!strstr(fhb_log(bus), "start"));
 	/* the last one gives back `before` */
-	fhb_add_unit(bus, "display-manager.service", "failed");
+	fhb_add_unit(bus, DM, "failed");
 	CHECK_INT(host_unit_stopped_writer.restore(&ctx, &c, "active", &why), 0);
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(bus, DM), "active");
 	CHECK(strstr(fhb_log(bus), "reset-failed display-manager.service\nstart display-manager.service"));
 	plan_host_change_clear(&c);
 	teardown();
@@ -99,11 +119,9 @@ static void test_unit_stopped_and_started(void)
 /* A unit that was not running is recorded, never stopped, never started afterwards. */
 static void test_unit_not_running(void)
 {
-	struct plan_host_change c = change(HOST_UNIT_STOPPED, "nvidia-persistenced.service", "stop", "inactive");
+	struct plan_host_change c = setup_unit("nvidia-persistenced.service", "inactive", "inactive");
 	_cleanup_free_ char *why = NULL;
 
-	setup();
-	fhb_add_unit(bus, "nvidia-persistenced.service", "inactive");
 	CHECK_INT(host_unit_stopped_writer.apply(&ctx, &c, "stop", &why), 0);
 	CHECK_STR(c.applied, "not-running");
 	CHECK_INT(host_unit_stopped_writer.restore(&ctx, &c, "inactive", &why), 0);
@@ -115,16 +133,13 @@ static void test_unit_not_running(void)
 
 static void test_unit_stop_fails(void)
 {
-	struct plan_host_change c = change(HOST_UNIT_STOPPED, "display-manager.service", "stop", "active");
+	struct plan_host_change c = setup_unit(DM, "active", "active");
 	_cleanup_free_ char *why = NULL;
 
-	setup();
-	fhb_add_unit(bus, "display-manager.service", "active");
-	fhb_fail(bus, FHB_STOP_UNIT, "display-manager.service", -EIO,
-		 "systemd: stopping display-manager.service: job failed");
+	fhb_fail(bus, FHB_STOP_UNIT, DM, -EIO, "systemd: stopping display-manager.service: job failed");
 	CHECK_INT(host_unit_stopped_writer.apply(&ctx, &c, "stop", &why), -EIO);
 	CHECK_STR(why, "systemd: stopping display-manager.service: job failed");
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(bus, DM), "active");
 	plan_host_change_clear(&c);
 	teardown();
 }
@@ -133,14 +148,12 @@ static void test_unit_stop_fails(void)
  * release starts it (a running unit's start is a no-op for systemd). */
 static void test_unit_restore_after_crash(void)
 {
-	struct plan_host_change c = change(HOST_UNIT_STOPPED, "display-manager.service", "stop", "active");
+	struct plan_host_change c = setup_unit(DM, "inactive", "active");
 	_cleanup_free_ char *why = NULL;
 
-	setup();
-	fhb_add_unit(bus, "display-manager.service", "inactive");
 	CHECK(!c.applied);
 	CHECK_INT(host_unit_stopped_writer.restore(&ctx, &c, "active", &why), 0);
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(bus, DM), "active");
 	plan_host_change_clear(&c);
 	teardown();
 }
@@ -153,8 +166,7 @@ static void test_sessions_ended(void)
 	_cleanup_free_ char *before = NULL, *why = NULL;
 
 	setup();
-	fhb_add_session(bus, "2", "seat0");
-	fhb_add_session(bus, "5", "seat0");
+	two_sessions_on_seat0();
 	fhb_add_session(bus, "7", "seat1");
 	CHECK_INT(host_session_ended_reader.check(&ctx, &c, &why), 0);
 	CHECK_INT(host_session_ended_reader.read(&ctx, &c, &before), 0);
@@ -177,8 +189,7 @@ static void test_session_end_fails(void)
 	_cleanup_free_ char *why = NULL;
 
 	setup();
-	fhb_add_session(bus, "2", "seat0");
-	fhb_add_session(bus, "5", "seat0");
+	two_sessions_on_seat0();
 	fhb_fail(bus, FHB_TERMINATE_SESSION, "5", -ETIMEDOUT, "logind: session 5 was still there after 5 s");
 	CHECK_INT(host_session_ended_writer.apply(&ctx, &c, "end", &why), -ETIMEDOUT);
 	CHECK_STR(why, "logind: session 5 was still there after 5 s");
@@ -246,8 +257,7 @@ static void test_holders_gone(void)
 	pthread_t thread;
 
 	setup();
-	fx_process(&f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
-	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
+	xorg_on_card0();
 	CHECK_INT(host_holders_gone_reader.read(&ctx, &now, &count), 0);
 	CHECK_STR(count, "1");
 	CHECK_INT(host_holders_gone_reader.check(&ctx, &now, &why), 0);
@@ -361,11 +371,10 @@ static void test_check_plans_freeing(void)
 	_cleanup_free_ char *changes = NULL, *warnings = NULL, *problems = NULL;
 
 	setup();
-	fhb_add_unit(bus, "display-manager.service", "active");
+	fhb_add_unit(bus, DM, "active");
 	fhb_add_unit(bus, "nvidia-persistenced.service", "inactive");
 	fhb_add_session(bus, "2", "seat0");
-	fx_process(&f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
-	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
+	xorg_on_card0();
 	o = check_vm("[vm]\n"
 		     "stop-units = display-manager.service nvidia-persistenced.service\n"
 		     "end-sessions = yes\n"
@@ -391,7 +400,7 @@ static void test_check_plans_freeing(void)
 			       "display-manager.service): prepare frees it and waits for it to go"));
 	CHECK(json_object_get_boolean(json_object_object_get(o, "ok")));
 	/* a check changes nothing */
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(bus, DM), "active");
 	CHECK(fhb_session_exists(bus, "2"));
 	CHECK_INT(fhb_inhibitors_held(bus), 0);
 	json_object_put(o);
@@ -406,8 +415,7 @@ static void test_check_refuses(void)
 	_cleanup_free_ char *problems = NULL, *changes = NULL;
 
 	setup();
-	fx_process(&f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
-	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
+	xorg_on_card0();
 	/* a unit systemd does not have */
 	o = check_vm("[vm]\nstop-units = display-manager.service\n[device.gpu]\naddress = 0a:00.0\nwhole-group = yes\n",
 		     &e);
