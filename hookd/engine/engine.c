@@ -3,9 +3,7 @@
  * with the claims of other VMs) -> journal -> apply; any failure undoes what the journal says was done.
  * release = the same undo, from the journal. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 #include "console.h"
 #include "engine.h"
 #include "engine-internal.h"
+#include "engine-operation.h"
 #include "host-bus.h"
 #include "host-changes.h"
 #include "journal.h"
@@ -27,84 +26,11 @@
 #include "util.h"
 #include "vmname.h"
 
-/* One prepare or release in progress. */
-struct operation {
-	struct engine *e;
-	struct plan *plan;
-	const char *op; /* "prepare" / "release", for logs */
-	uint64_t deadline_ms;
-	char *first_error;    /* the line prepare reports */
-	struct diag failures; /* every failure, for release */
-};
-
-static void operation_clear(struct operation *o)
-{
-	free(o->first_error);
-	diag_clear(&o->failures);
-}
-
-/* Record a failure once as "VM x: WHAT: reason"; the first one is what prepare reports. */
-static void op_fail(struct operation *o, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void op_fail(struct operation *o, const char *what, const char *fmt, ...)
-{
-	_cleanup_free_ char *reason = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&reason, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		reason = NULL;
-	diag_add(&o->failures, "VM %s: %s%s%s", o->plan->vm, what ? what : "", what ? ": " : "",
-		 reason ? reason : "out of memory");
-	log_ctx(LOG_ERR, o->plan->vm, o->op, NULL, "%s%s%s", what ? what : "", what ? ": " : "", reason ? reason : "");
-	if (!o->first_error)
-		o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
-}
-
-/* The deadline of one write: the sysfs timeout, cut short by what is left of the whole operation. */
-static unsigned op_write_timeout(const struct operation *o)
-{
-	uint64_t now = monotonic_ms();
-
-	if (now >= o->deadline_ms)
-		return 0;
-	return (unsigned)(o->deadline_ms - now < o->e->sysfs_timeout_ms ? o->deadline_ms - now
-									: o->e->sysfs_timeout_ms);
-}
-
-/* HOOKD_FAULT=fail-at:PATTERN or crash-at:PATTERN (fnmatch over step names such as "unbind:0000:02:00.0"),
- * honoured only in builds made with -Dfault-injection=true. */
-static int fault_point(const char *step)
-{
-#ifdef HOOKD_FAULT_INJECTION
-	const char *f = getenv("HOOKD_FAULT");
-
-	if (!f)
-		return 0;
-	if (startswith(f, "crash-at:") && fnmatch(f + strlen("crash-at:"), step, 0) == 0)
-		raise(SIGKILL);
-	if (startswith(f, "fail-at:") && fnmatch(f + strlen("fail-at:"), step, 0) == 0)
-		return -ECANCELED;
-#endif
-	(void)step;
-	return 0;
-}
-
-static int step_fault(const char *action, const char *target)
-{
-	char step[256];
-
-	snprintf(step, sizeof(step), "%s:%s", action, target);
-	return fault_point(step);
-}
-
 /* Every journal write of the engine: "journal:VM" is its fault point (an injected failure reads as a full
  * run directory), and a failure is remembered for status until a write for that VM succeeds. */
 static int record(struct engine *e, const struct plan *p)
 {
-	int r = step_fault("journal", p->vm);
+	int r = engine_step_fault("journal", p->vm);
 
 	r = r < 0 ? -ENOSPC : journal_save(e->run_dir, p);
 	engine_note_journal(e, p->vm, r);
@@ -126,41 +52,6 @@ static int save(struct operation *o)
 	return r;
 }
 
-/* What a failed kernel step says: a deadline in words, not "Connection timed out". */
-static const char *step_error(const struct operation *o, int r, char buf[static 96])
-{
-	if (r != -ETIMEDOUT)
-		return strerror(-r);
-	snprintf(buf, 96, "the kernel did not finish it within %u ms", o->e->sysfs_timeout_ms);
-	return buf;
-}
-
-/* Load or unload a module under the operation's deadline; *RET_TIMEOUT is the deadline used. */
-static int module_load(struct operation *o, const char *name, unsigned *ret_timeout)
-{
-	*ret_timeout = op_write_timeout(o);
-	return o->e->kernel.ops->module_load(o->e->kernel.data, name, *ret_timeout);
-}
-
-static int module_unload(struct operation *o, const char *name, unsigned *ret_timeout)
-{
-	*ret_timeout = op_write_timeout(o);
-	return o->e->kernel.ops->module_unload(o->e->kernel.data, name, *ret_timeout);
-}
-
-/* Why a module step failed, in the user's terms. */
-static const char *module_reason(int r, unsigned timeout_ms, char buf[static 96])
-{
-	if (r == -ETIMEDOUT)
-		snprintf(buf, 96, "the kernel did not finish within %u ms", timeout_ms);
-	else
-		snprintf(buf, 96, "%s",
-			 r == -EBUSY   ? "it is in use"
-			 : r == -EPERM ? "it is blacklisted"
-				       : strerror(-r));
-	return buf;
-}
-
 /* ---- apply ---- */
 
 static bool driver_is(const char *driver, const char *want)
@@ -172,8 +63,8 @@ static bool driver_is(const char *driver, const char *want)
  * not returned by its deadline is still running in the kernel, which holds the device (stuck, whatever the
  * tree shows meanwhile: a probe's driver link appears before the probe has succeeded). Reports either and
  * returns true; false leaves the failure to the caller. STUCK_WHAT: "unbinding it from nvme". */
-static bool device_gone_or_stuck(struct operation *o, struct plan_device *d, const char *label, int r,
-				 unsigned timeout_ms, const char *stuck_what)
+bool op_device_gone_or_stuck(struct operation *o, struct plan_device *d, const char *label, int r, unsigned timeout_ms,
+			     const char *stuck_what)
 {
 	if (!topology_device_exists(&o->e->topo, d->address)) {
 		op_fail(o, label, "the device disappeared from the bus while it was being moved");
@@ -192,14 +83,14 @@ static bool device_gone_or_stuck(struct operation *o, struct plan_device *d, con
 
 /* Probe D and read the outcome back: *ret_driver is the driver the probe bound, NULL when none. A probe
  * whose write had not returned by its deadline is still running: -ETIMEDOUT, even when the link is there. */
-static int probe_device(struct operation *o, struct plan_device *d, const char *step, unsigned *ret_timeout,
-			char **ret_driver)
+int op_probe_device(struct operation *o, struct plan_device *d, const char *step, unsigned *ret_timeout,
+		    char **ret_driver)
 {
 	int r;
 
 	*ret_driver = NULL;
 	*ret_timeout = op_write_timeout(o);
-	r = step_fault(step, d->address);
+	r = engine_step_fault(step, d->address);
 	if (r >= 0)
 		r = pci_probe(&o->e->kernel, d->address, *ret_timeout);
 	if (r >= 0)
@@ -246,7 +137,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 	 * bounded like a write. */
 	r = topology_driver_override_within(&o->e->topo, d->address, op_write_timeout(o), &d->driver_override_before);
 	if (r < 0 && r != -ENOENT) {
-		op_fail(o, label, "cannot read driver_override: %s", step_error(o, r, why));
+		op_fail(o, label, "cannot read driver_override: %s", op_step_error(o, r, why));
 		return r;
 	}
 	d->step = DEVICE_MOVING;
@@ -254,17 +145,18 @@ static int move_device(struct operation *o, struct plan_device *d)
 	if (r < 0)
 		return r;
 	timeout = op_write_timeout(o);
-	if ((r = step_fault("override", d->address)) < 0 ||
+	if ((r = engine_step_fault("override", d->address)) < 0 ||
 	    (r = pci_set_driver_override(k, d->address, "vfio-pci", timeout)) < 0) {
-		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting driver_override"))
-			op_fail(o, label, "cannot set driver_override: %s", step_error(o, r, why));
+		if (!op_device_gone_or_stuck(o, d, label, r, timeout, "setting driver_override"))
+			op_fail(o, label, "cannot set driver_override: %s", op_step_error(o, r, why));
 		return r;
 	}
 	timeout = op_write_timeout(o);
-	if (d->reset_method && ((r = step_fault("reset-method", d->address)) < 0 ||
+	if (d->reset_method && ((r = engine_step_fault("reset-method", d->address)) < 0 ||
 				(r = pci_set_reset_method(k, d->address, d->reset_method, timeout)) < 0)) {
-		if (!device_gone_or_stuck(o, d, label, r, timeout, "setting reset_method"))
-			op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method, step_error(o, r, why));
+		if (!op_device_gone_or_stuck(o, d, label, r, timeout, "setting reset_method"))
+			op_fail(o, label, "cannot set reset_method to %s: %s", d->reset_method,
+				op_step_error(o, r, why));
 		return r;
 	}
 	r = topology_driver(&o->e->topo, d->address, &driver);
@@ -273,14 +165,14 @@ static int move_device(struct operation *o, struct plan_device *d)
 		if (r < 0)
 			return r;
 		timeout = op_write_timeout(o);
-		r = step_fault("unbind", d->address);
+		r = engine_step_fault("unbind", d->address);
 		if (r >= 0)
 			r = pci_unbind(k, d->address, timeout);
 		snprintf(what, sizeof(what), "unbinding it from %s", driver);
-		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
+		if (r < 0 && op_device_gone_or_stuck(o, d, label, r, timeout, what))
 			return r;
 		if (r < 0) {
-			op_fail(o, label, "cannot unbind it from %s: %s", driver, step_error(o, r, why));
+			op_fail(o, label, "cannot unbind it from %s: %s", driver, op_step_error(o, r, why));
 			return r;
 		}
 		free(driver);
@@ -292,8 +184,8 @@ static int move_device(struct operation *o, struct plan_device *d)
 		}
 	}
 	if (r >= 0 && !driver) {
-		r = probe_device(o, d, "probe", &timeout, &driver);
-		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, "vfio-pci's probe of it"))
+		r = op_probe_device(o, d, "probe", &timeout, &driver);
+		if (r < 0 && op_device_gone_or_stuck(o, d, label, r, timeout, "vfio-pci's probe of it"))
 			return r;
 		if (r < 0) {
 			op_fail(o, label, "binding it to vfio-pci failed: %s", strerror(-r));
@@ -301,7 +193,7 @@ static int move_device(struct operation *o, struct plan_device *d)
 		}
 	}
 	if (r >= 0)
-		r = step_fault("verify", d->address);
+		r = engine_step_fault("verify", d->address);
 	if (r < 0 || !driver_is(driver, "vfio-pci")) {
 		if (!topology_device_exists(&o->e->topo, d->address))
 			op_fail(o, label, "the device disappeared from the bus while it was being moved");
@@ -324,7 +216,7 @@ static int host_save(void *userdata)
 
 static int host_fault(void *userdata, const char *action, const char *target)
 {
-	return step_fault(action, target);
+	return engine_step_fault(action, target);
 }
 
 static unsigned host_timeout(void *userdata)
@@ -374,7 +266,7 @@ static int apply(struct operation *o)
 		r = save(o);
 		if (r < 0)
 			return r;
-		r = fault_point("console-release");
+		r = engine_fault_point("console-release");
 		if (r >= 0)
 			r = console_release(&o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), &error);
 		if (r < 0) {
@@ -388,27 +280,27 @@ static int apply(struct operation *o)
 		if (r < 0)
 			return r;
 		timeout = 0;
-		r = step_fault("module-unload", p->modules[i].name);
+		r = engine_step_fault("module-unload", p->modules[i].name);
 		if (r >= 0)
-			r = module_unload(o, p->modules[i].name, &timeout);
+			r = op_module_unload(o, p->modules[i].name, &timeout);
 		if (r < 0) {
 			char what[128], why[96];
 
 			snprintf(what, sizeof(what), "module %s", p->modules[i].name);
-			op_fail(o, what, "cannot unload it: %s", module_reason(r, timeout, why));
+			op_fail(o, what, "cannot unload it: %s", module_failure_reason(r, timeout, why));
 			return r;
 		}
 		p->modules[i].step = MODULE_UNLOADED;
 		log_ctx(LOG_INFO, p->vm, o->op, NULL, "unloaded module %s", p->modules[i].name);
 	}
 	timeout = 0;
-	r = fault_point("vfio-load");
+	r = engine_fault_point("vfio-load");
 	if (r >= 0)
-		r = module_load(o, "vfio-pci", &timeout);
+		r = op_module_load(o, "vfio-pci", &timeout);
 	if (r < 0) {
 		char why[96];
 
-		op_fail(o, "module vfio-pci", "cannot load it: %s", module_reason(r, timeout, why));
+		op_fail(o, "module vfio-pci", "cannot load it: %s", module_failure_reason(r, timeout, why));
 		return r;
 	}
 	for (size_t i = 0; i < p->n_devices; i++) {
@@ -436,7 +328,7 @@ static bool device_is_home(struct operation *o, const struct plan_device *d)
 
 /* Converge one device on its original driver with driver_override cleared, whatever step it reached; done
  * only when the tree shows it so after every write has returned. */
-static int restore_device(struct operation *o, struct plan_device *d)
+int op_restore_device(struct operation *o, struct plan_device *d)
 {
 	const struct kernel *k = &o->e->kernel;
 	const char *vm = o->plan->vm;
@@ -453,25 +345,26 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	r = topology_driver(&o->e->topo, d->address, &driver);
 	if (r >= 0 && driver && !driver_is(driver, d->original_driver)) {
 		timeout = op_write_timeout(o);
-		r = step_fault("release-unbind", d->address);
+		r = engine_step_fault("release-unbind", d->address);
 		if (r >= 0)
 			r = pci_unbind(k, d->address, timeout);
 		snprintf(what, sizeof(what), "unbinding it from %s", driver);
-		if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
+		if (r < 0 && op_device_gone_or_stuck(o, d, label, r, timeout, what))
 			return r;
 	}
 	timeout = op_write_timeout(o);
-	if (r >= 0 && (r = step_fault("release-override", d->address)) >= 0)
+	if (r >= 0 && (r = engine_step_fault("release-override", d->address)) >= 0)
 		r = pci_set_driver_override(k, d->address, d->driver_override_before, timeout);
-	if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, "clearing driver_override"))
+	if (r < 0 && op_device_gone_or_stuck(o, d, label, r, timeout, "clearing driver_override"))
 		return r;
 	if (r < 0) {
-		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci", step_error(o, r, why));
+		op_fail(o, label, "cannot detach it from %s: %s", driver ? driver : "vfio-pci",
+			op_step_error(o, r, why));
 		return r;
 	}
 	if (d->reset_method && d->reset_method_before) {
 		/* Exactly what was there before (a udev rule's device_specific, say); "" means none. */
-		int rr = step_fault("release-reset-method", d->address);
+		int rr = engine_step_fault("release-reset-method", d->address);
 
 		if (rr >= 0)
 			rr = pci_set_reset_method(k, d->address,
@@ -479,29 +372,29 @@ static int restore_device(struct operation *o, struct plan_device *d)
 						  op_write_timeout(o));
 		if (rr < 0)
 			op_fail(o, label, "cannot set reset_method back to \"%s\": %s", d->reset_method_before,
-				step_error(o, rr, why));
+				op_step_error(o, rr, why));
 	}
 	free(driver);
 	driver = NULL;
 	if (d->original_driver) {
 		/* Loading the module may bind the device by itself (its init probes what it matches); probe only
 		 * if it did not. A load past its deadline may be that probe, still running: the device is stuck. */
-		if (d->original_module && (r = module_load(o, d->original_module, &timeout)) < 0) {
+		if (d->original_module && (r = op_module_load(o, d->original_module, &timeout)) < 0) {
 			snprintf(what, sizeof(what), "loading module %s (its init probes the device)",
 				 d->original_module);
-			if (device_gone_or_stuck(o, d, label, r, timeout, what))
+			if (op_device_gone_or_stuck(o, d, label, r, timeout, what))
 				return r;
 			op_fail(o, label, "cannot load module %s for %s: %s", d->original_module, d->original_driver,
 				strerror(-r));
 		}
 		(void)topology_driver(&o->e->topo, d->address, &driver);
 		if (!driver) {
-			r = probe_device(o, d, "release-probe", &timeout, &driver);
+			r = op_probe_device(o, d, "release-probe", &timeout, &driver);
 			snprintf(what, sizeof(what), "%s's probe of it", d->original_driver);
-			if (r < 0 && device_gone_or_stuck(o, d, label, r, timeout, what))
+			if (r < 0 && op_device_gone_or_stuck(o, d, label, r, timeout, what))
 				return r;
 			if (r < 0)
-				op_fail(o, label, "probing it failed: %s", step_error(o, r, why));
+				op_fail(o, label, "probing it failed: %s", op_step_error(o, r, why));
 		}
 	} else
 		(void)topology_driver(&o->e->topo, d->address, &driver);
@@ -523,66 +416,6 @@ static int restore_device(struct operation *o, struct plan_device *d)
 	return 0;
 }
 
-/* Bind the vtconsoles and firmware framebuffers back. Writing 1 to a vtconsole's bind does not bring fbcon
- * back when the kernel has no system console driver to hand over from (a common case without vgacon);
- * fbcon takes a console over when a framebuffer registers, so the boot GPU is probed once more then. */
-static int restore_console(struct operation *o)
-{
-	struct plan *p = o->plan;
-	_cleanup_free_ char *prefix = NULL;
-	char label[96], what[96];
-	unsigned timeout;
-	int r;
-
-	if (asprintf(&prefix, "VM %s: release-console: ", p->vm) < 0)
-		return -ENOMEM;
-	r = fault_point("console-restore");
-	if (r < 0) {
-		op_fail(o, "release-console", "injected failure");
-		return r;
-	}
-	r = console_restore(&o->e->topo, &o->e->kernel, p->vtconsoles, p->firmware_fbs, op_write_timeout(o), prefix,
-			    &o->failures);
-	for (size_t i = 0; r >= 0 && !console_bound(&o->e->topo, p->vtconsoles) && i < p->n_devices; i++) {
-		struct plan_device *d = &p->devices[i];
-
-		if (!d->boot_vga || !d->original_driver || (d->step != DEVICE_PLANNED && d->step != DEVICE_RESTORED))
-			continue;
-		log_ctx(LOG_INFO, p->vm, o->op, d->address, "re-probing the boot GPU so the console takes it back");
-		plan_device_label(d, label);
-		timeout = op_write_timeout(o);
-		r = pci_unbind(&o->e->kernel, d->address, timeout);
-		snprintf(what, sizeof(what), "unbinding it from %s", d->original_driver);
-		if (r < 0 && !device_gone_or_stuck(o, d, label, r, timeout, what))
-			op_fail(o, label, "cannot unbind it from %s: %s", d->original_driver, strerror(-r));
-		if (r >= 0) {
-			_cleanup_free_ char *driver = NULL;
-
-			/* restore_device() below reads the outcome of a probe that returned. */
-			r = probe_device(o, d, "console-probe", &timeout, &driver);
-			snprintf(what, sizeof(what), "%s's probe of it", d->original_driver);
-			if (r < 0 && !device_gone_or_stuck(o, d, label, r, timeout, what))
-				op_fail(o, label, "probing it failed: %s", strerror(-r));
-		}
-		if (r >= 0 && restore_device(o, d) < 0)
-			r = -EIO;
-		if (r >= 0)
-			r = console_restore(&o->e->topo, &o->e->kernel, p->vtconsoles, p->firmware_fbs,
-					    op_write_timeout(o), prefix, &o->failures);
-	}
-	if (r >= 0 && !console_bound(&o->e->topo, p->vtconsoles)) {
-		op_fail(o, "release-console", "the framebuffer console did not bind again");
-		r = -EIO;
-	}
-	if (r < 0) {
-		if (!o->first_error && o->failures.n)
-			o->first_error = strdup(o->failures.lines[o->failures.n - 1]);
-		return r;
-	}
-	p->console = CONSOLE_RESTORED;
-	return 0;
-}
-
 /* Undo everything the plan says was done, in reverse: devices, then modules, then the console, then the host
  * changes. Every step is tried; returns the first error. */
 static int undo(struct operation *o)
@@ -597,7 +430,7 @@ static int undo(struct operation *o)
 		/* A device the journal calls restored is believed only if the tree agrees. */
 		if (d->step == DEVICE_PLANNED || (d->step == DEVICE_RESTORED && device_is_home(o, d)))
 			continue;
-		r = restore_device(o, d);
+		r = op_restore_device(o, d);
 		first = first ? first : r;
 	}
 	for (size_t i = p->n_modules; i-- > 0;) {
@@ -606,14 +439,14 @@ static int undo(struct operation *o)
 		if (m->step != MODULE_UNLOADING && m->step != MODULE_UNLOADED)
 			continue;
 		timeout = 0;
-		r = step_fault("module-reload", m->name);
+		r = engine_step_fault("module-reload", m->name);
 		if (r >= 0)
-			r = module_load(o, m->name, &timeout);
+			r = op_module_load(o, m->name, &timeout);
 		if (r < 0) {
 			char what[128], why[96];
 
 			snprintf(what, sizeof(what), "module %s", m->name);
-			op_fail(o, what, "cannot load it again: %s", module_reason(r, timeout, why));
+			op_fail(o, what, "cannot load it again: %s", module_failure_reason(r, timeout, why));
 			first = first ? first : r;
 			continue;
 		}
@@ -621,7 +454,7 @@ static int undo(struct operation *o)
 		log_ctx(LOG_INFO, p->vm, o->op, NULL, "loaded module %s again", m->name);
 	}
 	if (p->console == CONSOLE_RELEASING) {
-		r = restore_console(o);
+		r = op_restore_console(o);
 		first = first ? first : r;
 	}
 	r = host_changes(o, host_changes_undo);
