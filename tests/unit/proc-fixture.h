@@ -37,6 +37,16 @@ static inline void fx_process_fd(const struct fixture *f, int pid, int fd, const
 	CHECK(symlink(target, path) == 0);
 }
 
+/* Process PID exits: its /proc directory goes (atomically enough for a scan: a missing file reads as gone). */
+static inline void fx_process_exit(const struct fixture *f, int pid)
+{
+	char path[1024];
+
+	CHECK(strncmp(f->base, "/tmp/hookd-fixture-", 19) == 0); /* only ever a fixture's /proc */
+	snprintf(path, sizeof(path), "%s/%d", f->proc, pid);
+	fx_rm_rf(path);
+}
+
 /* Process PID has PATH mapped (shared, as a DRM buffer or a BAR is). */
 static inline void fx_process_map(const struct fixture *f, int pid, const char *path)
 {

@@ -12,21 +12,16 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "config.h"
-#include "engine-fixture.h"
+#include "engine-rig.h"
 #include "engine.h"
 #include "fake-host-bus.h"
 #include "fake-kernel.h"
 #include "journal.h"
 #include "plan.h"
 #include "proc-fixture.h"
-#include "topology.h"
 #include "util.h"
 
-static struct fixture f;
-static struct fake_kernel *k;
-static struct fake_host_bus *bus;
-static struct engine *e;
+static struct engine_rig rig;
 
 /* ---- one order for the bus's calls, the fake kernel's writes and the processes that exit ---- */
 
@@ -50,7 +45,7 @@ static void event_locked(const char *what)
 /* The fake kernel's writes since the last look, as one "kernel" event. Lock held. */
 static void merge_kernel_locked(void)
 {
-	const char *log = fk_log(k);
+	const char *log = fk_log(rig.k);
 	size_t len = strlen(log);
 
 	if (len > kernel_seen)
@@ -78,17 +73,8 @@ static void events_clear(void)
 {
 	pthread_mutex_lock(&events_lock);
 	events[0] = '\0';
-	kernel_seen = strlen(fk_log(k));
+	kernel_seen = strlen(fk_log(rig.k));
 	pthread_mutex_unlock(&events_lock);
-}
-
-static void remove_process(int pid)
-{
-	_cleanup_free_ char *cmd = NULL;
-
-	CHECK(startswith(f.proc, "/tmp/hookd-fixture-"));
-	CHECK(asprintf(&cmd, "rm -rf '%s/%d'", f.proc, pid) > 0);
-	CHECK(system(cmd) == 0);
 }
 
 /* alice's poller does not go the moment logind ends her session: it gets SIGTERM and exits 300 ms later,
@@ -99,7 +85,7 @@ static void *poller_exits_later(void *userdata)
 
 	nanosleep(&pause, NULL);
 	event("poller exits");
-	remove_process(4321);
+	fx_process_exit(&rig.f, 4321);
 	return NULL;
 }
 
@@ -109,85 +95,47 @@ static void on_bus_call(void *userdata, const char *line)
 {
 	event(line);
 	if (streq(line, "stop display-manager.service"))
-		remove_process(1234);
+		fx_process_exit(&rig.f, 1234);
 	else if (streq(line, "stop sound-server.service"))
-		remove_process(1400);
+		fx_process_exit(&rig.f, 1400);
 	else if (streq(line, "terminate 2") && !poller_lingers)
-		remove_process(4321);
+		fx_process_exit(&rig.f, 4321);
 	else if (streq(line, "terminate 2")) {
 		CHECK_INT(pthread_create(&exiting, NULL, poller_exits_later, NULL), 0);
 		exiting_started = true;
 	}
 }
 
-static void engine_up(void)
-{
-	struct engine_options opts = { .sysfs_root = f.sys,
-				       .proc_root = f.proc,
-				       .run_dir = f.run,
-				       .sysfs_timeout_ms = 2000,
-				       .operation_timeout_ms = 60000,
-				       .kernel = fk_kernel(k),
-				       .host_bus = fhb_bus(bus) };
-
-	CHECK_INT(engine_new(&opts, &e), 0);
-	CHECK_INT(engine_recover(e), 0);
-}
-
 /* The desktop: Xorg of display-manager.service on the card, alice's poller (session 2 on seat0) on the
  * render node, a sound server on the audio function; nvidia-persistenced is installed but not running. */
 static void setup(void)
 {
-	fx_machine(&f);
-	fx_class_node(&f, GPU, "drm/card0", "drm", 226, 0, "dri/card0");
-	fx_class_node(&f, GPU, "drm/renderD128", "drm", 226, 128, "dri/renderD128");
-	fx_class_node(&f, GPU_AUDIO, "sound/card1/pcmC1D3p", "sound", 116, 11, "snd/pcmC1D3p");
-	fx_process(&f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
-	fx_process_fd(&f, 1234, 11, "/dev/dri/card0");
-	fx_process(&f, 4321, "gpu-poller", 1000, "/user.slice/user-1000.slice/session-2.scope");
-	fx_process_fd(&f, 4321, 3, "/dev/dri/renderD128");
-	fx_process(&f, 1400, "sound-server", 0, "/system.slice/sound-server.service");
-	fx_process_fd(&f, 1400, 30, "/dev/snd/pcmC1D3p");
-	k = fk_new(&f);
-	bus = fhb_new();
-	fhb_add_unit(bus, "display-manager.service", "active");
-	fhb_add_unit(bus, "sound-server.service", "active");
-	fhb_add_unit(bus, "nvidia-persistenced.service", "inactive");
-	fhb_add_session(bus, "2", "seat0");
+	fx_machine(&rig.f);
+	fx_class_node(&rig.f, GPU, "drm/card0", "drm", 226, 0, "dri/card0");
+	fx_class_node(&rig.f, GPU, "drm/renderD128", "drm", 226, 128, "dri/renderD128");
+	fx_class_node(&rig.f, GPU_AUDIO, "sound/card1/pcmC1D3p", "sound", 116, 11, "snd/pcmC1D3p");
+	fx_process(&rig.f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
+	fx_process_fd(&rig.f, 1234, 11, "/dev/dri/card0");
+	fx_process(&rig.f, 4321, "gpu-poller", 1000, "/user.slice/user-1000.slice/session-2.scope");
+	fx_process_fd(&rig.f, 4321, 3, "/dev/dri/renderD128");
+	fx_process(&rig.f, 1400, "sound-server", 0, "/system.slice/sound-server.service");
+	fx_process_fd(&rig.f, 1400, 30, "/dev/snd/pcmC1D3p");
+	rig_start(&rig);
+	fhb_add_unit(rig.bus, "display-manager.service", "active");
+	fhb_add_unit(rig.bus, "sound-server.service", "active");
+	fhb_add_unit(rig.bus, "nvidia-persistenced.service", "inactive");
+	fhb_add_session(rig.bus, "2", "seat0");
 	events[0] = '\0';
 	kernel_seen = 0;
 	exiting_started = poller_lingers = false;
-	engine_up();
+	rig_up(&rig);
 }
 
 static void teardown(void)
 {
 	if (exiting_started)
 		CHECK_INT(pthread_join(exiting, NULL), 0);
-	engine_free(e);
-	fk_free(k);
-	fhb_free(bus);
-	fx_clear(&f);
-}
-
-static struct vm_config *vm(const char *text)
-{
-	struct vm_config *c = NULL;
-	struct diag d = { 0 };
-
-	CHECK_INT(vm_config_parse_string("desk", text, "desk.ini", &c, &d), 0);
-	return c;
-}
-
-static const char *driver_of(const char *address)
-{
-	static char buf[64];
-	struct topology t = { .sysfs_root = f.sys, .proc_root = f.proc };
-	_cleanup_free_ char *d = NULL;
-
-	CHECK_INT(topology_driver(&t, address, &d), 0);
-	snprintf(buf, sizeof(buf), "%s", d ? d : "");
-	return buf;
+	rig_teardown(&rig);
 }
 
 #define FREEING_VM                                                                                \
@@ -203,7 +151,7 @@ static struct vm_config *freeing_vm(const char *holders_timeout)
 	_cleanup_free_ char *text = NULL;
 
 	CHECK(asprintf(&text, FREEING_VM, holders_timeout) > 0);
-	return vm(text);
+	return rig_vm("desk", text);
 }
 
 /* The order a user relies on: nothing of the GPU moves until what held it is gone; everything comes back,
@@ -217,9 +165,9 @@ static void test_prepare_frees_release_restores(void)
 	setup();
 	c = freeing_vm("30"); /* the wait ends when the poller goes */
 	poller_lingers = true;
-	fhb_log_clear(bus);
-	fhb_observe(bus, on_bus_call, NULL);
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
+	fhb_log_clear(rig.bus);
+	fhb_observe(rig.bus, on_bus_call, NULL);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
 	/* the check phase reads (nothing changes before it has passed), then the changes in order */
 	CHECK_STR(events_now(),
 		  "unit-state display-manager.service|unit-state sound-server.service|"
@@ -231,30 +179,30 @@ static void test_prepare_frees_release_restores(void)
 		  "unit-state nvidia-persistenced.service|"
 		  "list-sessions seat0|list-sessions seat0|terminate 2|list-sessions seat0|"
 		  "poller exits|kernel");
-	CHECK_STR(driver_of(GPU), "vfio-pci");
-	CHECK_STR(driver_of(GPU_AUDIO), "vfio-pci");
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "inactive");
-	CHECK_STR(fhb_unit_state(bus, "sound-server.service"), "inactive");
-	CHECK(!fhb_session_exists(bus, "2"));
-	CHECK_INT(fhb_inhibitors_held(bus), 1);
-	CHECK_INT(journal_load(f.run, "desk", &p), 0);
+	CHECK_STR(rig_driver(&rig, GPU), "vfio-pci");
+	CHECK_STR(rig_driver(&rig, GPU_AUDIO), "vfio-pci");
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "inactive");
+	CHECK_STR(fhb_unit_state(rig.bus, "sound-server.service"), "inactive");
+	CHECK(!fhb_session_exists(rig.bus, "2"));
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 1);
+	CHECK_INT(journal_load(rig.run_dir, "desk", &p), 0);
 	CHECK_INT(p->phase, PHASE_PREPARED);
 
 	/* The display manager failed on its way down (Xorg's exit status): systemd needs reset-failed before it
 	 * starts it again. */
-	fhb_add_unit(bus, "display-manager.service", "failed");
+	fhb_add_unit(rig.bus, "display-manager.service", "failed");
 	events_clear();
-	CHECK_INT(engine_release(e, "desk", &msg2), 0);
+	CHECK_INT(engine_release(rig.e, "desk", &msg2), 0);
 	CHECK(msg2 == NULL);
 	CHECK_STR(events_now(), "kernel|start sound-server.service|"
 				"reset-failed display-manager.service|start display-manager.service");
-	CHECK_STR(driver_of(GPU), "nvidia");
-	CHECK_STR(driver_of(GPU_AUDIO), "snd_hda_intel");
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
-	CHECK_STR(fhb_unit_state(bus, "sound-server.service"), "active");
-	CHECK_STR(fhb_unit_state(bus, "nvidia-persistenced.service"), "inactive"); /* not running before */
-	CHECK_INT(fhb_inhibitors_held(bus), 0);
-	fhb_observe(bus, NULL, NULL);
+	CHECK_STR(rig_driver(&rig, GPU), "nvidia");
+	CHECK_STR(rig_driver(&rig, GPU_AUDIO), "snd_hda_intel");
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "sound-server.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "nvidia-persistenced.service"), "inactive"); /* not running before */
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
+	fhb_observe(rig.bus, NULL, NULL);
 	teardown();
 }
 
@@ -267,21 +215,21 @@ static void test_holder_that_stays_refuses(void)
 	_cleanup_free_ char *msg = NULL;
 
 	setup();
-	fx_process(&f, 777, "stubborn", 0, "/system.slice/stubborn.service");
-	fx_process_fd(&f, 777, 5, "/dev/dri/card0");
+	fx_process(&rig.f, 777, "stubborn", 0, "/system.slice/stubborn.service");
+	fx_process_fd(&rig.f, 777, 5, "/dev/dri/card0");
 	c = freeing_vm("0.5");
-	fhb_observe(bus, on_bus_call, NULL);
-	CHECK(engine_prepare(e, c, NULL, &msg) != 0);
+	fhb_observe(rig.bus, on_bus_call, NULL);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) != 0);
 	CHECK(msg && strstr(msg, "still in use by pid 777 (stubborn, user root, stubborn.service) after 0.5 s"));
 	CHECK(!strchr(msg, '\n'));
 	CHECK(!strstr(events_now(), "kernel"));
-	CHECK_STR(driver_of(GPU), "nvidia");
-	CHECK_STR(driver_of(GPU_AUDIO), "snd_hda_intel");
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
-	CHECK_STR(fhb_unit_state(bus, "sound-server.service"), "active");
-	CHECK_STR(fhb_unit_state(bus, "nvidia-persistenced.service"), "inactive");
-	CHECK_INT(fhb_inhibitors_held(bus), 0);
-	fhb_observe(bus, NULL, NULL);
+	CHECK_STR(rig_driver(&rig, GPU), "nvidia");
+	CHECK_STR(rig_driver(&rig, GPU_AUDIO), "snd_hda_intel");
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "sound-server.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "nvidia-persistenced.service"), "inactive");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
+	fhb_observe(rig.bus, NULL, NULL);
 	teardown();
 }
 
@@ -294,15 +242,15 @@ static void test_slow_display_manager(void)
 
 	setup();
 	c = freeing_vm("5");
-	fhb_unit_job_takes(bus, "display-manager.service", 3000);
-	fhb_observe(bus, on_bus_call, NULL);
-	CHECK_INT(engine_prepare(e, c, NULL, &msg), 0);
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "inactive");
-	CHECK_STR(driver_of(GPU), "vfio-pci");
-	CHECK_INT(engine_release(e, "desk", &msg2), 0);
-	CHECK_STR(fhb_unit_state(bus, "display-manager.service"), "active");
-	CHECK_STR(driver_of(GPU), "nvidia");
-	fhb_observe(bus, NULL, NULL);
+	fhb_unit_job_takes(rig.bus, "display-manager.service", 3000);
+	fhb_observe(rig.bus, on_bus_call, NULL);
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "inactive");
+	CHECK_STR(rig_driver(&rig, GPU), "vfio-pci");
+	CHECK_INT(engine_release(rig.e, "desk", &msg2), 0);
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "active");
+	CHECK_STR(rig_driver(&rig, GPU), "nvidia");
+	fhb_observe(rig.bus, NULL, NULL);
 	teardown();
 }
 
@@ -312,42 +260,42 @@ static void test_slow_display_manager(void)
 static void test_inhibitor_taken_again_after_kill(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *c =
-		vm("[vm]\ninhibit-sleep = yes\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("desk", "[vm]\ninhibit-sleep = yes\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_free_ char *msg = NULL;
 	int status;
 	pid_t pid;
 
 	setup();
-	engine_free(e);
-	e = NULL;
+	engine_free(rig.e);
+	rig.e = NULL;
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		char *m = NULL;
 
-		k = fk_new(&f);
-		engine_up();
-		if (engine_prepare(e, c, NULL, &m) != 0)
+		rig.k = fk_new(&rig.f);
+		rig_up(&rig);
+		if (engine_prepare(rig.e, c, NULL, &m) != 0)
 			_exit(3);
 		raise(SIGKILL);
 		_exit(4);
 	}
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	CHECK_STR(driver_of(NVME_A), "vfio-pci");
-	CHECK_INT(fhb_inhibitors_held(bus), 0); /* the child's went with it */
+	CHECK_STR(rig_driver(&rig, NVME_A), "vfio-pci");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0); /* the child's went with it */
 
-	engine_up(); /* the next hookd */
-	CHECK_STR(fhb_log(bus), "inhibit sleep\n");
-	CHECK_INT(fhb_inhibitors_held(bus), 1);
+	rig_up(&rig); /* the next hookd */
+	CHECK_STR(fhb_log(rig.bus), "inhibit sleep\n");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 1);
 	/* a second recovery in the same process does not take a second one */
-	engine_free(e);
-	engine_up();
-	CHECK_INT(fhb_inhibitors_held(bus), 1);
+	engine_free(rig.e);
+	rig_up(&rig);
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 1);
 
-	CHECK_INT(engine_release(e, "desk", &msg), 0);
-	CHECK_STR(driver_of(NVME_A), "nvme");
-	CHECK_INT(fhb_inhibitors_held(bus), 0);
+	CHECK_INT(engine_release(rig.e, "desk", &msg), 0);
+	CHECK_STR(rig_driver(&rig, NVME_A), "nvme");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
 	teardown();
 }
 
@@ -356,33 +304,17 @@ static void test_interrupted_prepare_takes_nothing(void)
 {
 #ifdef HOOKD_FAULT_INJECTION
 	_cleanup_(vm_config_freep) struct vm_config *c =
-		vm("[vm]\ninhibit-sleep = yes\n[device.ssd]\naddress = 04:00.0\n");
+		rig_vm("desk", "[vm]\ninhibit-sleep = yes\n[device.ssd]\naddress = 04:00.0\n");
 	_cleanup_free_ char *msg = NULL;
-	int status;
-	pid_t pid;
 
 	setup();
-	engine_free(e);
-	e = NULL;
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		char *m = NULL;
-
-		k = fk_new(&f);
-		engine_up();
-		setenv("HOOKD_FAULT", "crash-at:unbind:" NVME_A, 1);
-		engine_prepare(e, c, NULL, &m);
-		_exit(3); /* not reached: the fault point kills */
-	}
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	engine_up();
-	CHECK_INT(fhb_inhibitors_held(bus), 0);
-	CHECK_STR(fhb_log(bus), "");
-	CHECK_INT(engine_release(e, "desk", &msg), 0);
-	CHECK_STR(driver_of(NVME_A), "nvme");
-	CHECK_INT(fhb_inhibitors_held(bus), 0);
+	rig_prepare_killed(&rig, c, "crash-at:unbind:" NVME_A, NULL);
+	rig_up(&rig);
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
+	CHECK_STR(fhb_log(rig.bus), "");
+	CHECK_INT(engine_release(rig.e, "desk", &msg), 0);
+	CHECK_STR(rig_driver(&rig, NVME_A), "nvme");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
 	teardown();
 #endif
 }

@@ -231,21 +231,12 @@ static void test_inhibitor_per_vm(void)
 
 /* ---- holders-gone ---- */
 
-static void remove_process(int pid)
-{
-	_cleanup_free_ char *cmd = NULL;
-
-	CHECK(startswith(f.proc, "/tmp/hookd-fixture-"));
-	CHECK(asprintf(&cmd, "rm -rf '%s/%d'", f.proc, pid) > 0);
-	CHECK(system(cmd) == 0);
-}
-
 static void *remove_xorg_later(void *userdata)
 {
 	const struct timespec pause = { .tv_nsec = 300 * 1000 * 1000 };
 
 	nanosleep(&pause, NULL);
-	remove_process(1234);
+	fx_process_exit(&f, 1234);
 	return NULL;
 }
 
