@@ -135,6 +135,7 @@ vsh() {
 
 # domain_xml NAME UUID BDF...: a tiny TCG guest (q35, 128 MiB, no disk, no display, a pty serial) with the
 # PCI functions as unmanaged hostdevs: libvirt expects them on vfio-pci already, which is hookd's job.
+# DOMAIN_XML_EXTRA, when set, is more of the domain's elements (<vcpu>, <cputune>), placed after <memory>.
 domain_xml() {
 	local name=$1 uuid=$2 bdf
 	shift 2
@@ -142,7 +143,8 @@ domain_xml() {
 <domain type='qemu'>
   <name>$name</name>
   <uuid>$uuid</uuid>
-  <memory unit='MiB'>128</memory>
+  <memory unit='MiB'>128</memory>${DOMAIN_XML_EXTRA:+
+  $DOMAIN_XML_EXTRA}
   <os><type arch='x86_64' machine='q35'>hvm</type></os>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
