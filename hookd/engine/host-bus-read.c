@@ -208,6 +208,13 @@ static int refuse_unit_job(void *data, const char *unit, unsigned timeout_ms, ch
 	return -EROFS;
 }
 
+/* AllowedCPUs is read over the write side's calls (host-bus-cpus.h), which a reader does not link: its check
+ * leaves the slices to prepare, as without a bus. */
+static int no_allowed_cpus(void *data, const char *unit, char **ret_cpus, char **ret_why)
+{
+	return -EOPNOTSUPP;
+}
+
 static int refuse_set_allowed_cpus(void *data, const char *unit, const char *cpus, char **ret_why)
 {
 	return -EROFS;
@@ -227,6 +234,7 @@ static const struct host_bus_ops read_only_ops = {
 	.unit_state = host_bus_unit_state,
 	.stop_unit = refuse_unit_job,
 	.start_unit = refuse_unit_job,
+	.get_allowed_cpus = no_allowed_cpus,
 	.set_allowed_cpus = refuse_set_allowed_cpus,
 	.list_sessions = host_bus_list_sessions,
 	.terminate_session = refuse_terminate_session,

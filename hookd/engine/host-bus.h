@@ -39,7 +39,8 @@ struct host_bus {
  * 0 or -ENOMEM. */
 int host_bus_system_open(struct host_bus *ret);
 /* The same bus for a reader (hookctl; host-bus-read.c, the read side): unit_state and list_sessions ask the
- * running system, every change is refused with -EROFS; get_allowed_cpus is NULL. */
+ * running system, every change is refused with -EROFS; get_allowed_cpus gives -EOPNOTSUPP. Every op of
+ * every bus is set: callers never test for NULL. */
 int host_bus_read_only_open(struct host_bus *ret);
 void host_bus_system_close(struct host_bus *b);
 

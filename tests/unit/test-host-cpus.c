@@ -7,6 +7,7 @@
 #include "engine-fixture.h"
 #include "fake-host-bus.h"
 #include "fake-kernel.h"
+#include "host-bus.h"
 #include "host-changes.h"
 #include "host-cpus.h"
 #include "host-irqs.h"
@@ -173,6 +174,32 @@ static void test_check(void)
 	CHECK_INT(allowed->check(&h.ctx, &slice, &why), -EINVAL);
 	CHECK_STR(why, "vm-cpus names CPUs 6, which are not online (online: 0-5)");
 	free(why);
+	host_down(&h);
+}
+
+/* A reader's bus (hookctl; hookd on a fixture tree) cannot read AllowedCPUs: the slice is left to prepare's
+ * check, reading it says so, writing it is refused. Never a call through a missing operation. */
+static void test_read_only_bus(void)
+{
+	const struct host_change_reader *allowed = host_change_reader_for(HOST_ALLOWED_CPUS);
+	const struct host_change_writer *writer = host_change_writer_for(HOST_ALLOWED_CPUS);
+	struct plan_host_change slice = change(HOST_ALLOWED_CPUS, "system.slice", "2-3");
+	struct host_bus ro;
+	char *why = NULL, *value = NULL;
+	struct host h;
+
+	host_up(&h);
+	CHECK_INT(host_bus_read_only_open(&ro), 0);
+	h.ctx.bus = &ro;
+	CHECK_INT(allowed->check(&h.ctx, &slice, &why), 0);
+	CHECK(!why);
+	CHECK_INT(allowed->read(&h.ctx, &slice, &value), -EOPNOTSUPP);
+	CHECK(!value);
+	slice.step = HOST_CHANGE_APPLYING;
+	CHECK(writer->apply(&h.ctx, &slice, "0-1,4-5", &why) < 0);
+	CHECK(!slice.applied);
+	free(why);
+	host_bus_system_close(&ro);
 	host_down(&h);
 }
 
@@ -371,6 +398,7 @@ int main(void)
 {
 	RUN(test_plan);
 	RUN(test_check);
+	RUN(test_read_only_bus);
 	RUN(test_combine);
 	RUN(test_write_and_restore);
 	RUN(test_irq_plan);
