@@ -14,6 +14,7 @@
 #include "reply-decode.h"
 #include "util.h"
 #include "virt.h"
+#include "vmcpus.h"
 #include "vmfile.h"
 
 static void print_plan(const struct hookctl *ctx, json_object *result)
@@ -121,8 +122,20 @@ static int check_by_daemon(struct hookctl *ctx, const char *vm, json_object **re
 	return 0;
 }
 
-/* The <hostdev> devices of a devices-from-xml VM: --xml FILE, else the domain's XML from libvirt. NULL with a
- * note when neither has it. */
+/* Whether VM's plan reads the domain XML: its <hostdev> devices (devices-from-xml), its CPUs from <cputune>
+ * (vm-cpus = auto, or unset, for isolate-cpus, steer-irqs or a governor), its pages from <memoryBacking>
+ * (hugepages = auto). hookd's prepare always has the XML; check must fetch it for every one of these. */
+static bool plan_reads_domain_xml(const struct vm_config *vm)
+{
+	bool cpus_auto = !vm->vm_cpus || streq(vm->vm_cpus, VM_CPUS_AUTO);
+	bool governor = vm->vm_cpus && (vm->cpu_governor || vm->energy_performance_preference);
+
+	return vm->devices_from_xml || (cpus_auto && (vm->isolate_cpus || vm->steer_irqs || governor)) ||
+	       vm->hugepages.mode == HUGEPAGES_AUTO;
+}
+
+/* The domain XML the plan reads (plan_reads_domain_xml): --xml FILE, else the domain's XML from libvirt.
+ * NULL with a note when neither has it. */
 static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_config *vm, char **ret)
 {
 	_cleanup_virt_ virConnectPtr conn = NULL;
@@ -134,21 +147,35 @@ static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_confi
 		r = hookctl_read_file(ctx->xml_file, HOOKD_XML_MAX, ret);
 		if (r < 0)
 			hookctl_error("cannot read %s: %s", ctx->xml_file, hookctl_read_error(r));
-		if (r >= 0 && !vm->devices_from_xml)
+		if (r >= 0 && !plan_reads_domain_xml(vm))
 			hookctl_note("note: VM '%s' does not set devices-from-xml; the XML of %s is not used.",
 				     vm->name, ctx->xml_file);
 		return r;
 	}
-	if (!vm->devices_from_xml)
+	if (!plan_reads_domain_xml(vm))
 		return 0;
-	if (virt_open(ctx->connect_uri, &conn, &err) < 0)
-		hookctl_note("note: VM '%s' takes its devices from the domain XML, and libvirt (%s) cannot be reached: "
-			     "its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
-			     vm->name, ctx->connect_uri);
-	else if (virt_domain_xml(conn, vm->name, ret) < 0)
-		hookctl_note("note: VM '%s' takes its devices from the domain XML, and libvirt has no domain of that "
-			     "name: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
-			     vm->name);
+	if (virt_open(ctx->connect_uri, &conn, &err) < 0) {
+		if (vm->devices_from_xml)
+			hookctl_note(
+				"note: VM '%s' takes its devices from the domain XML, and libvirt (%s) cannot be "
+				"reached: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
+				vm->name, ctx->connect_uri);
+		else
+			hookctl_note(
+				"note: libvirt (%s) cannot be reached: the domain XML of VM '%s' is not read (give "
+				"it with --xml FILE).",
+				ctx->connect_uri, vm->name);
+	} else if (virt_domain_xml(conn, vm->name, ret) < 0) {
+		if (vm->devices_from_xml)
+			hookctl_note(
+				"note: VM '%s' takes its devices from the domain XML, and libvirt has no domain of "
+				"that name: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
+				vm->name);
+		else
+			hookctl_note("note: libvirt has no domain '%s': its domain XML is not read (give it with --xml "
+				     "FILE).",
+				     vm->name);
+	}
 	return 0;
 }
 

@@ -7,21 +7,34 @@
 #include "output.h"
 #include "util.h"
 
-/* What each kind does to its target, in the user's words; a kind not listed shows its own name. */
+/* What each kind does to its target, in the user's words; a kind not listed shows its own name. A kind that
+ * takes CPUs away wants the CPUs it takes, not the value it writes: "unset -> without CPUs 2-3". */
 static const struct {
 	const char *kind;
 	const char *label;
+	bool takes_cpus;
 } labels[] = {
-	{ "cpu-governor", "CPU governor of" },
-	{ "cpu-epp", "energy performance preference of" },
+	{ "cpu-governor", "CPU governor of", false },
+	{ "cpu-epp", "energy performance preference of", false },
+	{ "allowed-cpus", "AllowedCPUs of", true },
+	{ "workqueue-cpumask", "unbound workqueues' cpumask,", true },
 };
 
-static const char *label_of(const char *kind)
+static const char *label_of(const char *kind, bool *ret_takes_cpus)
 {
+	*ret_takes_cpus = false;
 	for (size_t i = 0; i < ELEMENTSOF(labels); i++)
-		if (streq(labels[i].kind, kind))
+		if (streq(labels[i].kind, kind)) {
+			*ret_takes_cpus = labels[i].takes_cpus;
 			return labels[i].label;
+		}
 	return kind;
+}
+
+/* A value as the user reads it: an empty one is a setting that is not set (AllowedCPUs: every CPU). */
+static const char *value_text(const char *v, const char *missing)
+{
+	return !v ? missing : *v ? v : "unset";
 }
 
 /* ", shared with VM a, b" or "". */
@@ -45,7 +58,8 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 		json_object *c = json_object_array_get_idx(changes, i);
 		const char *step = json_get_str(c, "step"), *wanted = json_get_str(c, "wanted");
 		const char *before = json_get_str(c, "before"), *now = json_get_str(c, "now");
-		const char *applied = json_get_str(c, "applied");
+		const char *applied = json_get_str(c, "applied"), *label;
+		bool takes_cpus;
 
 		/* Status shows what the VM holds: changes given back (or never made) are not the host's news. */
 		if (view == HOST_CHANGES_HELD && !streq_ptr(step, "applying") && !streq_ptr(step, "applied"))
@@ -55,12 +69,15 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 								      : "host changes:");
 			heading = true;
 		}
-		printf("    %s %s: ", label_of(json_get_str(c, "kind")), json_get_str(c, "target"));
+		label = label_of(json_get_str(c, "kind"), &takes_cpus);
+		printf("    %s %s: ", label, json_get_str(c, "target"));
 		if (view == HOST_CHANGES_PLANNED) {
-			printf("%s -> %s", now ? now : "(cannot be read)", wanted ? wanted : "?");
+			printf("%s -> %s%s", value_text(now, "(cannot be read)"), takes_cpus ? "without CPUs " : "",
+			       value_text(wanted, "?"));
 			print_shared(c, "already set so by");
 		} else {
-			printf("%s (the host's: %s)", applied ? applied : wanted ? wanted : "?", before ? before : "?");
+			printf("%s (the host's: %s)", value_text(applied ? applied : wanted, "?"),
+			       value_text(before, "?"));
 			if (streq_ptr(step, "applying"))
 				printf(", %sbeing applied%s", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET));
 			print_shared(c, "shared with");

@@ -57,4 +57,22 @@ hc $IO check nodomain --xml "$T/missing.xml"
 expect_rc 1 "check --xml of a missing file"
 expect_grep "cannot read $T/missing.xml: No such file" "$T/err" "stderr"
 
+step "check of a VM whose CPUs come from <cputune> (vm-cpus = auto): the XML is read from libvirt too"
+mkdir -p "$T/sys/devices/system/cpu" "$T/sys/devices/virtual/workqueue"
+echo 0-3 >"$T/sys/devices/system/cpu/online"
+echo f >"$T/sys/devices/virtual/workqueue/cpumask"
+printf '[vm]\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/pinned.ini"
+# shellcheck disable=SC2086
+hc $IO check pinned
+expect_rc 0 "check pinned"
+grep -q "needs the domain XML" "$T/out" "$T/err" && fail "check did not read pinned's XML: $(cat "$T/out")"
+expect_grep "^    AllowedCPUs of system.slice: (cannot be read) -> without CPUs 2-3$" "$T/out" "system.slice planned for pinned's CPUs"
+expect_grep "^    unbound workqueues' cpumask, workqueue: f -> without CPUs 2-3$" "$T/out" "the workqueue mask planned"
+printf '[vm]\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/nodomain.ini"
+# shellcheck disable=SC2086
+hc $IO check nodomain
+expect_rc 1 "check of vm-cpus = auto without a domain"
+expect_grep "libvirt has no domain 'nodomain': its domain XML is not read" "$T/err" "the note"
+expect_grep "vm-cpus = auto needs the domain XML" "$T/out" "the refusal"
+
 finish
