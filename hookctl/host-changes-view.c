@@ -14,10 +14,9 @@ static const struct {
 	const char *label;
 	bool takes_cpus;
 } labels[] = {
-	{ "cpu-governor", "CPU governor of", false },
-	{ "cpu-epp", "energy performance preference of", false },
-	{ "allowed-cpus", "AllowedCPUs of", true },
-	{ "workqueue-cpumask", "unbound workqueues' cpumask,", true },
+	{ "cpu-governor", "CPU governor of", false }, { "cpu-epp", "energy performance preference of", false },
+	{ "allowed-cpus", "AllowedCPUs of", true },   { "workqueue-cpumask", "unbound workqueues' cpumask,", true },
+	{ "irq-affinity", "affinity of IRQ", false },
 };
 
 static const char *label_of(const char *kind, bool *ret_takes_cpus)
@@ -72,8 +71,14 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 		label = label_of(json_get_str(c, "kind"), &takes_cpus);
 		printf("    %s %s: ", label, json_get_str(c, "target"));
 		if (view == HOST_CHANGES_PLANNED) {
-			printf("%s -> %s%s", value_text(now, "(cannot be read)"), takes_cpus ? "without CPUs " : "",
-			       value_text(wanted, "?"));
+			const char *how = takes_cpus ? "without CPUs " : "";
+
+			/* steer-irqs' "on:CPUS" and "off:CPUS" (host-irqs.h) */
+			if (wanted && startswith(wanted, "on:"))
+				how = "onto CPUs ", wanted += strlen("on:");
+			else if (wanted && startswith(wanted, "off:"))
+				how = "without CPUs ", wanted += strlen("off:");
+			printf("%s -> %s%s", value_text(now, "(cannot be read)"), how, value_text(wanted, "?"));
 			print_shared(c, "already set so by");
 		} else {
 			printf("%s (the host's: %s)", value_text(applied ? applied : wanted, "?"),

@@ -61,11 +61,14 @@ step "check of a VM whose CPUs come from <cputune> (vm-cpus = auto): the XML is 
 mkdir -p "$T/sys/devices/system/cpu" "$T/sys/devices/virtual/workqueue"
 echo 0-3 >"$T/sys/devices/system/cpu/online"
 echo f >"$T/sys/devices/virtual/workqueue/cpumask"
-printf '[vm]\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/pinned.ini"
+mkdir -p "$T/proc/irq/5"
+echo 0-3 >"$T/proc/irq/5/smp_affinity_list"
+printf '[vm]\nisolate-cpus = yes\nsteer-irqs = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/pinned.ini"
 # shellcheck disable=SC2086
 hc $IO check pinned
 expect_rc 0 "check pinned"
 grep -q "needs the domain XML" "$T/out" "$T/err" && fail "check did not read pinned's XML: $(cat "$T/out")"
+expect_grep "^    affinity of IRQ 5: 0-3 -> without CPUs 2-3$" "$T/out" "a host IRQ steered off pinned's CPUs"
 expect_grep "^    AllowedCPUs of system.slice: (cannot be read) -> without CPUs 2-3$" "$T/out" "system.slice planned for pinned's CPUs"
 expect_grep "^    unbound workqueues' cpumask, workqueue: f -> without CPUs 2-3$" "$T/out" "the workqueue mask planned"
 printf '[vm]\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CONF_DIR/vms/nodomain.ini"
