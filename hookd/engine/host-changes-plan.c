@@ -111,12 +111,14 @@ int host_changes_plan(struct host_context *ctx, const struct vm_config *vm, cons
 		r = host_sessions_plan(ctx, vm, p, diag);
 	if (r >= 0)
 		r = host_holders_gone_plan(ctx, vm, p, diag);
-	if (r >= 0)
-		r = host_plan_cpu_governor(ctx, vm, domain_xml, p, diag);
+	/* Hugepages before the CPUs: the reservation is the step most likely to fall short, so its refusal or
+	 * failure has nothing else to undo, and the pages are given back last. */
 	if (r >= 0)
 		r = hugepages_plan(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)
 		r = host_cpus_plan(ctx, vm, domain_xml, p, diag);
+	if (r >= 0)
+		r = host_plan_cpu_governor(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)
 		r = host_irqs_plan(ctx, vm, domain_xml, p, diag);
 	if (r >= 0)

@@ -130,6 +130,38 @@ static void test_order_and_restore(void)
 	rig_teardown(&rig);
 }
 
+/* The plan's order is the comment's in host_changes_plan: hugepages (the step most likely to fall short,
+ * so a refusal has nothing to undo), then the governor on the VM's CPUs; release the other way round. */
+static void test_hugepages_before_governor(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		rig_vm("win10", "[vm]\nvm-cpus = 2-3\ncpu-governor = performance\nhugepages = 16\n"
+				"[device.ssd]\naddress = 04:00.0\n");
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL;
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	size_t pages = SIZE_MAX, governor = SIZE_MAX;
+
+	setup();
+	fk_hugepages_add(rig.k, 0, 2048, 0);
+	fk_hugepages_set_memory(rig.k, 0, 2048, 1000, 0);
+	fx_write(&rig.f, "proc", "meminfo", "MemTotal:       32000000 kB\nHugepagesize:       2048 kB");
+	fx_write(&rig.f, "proc", "sys/vm/compact_memory", "0");
+	CHECK_INT(engine_prepare(rig.e, c, NULL, &msg), 0);
+	p = rig_journal(&rig, "win10");
+	for (size_t i = 0; i < p->n_host_changes; i++) {
+		if (p->host_changes[i].kind == HOST_HUGEPAGES && pages == SIZE_MAX)
+			pages = i;
+		if (p->host_changes[i].kind == HOST_CPU_GOVERNOR && governor == SIZE_MAX)
+			governor = i;
+	}
+	CHECK(pages != SIZE_MAX && governor != SIZE_MAX);
+	CHECK(pages < governor);
+	CHECK_INT(engine_release(rig.e, "win10", &msg2), 0);
+	CHECK_INT(fk_hugepages_nr(rig.k, 0, 2048), 0);
+	CHECK_STR(cpufreq(2, "scaling_governor"), "powersave");
+	rig_teardown(&rig);
+}
+
 /* What is refused is refused in the check phase, before anything is written, in one line each. */
 static void test_refused_before_any_write(void)
 {
@@ -341,6 +373,7 @@ static void test_status_and_check(void)
 int main(void)
 {
 	RUN(test_order_and_restore);
+	RUN(test_hugepages_before_governor);
 	RUN(test_refused_before_any_write);
 	RUN(test_rollback);
 	RUN(test_shared_between_two_vms);
