@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "fileio.h"
 #include "host-hugepages-size.h"
 #include "host-changes.h"
 #include "host-hugepages.h"
@@ -102,6 +104,55 @@ static struct chunker chunker_new(uint64_t size_kib)
 	return (struct chunker){ .next = FIRST_CHUNK_KIB / size_kib ? FIRST_CHUNK_KIB / size_kib : 1 };
 }
 
+/* Pages of SIZE_KIB that NODE has ready: its free blocks of the page's order or larger in PROC_ROOT's
+ * buddyinfo ("Node 0, zone   Normal  c0 c1 ... c10", free blocks per order), which the kernel hands out with
+ * no compaction. 0 for a size above the buddy allocator's orders (1 GiB pages are never ready). 0; -ENOENT
+ * when buddyinfo does not show the node; -errno of the read. */
+static int ready_pages(const char *proc_root, unsigned node, uint64_t size_kib, uint64_t *ret)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	uint64_t base_kib = (uint64_t)sysconf(_SC_PAGESIZE) / 1024, ready = 0;
+	unsigned order = 0;
+	bool seen = false;
+	int r;
+
+	while ((base_kib << order) < size_kib && order < 63)
+		order++;
+	if (asprintf(&path, "%s/buddyinfo", proc_root) < 0)
+		return -ENOMEM;
+	r = read_text_file(path, 64 * 1024, &text);
+	if (r < 0)
+		return r;
+	for (char *line = text, *next; line && *line; line = next) {
+		unsigned n, o = 0;
+		int used = 0;
+		char *p;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "Node %u, zone %*s%n", &n, &used) != 1 || used == 0 || n != node)
+			continue;
+		seen = true;
+		for (p = line + used;; o++) {
+			unsigned long long count;
+			char *end;
+
+			errno = 0;
+			count = strtoull(p, &end, 10);
+			if (end == p || errno)
+				break;
+			if (o >= order && o - order < 63)
+				ready += (uint64_t)count << (o - order);
+			p = end;
+		}
+	}
+	if (!seen)
+		return -ENOENT;
+	*ret = ready;
+	return 0;
+}
+
 /* Pages of the next chunk: at most c->next and LEFT, and what the last rate says fits in BUDGET_MS; 0 when
  * not even one page fits. */
 static uint64_t chunk_pages(const struct chunker *c, uint64_t left, unsigned long long budget_ms)
@@ -168,8 +219,8 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		      struct hugepages_outcome *ret_outcome, char **ret_why)
 {
 	struct hugepages_pool p;
-	struct chunker chunks;
-	uint64_t base, cur, got = 0, ask, obtained;
+	struct chunker chunks, slow = { .next = 1 }, *kind;
+	uint64_t base, cur, got = 0, ask, obtained, ready;
 	unsigned node, compactions = 0, writes = 0;
 	unsigned long long t0, now, budget;
 	bool compacted = false, first = true, out_of_time = false;
@@ -197,6 +248,15 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			node);
 		goto out;
 	}
+	/* Fewer pages ready than wanted: one compaction of the node up front makes them ready, cheaper than the
+	 * kernel's direct compaction page by page inside the writes (the tutorial loop compacts first too). */
+	if (io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0 && ready < wanted) {
+		r = compact(io, node);
+		compactions++;
+		if (r < 0)
+			log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
+		r = 0;
+	}
 	while (got < wanted) {
 		/* No chunk that would end past the deadline (the first one always runs: it is small). */
 		now = now_of(io);
@@ -207,7 +267,15 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		}
 		if (!first && io->deadline_ms - now < budget)
 			budget = io->deadline_ms - now;
-		ask = chunk_pages(&chunks, wanted - got, budget);
+		/* Ready pages in a chunk of their own; when none are ready, slow ones at their own rate. */
+		kind = &chunks;
+		if (io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0) {
+			if (ready == 0)
+				kind = &slow;
+			else if (kind->next > ready)
+				kind->next = ready;
+		}
+		ask = chunk_pages(kind, wanted - got, budget);
 		if (ask == 0) {
 			out_of_time = true;
 			break;
@@ -224,7 +292,9 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			break;
 		}
 		obtained = persistent(&p) > cur ? persistent(&p) - cur : 0;
-		chunker_done(&chunks, ask, obtained, now_of(io) - t0);
+		log_debug("hugepages: node %u: a chunk of %" PRIu64 " %s pages obtained %" PRIu64 " in %llu ms", node,
+			  ask, kind == &slow ? "slow" : "ready", obtained, now_of(io) - t0);
+		chunker_done(kind, ask, obtained, now_of(io) - t0);
 		cur = persistent(&p);
 		got = cur > base ? cur - base : 0;
 		if (obtained >= ask) {
@@ -356,6 +426,7 @@ static struct hugepages_io io_of(const struct host_context *ctx)
 	return (struct hugepages_io){
 		.kernel = ctx->kernel,
 		.sysfs_root = ctx->sysfs_root,
+		.proc_root = ctx->proc_root,
 		.compact_all = hugepages_compact_all,
 		.write_timeout_ms = ctx->timeout_ms,
 		.deadline_ms = now + left,

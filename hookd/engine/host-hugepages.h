@@ -51,6 +51,7 @@ int hugepages_check(const char *sysfs_root, const char *target, const char *want
 struct hugepages_io {
 	const struct kernel *kernel; /* nr_hugepages and nodeN/compact are written through it */
 	const char *sysfs_root;	     /* the pools are read under it */
+	const char *proc_root;	     /* buddyinfo: the pages a node has ready; NULL (or no buddyinfo): unknown */
 	/* Compact all memory (/proc/sys/vm/compact_memory, the kernel's proc_write), for a node without its
 	 * own compact attribute; NULL: none. 0 or -errno. */
 	int (*compact_all)(const struct kernel *k, unsigned timeout_ms);
@@ -71,9 +72,12 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
 
 /* Add WANTED pages to TARGET's pool, relative to what is there, IN CHUNKS: no single nr_hugepages write is
  * asked for more work than fits well inside one write's deadline (the kernel allocates a write's pages one
- * by one, reclaiming and compacting as it goes, and does not stop at the writer's deadline). The first chunk
- * is 64 MiB of pages; each next one is sized from the rate the last one measured to take at most a quarter
- * of write_timeout_ms, and at most doubles (later pages come harder than the first). No chunk is started
+ * by one, reclaiming and compacting as it goes, and does not stop at the writer's deadline). Pages the node
+ * has READY (free blocks of the page's size or larger in proc_root's buddyinfo) come fast, the others only
+ * through compaction inside the write, orders of magnitude slower: a chunk asks for at most the ready pages,
+ * or, when none are, for pages at the slow rate. Each kind of chunk starts small (32 MiB of ready pages, one
+ * slow page), is sized from the rate the last one of its kind measured to take at most a quarter of
+ * write_timeout_ms, and at most doubles. No chunk is started
  * that would end after deadline_ms. A chunk that falls short compacts the node (HUGEPAGES_COMPACTIONS_MAX
  * times at most) and goes on; a chunk that obtains nothing right after a compaction ends the reservation.
  * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when short, exactly

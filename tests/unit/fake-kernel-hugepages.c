@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake-kernel-internal.h"
 #include "util.h"
@@ -39,9 +40,30 @@ static void write_count(struct fake_kernel *k, const struct fk_pool *p, const ch
 	CHECK(fclose(f) == 0);
 }
 
+/* /proc/buddyinfo as the kernel shows it, for the 2 MiB pools' nodes (k->lock held): the pages a node has
+ * ready (AVAILABLE) as free blocks of order 9; the slow ones are in smaller pieces. Only when the fixture
+ * has a /proc/buddyinfo already (fk_hugepages_buddyinfo). */
+static void show_buddyinfo(struct fake_kernel *k)
+{
+	_cleanup_free_ char *path = NULL;
+	FILE *f;
+
+	CHECK(asprintf(&path, "%s/buddyinfo", k->f->proc) >= 0);
+	if (access(path, F_OK) < 0)
+		return;
+	f = fopen(path, "w");
+	CHECK(f);
+	for (size_t i = 0; i < k->n_pools; i++)
+		if (k->pools[i].size_kib == 2048)
+			fprintf(f, "Node %u, zone   Normal   %6" PRIu64 " 0 0 0 0 0 0 0 0 %6" PRIu64 " 0\n",
+				k->pools[i].node, k->pools[i].slow * 512, k->pools[i].available);
+	CHECK(fclose(f) == 0);
+}
+
 /* The pool's files as sysfs shows them (k->lock held). */
 static void show(struct fake_kernel *k, const struct fk_pool *p)
 {
+	show_buddyinfo(k);
 	write_count(k, p, "nr_hugepages", p->nr);
 	write_count(k, p, "free_hugepages", p->nr - p->used);
 	write_count(k, p, "surplus_hugepages", p->surplus);
@@ -58,10 +80,11 @@ static void free_surplus(struct fk_pool *p)
 }
 
 /* set_max_huge_pages(COUNT): COUNT is the persistent pages wanted. Returns the pages it had to allocate. */
-static uint64_t set_count(struct fk_pool *p, uint64_t count)
+static uint64_t set_count(struct fk_pool *p, uint64_t count, uint64_t *ret_slow)
 {
 	uint64_t persistent = p->nr - p->surplus, grow, min_count;
 
+	*ret_slow = 0;
 	/* Surplus pages become persistent first, then new pages are allocated while the node gives them. */
 	while (p->surplus && count > persistent) {
 		p->surplus--;
@@ -71,6 +94,9 @@ static uint64_t set_count(struct fk_pool *p, uint64_t count)
 		grow = count - persistent < p->available ? count - persistent : p->available;
 		p->nr += grow;
 		p->available -= grow;
+		*ret_slow = count - persistent - grow < p->slow ? count - persistent - grow : p->slow;
+		p->nr += *ret_slow;
+		p->slow -= *ret_slow;
 		return grow;
 	}
 	/* Free the free pages down to COUNT (never an in-use one); the in-use pages above it become surplus. */
@@ -90,6 +116,7 @@ static void compact_node_locked(struct fake_kernel *k, unsigned node)
 	for (size_t i = 0; i < k->n_pools; i++)
 		if (k->pools[i].node == node)
 			k->pools[i].available += k->pools[i].compact_gain;
+	show_buddyinfo(k);
 }
 
 void fk_compact_all_locked(struct fake_kernel *k)
@@ -97,13 +124,14 @@ void fk_compact_all_locked(struct fake_kernel *k)
 	k->compactions++;
 	for (size_t i = 0; i < k->n_pools; i++)
 		k->pools[i].available += k->pools[i].compact_gain;
+	show_buddyinfo(k);
 }
 
 int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
 {
 	unsigned long long took;
 	unsigned node;
-	uint64_t size_kib, count, grown;
+	uint64_t size_kib, count, grown, slow;
 	char attr[32], *end;
 	struct fk_pool *p;
 	int n = 0;
@@ -133,15 +161,33 @@ int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value,
 	k->pool_writes++;
 	if (count > p->nr - p->surplus && count - (p->nr - p->surplus) > k->pool_largest_grow)
 		k->pool_largest_grow = count - (p->nr - p->surplus);
-	grown = set_count(p, count);
+	grown = set_count(p, count, &slow);
 	show(k, p);
 	fk_logf(k, "hugepages node%u %" PRIu64 "kB %" PRIu64 " -> %" PRIu64, node, size_kib, count, p->nr);
 	/* Each new page takes its time; a write that needs longer than its deadline goes on in the kernel (the
 	 * pages are there once it ends) while the writer is told -ETIMEDOUT. */
-	took = grown * p->ms_per_page;
+	took = grown * p->ms_per_page + slow * p->slow_ms_per_page;
 	k->clock_ms += took < timeout_ms ? took : timeout_ms;
 	pthread_mutex_unlock(&k->lock);
 	return took > timeout_ms ? -ETIMEDOUT : 0;
+}
+
+void fk_hugepages_set_slow(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t slow, unsigned ms_per_page)
+{
+	struct fk_pool *p = pool_locked(k, node, size_kib);
+
+	p->slow = slow;
+	p->slow_ms_per_page = ms_per_page;
+	show_buddyinfo(k);
+	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_hugepages_buddyinfo(struct fake_kernel *k)
+{
+	fx_write(k->f, "proc", "buddyinfo", "%s", "");
+	pthread_mutex_lock(&k->lock);
+	show_buddyinfo(k);
+	pthread_mutex_unlock(&k->lock);
 }
 
 void fk_hugepages_set_cost(struct fake_kernel *k, unsigned node, uint64_t size_kib, unsigned ms_per_page)
@@ -203,6 +249,7 @@ void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size
 
 	p->available = available;
 	p->compact_gain = compact_gain;
+	show_buddyinfo(k);
 	pthread_mutex_unlock(&k->lock);
 }
 

@@ -50,6 +50,8 @@ struct fk_pool {
 	uint64_t available;    /* more pages the node can give (memory not fragmented into smaller pieces) */
 	uint64_t compact_gain; /* what one compaction adds to available */
 	unsigned ms_per_page;  /* the fake kernel's time one new page takes (fk_hugepages_set_cost) */
+	uint64_t slow;	       /* more pages a write gets only by compacting as it goes (fk_hugepages_set_slow) */
+	unsigned slow_ms_per_page;
 };
 
 struct fake_kernel {

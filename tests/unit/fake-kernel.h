@@ -91,6 +91,13 @@ void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size
  * write that would take longer than its deadline returns -ETIMEDOUT after the deadline, and the kernel goes
  * on and adds the pages anyway, as a real nr_hugepages write does. */
 void fk_hugepages_set_cost(struct fake_kernel *k, unsigned node, uint64_t size_kib, unsigned ms_per_page);
+/* SLOW more pages the node gives only by compacting as a write goes (after AVAILABLE ones), MS_PER_PAGE
+ * each: what the kernel's direct compaction does inside an nr_hugepages write on fragmented memory. */
+void fk_hugepages_set_slow(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t slow,
+			   unsigned ms_per_page);
+/* Show the 2 MiB pools' nodes in the fixture's /proc/buddyinfo from now on: AVAILABLE as free blocks of
+ * order 9 (ready), the slow pages as order-0 pieces. */
+void fk_hugepages_buddyinfo(struct fake_kernel *k);
 /* The fake kernel's clock in ms (hugepages_io.now_ms): it moves only by what its pool writes took. */
 unsigned long long fk_now_ms(const struct kernel *kernel);
 /* The nr_hugepages writes so far, and the most pages one of them asked to add. */

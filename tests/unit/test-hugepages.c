@@ -34,6 +34,7 @@ static void bed_init(struct bed *b, uint64_t host_pages, uint64_t available, uin
 	b->io = (struct hugepages_io){
 		.kernel = fk_kernel(b->k),
 		.sysfs_root = b->f.sys,
+		.proc_root = b->f.proc,
 		.write_timeout_ms = 1000,
 		.deadline_ms = 3600 * 1000, /* in the fake kernel's time, which starts at 0 */
 		.give_back_wait_ms = 0,
@@ -138,6 +139,55 @@ static void test_slow_memory_chunked(void)
 	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 512);
 	CHECK(fk_hugepages_writes(b.k, &largest) > 1);
 	CHECK(largest * 10 <= b.io.write_timeout_ms / 2);
+	bed_free(&b);
+}
+
+/* Fragmented memory (the benchmark's, on the guest's kernel): 100 pages ready as free 2 MiB blocks, 400 more
+ * only through the compaction the kernel does inside the write, 100 ms each. Sizing chunks by the rate of
+ * the ready pages alone made one chunk run into the slow ones and past its deadline; chunks never ask for
+ * more than /proc/buddyinfo shows ready, and past them grow from one page at the slow rate. */
+static void test_fragmented_slow_after_ready(void)
+{
+	_cleanup_free_ char *why = NULL;
+	uint64_t added = 0, largest = 0;
+	struct bed b;
+
+	bed_init(&b, 64, 100, 0);
+	fk_hugepages_buddyinfo(b.k);
+	fk_hugepages_set_slow(b.k, 0, 2048, 400, 100);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 450, &added, NULL, &why), 0);
+	CHECK(!why);
+	CHECK_INT(added, 450);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 450);
+	fk_hugepages_writes(b.k, &largest);
+	CHECK(largest <= 100);
+	bed_free(&b);
+}
+
+/* Fewer pages ready than wanted (buddyinfo): the node is compacted before the first write, not after a
+ * write fell short. */
+static void test_compacts_first_when_not_ready(void)
+{
+	_cleanup_free_ char *why = NULL, *again = NULL;
+	struct hugepages_outcome outcome;
+	const char *log;
+	uint64_t added = 0;
+	struct bed b;
+
+	bed_init(&b, 0, 100, 500);
+	fk_hugepages_buddyinfo(b.k);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 400, &added, &outcome, &why), 0);
+	CHECK_INT(added, 400);
+	CHECK_INT(outcome.compactions, 1);
+	log = fk_log(b.k);
+	CHECK(strstr(log, "compact node0") && strstr(log, "compact node0") < strstr(log, "hugepages node0"));
+	/* Enough ready: no compaction. */
+	CHECK_INT(hugepages_give_back(&b.io, NODE0_2M, 400, &again), 0);
+	free(why);
+	why = NULL;
+	fk_log_clear(b.k);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 300, &added, &outcome, &why), 0);
+	CHECK_INT(outcome.compactions, 0);
 	bed_free(&b);
 }
 
@@ -391,6 +441,8 @@ int main(void)
 	RUN(test_short_given_back_whole);
 	RUN(test_deadline_passed);
 	RUN(test_slow_memory_chunked);
+	RUN(test_fragmented_slow_after_ready);
+	RUN(test_compacts_first_when_not_ready);
 	RUN(test_slow_memory_total_deadline);
 	RUN(test_stops_when_compaction_obtains_nothing);
 	RUN(test_give_back_chunked);
