@@ -5,7 +5,7 @@
  *                                      smaller than a huge page, which only compaction joins again
  *   hugepages-tool reserve TARGET N    hookd's reservation (host-hugepages-write.c, the code prepare runs) of
  *                                      N pages on TARGET ("node0/hugepages-2048kB") under /sys; prints
- *                                      "OBTAINED MICROSECONDS COMPACTIONS"; the pages stay (or, when short,
+ *                                      "OBTAINED MICROSECONDS COMPACTIONS WRITES"; the pages stay (or, when short,
  *                                      are given back by the reservation itself)
  *   hugepages-tool give-back TARGET N  hookd's release of N pages of TARGET */
 #include <errno.h>
@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	struct hugepages_io io = {
 		.kernel = &k,
 		.sysfs_root = "/sys",
+		.proc_root = "/proc",
 		.compact_all = hugepages_compact_all,
 		/* Prepare's bounds with hookd's defaults: 10 s per write (sysfs-timeout), half of the 60 s
 		 * operation for the reservation. Chunks keep each write well inside the first. */
@@ -92,7 +93,8 @@ int main(int argc, char **argv)
 	t0 = monotonic_usec();
 	if (streq(argv[1], "reserve")) {
 		r = hugepages_reserve(&io, argv[2], n, &added, &outcome, &why);
-		printf("%" PRIu64 " %llu %u\n", outcome.obtained, monotonic_usec() - t0, outcome.compactions);
+		printf("%" PRIu64 " %llu %u %u\n", outcome.obtained, monotonic_usec() - t0, outcome.compactions,
+		       outcome.writes);
 	} else if (streq(argv[1], "give-back"))
 		r = hugepages_give_back(&io, argv[2], n, &why);
 	else
