@@ -597,6 +597,9 @@ int engine_prepare(struct engine *e, const struct vm_config *vm, const char *dom
 		r = save(&o);
 	}
 	if (r < 0) {
+		/* The rollback gets a budget of its own: a prepare that failed by using up its time must still
+		 * start the display manager again and give the devices back. */
+		o.deadline_ms = monotonic_ms() + e->operation_timeout_ms;
 		(void)undo(&o);
 		p->phase = PHASE_FAILED;
 		p->error = o.first_error ? strdup(o.first_error) : NULL;

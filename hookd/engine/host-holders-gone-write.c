@@ -44,11 +44,17 @@ static int holders_apply(struct host_context *ctx, struct plan_host_change *c, c
 	unsigned wait_ms;
 	unsigned long long deadline;
 	_cleanup_free_ char *left = NULL;
+	bool cut_short = false;
 	int r;
 
 	if (sscanf(c->wanted, "%u", &wait_ms) != 1)
 		return -EINVAL;
 	deadline = monotonic_ms() + wait_ms;
+	/* holders-timeout is the most this wait may take, never more than the operation has left. */
+	if (ctx->deadline_ms && ctx->deadline_ms < deadline) {
+		deadline = ctx->deadline_ms;
+		cut_short = true;
+	}
 	for (;;) {
 		const struct timespec pause = { .tv_nsec = HOLDERS_POLL_MS * 1000 * 1000 };
 		struct holders h = { 0 };
@@ -72,7 +78,13 @@ static int holders_apply(struct host_context *ctx, struct plan_host_change *c, c
 		if (!left)
 			break;
 		if (monotonic_ms() >= deadline) {
-			if (ret_why && asprintf(ret_why, "still in use by %s after %g s", left, wait_ms / 1000.0) < 0)
+			if (ret_why && (cut_short ? asprintf(ret_why,
+							     "still in use by %s when the operation's time ran out "
+							     "(operation-timeout of hookd.conf, shorter than "
+							     "holders-timeout %g s)",
+							     left, wait_ms / 1000.0)
+						  : asprintf(ret_why, "still in use by %s after %g s", left,
+							     wait_ms / 1000.0)) < 0)
 				*ret_why = NULL;
 			return -EBUSY;
 		}

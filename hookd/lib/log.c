@@ -7,6 +7,7 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "util.h"
 
 static const char *log_ident = "hookd";
 static int log_max = LOG_INFO;
@@ -86,6 +87,9 @@ void log_ctx(int prio, const char *vm, const char *op, const char *pci, const ch
 		sd_journal_sendv(iov, n);
 		return;
 	}
+	/* Lines made for the user (a check's warning) already name their VM: not twice. */
+	if (vm && startswith(msg, "VM ") && startswith(msg + 3, vm) && startswith(msg + 3 + strlen(vm), ": "))
+		vm = NULL;
 	fprintf(stderr, "%s: %s%s%s%s%s%s%s\n", log_ident, vm ? "VM " : "", vm ? vm : "", vm ? ": " : "",
 		pci ? pci : "", pci ? ": " : "", msg, "");
 	(void)op;

@@ -24,6 +24,7 @@ void rig_start(struct engine_rig *r)
 	r->bus = fhb_new();
 	r->e = NULL;
 	r->kernel = NULL;
+	r->operation_timeout_ms = 0;
 	snprintf(r->run_dir, sizeof(r->run_dir), "/dev/shm/hookd-run-XXXXXX");
 	if (!mkdtemp(r->run_dir))
 		snprintf(r->run_dir, sizeof(r->run_dir), "%s", r->f.run);
@@ -35,7 +36,8 @@ void rig_up(struct engine_rig *r)
 				       .proc_root = r->f.proc,
 				       .run_dir = r->run_dir,
 				       .sysfs_timeout_ms = RIG_WRITE_TIMEOUT_MS,
-				       .operation_timeout_ms = RIG_OPERATION_TIMEOUT_MS,
+				       .operation_timeout_ms = r->operation_timeout_ms ? r->operation_timeout_ms
+										       : RIG_OPERATION_TIMEOUT_MS,
 				       .kernel = r->kernel ? r->kernel : fk_kernel(r->k),
 				       .host_bus = fhb_bus(r->bus) };
 

@@ -35,6 +35,8 @@ struct engine_rig {
 	/* What the engine writes through; NULL for k's. A test may set its own kernel in front of k's before
 	 * rig_up (not owned). */
 	const struct kernel *kernel;
+	/* The engine's operation-timeout, in ms; 0: a minute. Set before rig_up. */
+	unsigned operation_timeout_ms;
 	/* The journals: on /dev/shm when there is one (their fsyncs are what takes time), else under f.run. */
 	char run_dir[128];
 };

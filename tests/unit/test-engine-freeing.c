@@ -254,6 +254,39 @@ static void test_slow_display_manager(void)
 	teardown();
 }
 
+/* A prepare that uses up its operation-timeout (a holder that outlasts it, with a longer holders-timeout)
+ * fails; its rollback still has time to start the display manager and the sound server again and to let go
+ * of the inhibitor: a desktop is not left dark because the way forward took all the time. */
+static void test_rollback_after_the_deadline(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = NULL;
+	_cleanup_free_ char *msg = NULL;
+
+	setup();
+	engine_free(rig.e);
+	rig.operation_timeout_ms = 1000;
+	rig_up(&rig);
+	fx_process(&rig.f, 777, "stubborn", 0, "/system.slice/stubborn.service");
+	fx_process_fd(&rig.f, 777, 5, "/dev/dri/card0");
+	c = freeing_vm("30");
+	fhb_unit_job_takes(rig.bus, "display-manager.service", 200);
+	fhb_observe(rig.bus, on_bus_call, NULL);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) != 0);
+	CHECK(msg && strstr(msg, "pid 777 (stubborn"));
+	CHECK(!strstr(events_now(), "kernel"));
+	CHECK_STR(fhb_unit_state(rig.bus, "display-manager.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "sound-server.service"), "active");
+	CHECK_STR(fhb_unit_state(rig.bus, "nvidia-persistenced.service"), "inactive");
+	CHECK_INT(fhb_inhibitors_held(rig.bus), 0);
+	if (rig_journal_exists(&rig, "desk")) {
+		_cleanup_(plan_freep) struct plan *p = rig_journal(&rig, "desk");
+
+		CHECK_INT(p->phase, PHASE_FAILED);
+	}
+	fhb_observe(rig.bus, NULL, NULL);
+	teardown();
+}
+
 /* kill -9 of hookd while the VM runs: the inhibitor's fd went with the process, so logind no longer holds
  * it. The next hookd's recovery takes it again for the VM still prepared, and release lets it go. The
  * prepare runs in a child, killed once it has succeeded. */
@@ -324,6 +357,7 @@ int main(void)
 	RUN(test_prepare_frees_release_restores);
 	RUN(test_holder_that_stays_refuses);
 	RUN(test_slow_display_manager);
+	RUN(test_rollback_after_the_deadline);
 	RUN(test_inhibitor_taken_again_after_kill);
 	RUN(test_interrupted_prepare_takes_nothing);
 	return 0;
