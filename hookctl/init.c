@@ -185,6 +185,20 @@ static int build_text(const struct hookctl *ctx, const char *vm, const struct in
 	return 0;
 }
 
+/* hookd refuses a device the domain also has libvirt manage: say so now, while the user edits. */
+static void managed_note(const char *vm, const char *xml)
+{
+	_cleanup_strv_free_ char **managed = NULL;
+	_cleanup_free_ char *error = NULL;
+
+	if (domxml_managed_pci_hostdevs(xml, strlen(xml), &managed, &error) < 0)
+		return;
+	for (size_t i = 0; managed[i]; i++)
+		hookctl_note("the domain's <hostdev> %s is managed='yes': set managed='no' on it (virsh edit %s), or "
+			     "hookd refuses to move it",
+			     managed[i], vm);
+}
+
 int cmd_init(struct hookctl *ctx, int argc, char **argv)
 {
 	struct topology t = { .sysfs_root = ctx->sysfs_root, .proc_root = ctx->proc_root };
@@ -257,6 +271,7 @@ int cmd_init(struct hookctl *ctx, int argc, char **argv)
 	free(l.items);
 	if (r < 0)
 		return r;
+	managed_note(vm, xml);
 
 	if (!ctx->to_stdout)
 		return vmfile_commit(ctx, vm, text, ctx->force);

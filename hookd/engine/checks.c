@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "checks.h"
+#include "domxml.h"
 #include "holders.h"
 #include "host-freeing.h"
+#include "strv.h"
 #include "util.h"
 
 static bool driver_leaves_group_viable(const char *driver)
@@ -514,4 +516,24 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 			return r;
 	}
 	return diag->n > problems ? ENGINE_REFUSED : 0;
+}
+
+int plan_check_managed_hostdevs(const struct plan *p, const char *xml, struct diag *diag)
+{
+	_cleanup_strv_free_ char **managed = NULL;
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	r = domxml_managed_pci_hostdevs(xml, strlen(xml), &managed, &error);
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < p->n_devices; i++)
+		if (strv_contains(managed, p->devices[i].address))
+			diag_add(diag,
+				 "VM %s: %s (%s) is a <hostdev managed='yes'> in the domain XML: libvirt would move it "
+				 "too, and back before hookd; set managed='no' on it (virsh edit %s)",
+				 p->vm, p->devices[i].address, p->devices[i].name, p->vm);
+	return 0;
 }

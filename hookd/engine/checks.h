@@ -81,3 +81,9 @@ void status_add_holders(const struct topology *t, const char *address, int group
  * got a line, -errno when the checks could not be made. */
 int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings,
 		       struct diag *holders);
+
+/* A device of P that the domain XML (XML, NUL-terminated) also lists as <hostdev managed='yes'>: libvirt would
+ * detach it itself on start and give it back itself on stop, before hookd's release, and the two would fight
+ * over it. One line per such device to DIAG. 0; -ENOMEM. An XML that does not parse adds nothing here (the
+ * steps that need it say so). */
+int plan_check_managed_hostdevs(const struct plan *p, const char *xml, struct diag *diag);

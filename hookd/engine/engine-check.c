@@ -217,6 +217,8 @@ int build_checked_plan(struct engine *e, const struct vm_config *vm, const char 
 	r = check_own_journal(e, p, diag);
 	if (r >= 0)
 		r = check_claims(e, p, diag);
+	if (r >= 0 && xml)
+		r = plan_check_managed_hostdevs(p, xml, diag);
 	/* Host changes are planned before the devices are checked: a device whose holders the plan frees (and
 	 * waits for) is not refused for them. */
 	if (r >= 0) {

@@ -90,7 +90,8 @@ int domxml_uuid(const char *xml, size_t len, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error)
+/* The canonical addresses of the <address> nodes XPATH selects, in document order (domxml_pci_hostdevs). */
+static int hostdev_addresses(const char *xml, size_t len, const char *xpath, char ***ret, char **ret_error)
 {
 	__attribute__((cleanup(xml_doc_freep))) xmlDocPtr doc = NULL;
 	__attribute__((cleanup(xpath_ctx_freep))) xmlXPathContextPtr ctx = NULL;
@@ -107,8 +108,7 @@ int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_err
 	ctx = xmlXPathNewContext(doc);
 	if (!ctx)
 		return -ENOMEM;
-	obj = xmlXPathEvalExpression(
-		(const xmlChar *)"/domain/devices/hostdev[@mode='subsystem' and @type='pci']/source/address", ctx);
+	obj = xmlXPathEvalExpression((const xmlChar *)xpath, ctx);
 	if (!obj)
 		return -ENOMEM;
 	out = calloc(1, sizeof(char *));
@@ -138,6 +138,21 @@ int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_err
 	}
 	*ret = TAKE_PTR(out);
 	return 0;
+}
+
+int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error)
+{
+	return hostdev_addresses(xml, len, "/domain/devices/hostdev[@mode='subsystem' and @type='pci']/source/address",
+				 ret, ret_error);
+}
+
+int domxml_managed_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error)
+{
+	/* libvirt's managed is "yes" or "no", "no" when absent. */
+	return hostdev_addresses(
+		xml, len,
+		"/domain/devices/hostdev[@mode='subsystem' and @type='pci' and @managed='yes']/source/address", ret,
+		ret_error);
 }
 
 /* The first child element of PARENT named NAME, or NULL. */

@@ -8,6 +8,9 @@
  * order, NULL-terminated (free with strv_free, strv.h). -EINVAL with *ret_error set (caller frees) when the XML does
  * not parse or an address is malformed. */
 int domxml_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error);
+/* The same for the <hostdev>s with managed='yes' only: the ones libvirt detaches from their host driver and
+ * gives back itself (managed='no', libvirt's default, leaves that to hookd). */
+int domxml_managed_pci_hostdevs(const char *xml, size_t len, char ***ret, char **ret_error);
 
 /* Longest <uuid> text kept (a UUID is 36 characters; libvirt also accepts it without dashes or in braces). */
 #define DOMXML_UUID_MAX 64

@@ -16,6 +16,9 @@ static inline void strv_freep(char ***v)
 /* Entries before the NULL; 0 for a NULL vector. */
 size_t strv_length(char *const *v);
 
+/* Whether S is one of V's entries (V may be NULL). */
+bool strv_contains(char *const *v, const char *s);
+
 /* Append a copy of S to *V, which holds *N entries (*V may be NULL when *N is 0); *V stays NULL-terminated.
  * 0 or -ENOMEM (*V unchanged but for its allocation). */
 int strv_push(char ***v, size_t *n, const char *s);

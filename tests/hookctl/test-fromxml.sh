@@ -48,6 +48,11 @@ expect_grep "0000:04:00.0 (hostdev)" "$T/out" "check win10's plan"
 hc $IO check nodomain --xml "$DATA/amd-domain.xml"
 expect_grep "0000:0d:00.0 (hostdev)" "$T/out" "check --xml's plan"
 expect_grep "0000:0d:00.1 (hostdev)" "$T/out" "check --xml's plan"
+# amd-domain.xml's 0d:00.0 and 0d:00.1 are managed='yes': libvirt would move them too; its 03:01.0 is not
+expect_rc 1 "check of hostdevs libvirt manages"
+expect_grep "VM nodomain: 0000:0d:00.0 (hostdev) is a <hostdev managed='yes'> in the domain XML: libvirt would move it too, and back before hookd; set managed='no' on it (virsh edit nodomain)" "$T/out" "the managed refusal"
+expect_grep "0000:0d:00.1 (hostdev) is a <hostdev managed='yes'>" "$T/out" "the managed refusal"
+grep -q "0000:03:01.0 (hostdev) is a <hostdev managed" "$T/out" && fail "managed='no' refused: $(cat "$T/out")"
 # shellcheck disable=SC2086
 hc $IO check nodomain
 expect_rc 1 "check without any XML"

@@ -35,6 +35,8 @@ step "a saved domain XML (--xml), a split group brings its NIC but not its bridg
 hc --sysfs-root "$T/sys" init amd --xml "$DATA/amd-domain.xml" --stdout
 expect_rc 0 "init --xml"
 golden init-amd.ini "$T/out"
+expect_grep "the domain's <hostdev> 0000:0d:00.0 is managed='yes': set managed='no' on it (virsh edit amd), or hookd refuses to move it" "$T/err" "the managed note"
+grep -q "0000:03:01.0 is managed" "$T/err" && fail "managed='no' noted: $(cat "$T/err")"
 
 step "no such domain, no hostdevs, libvirt unreachable, bad names"
 # shellcheck disable=SC2086

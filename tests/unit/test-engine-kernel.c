@@ -63,6 +63,37 @@ static void test_prepare_release(void)
 	rig_teardown(&rig);
 }
 
+/* A device the domain XML also gives libvirt to manage (<hostdev managed='yes'>) is refused before any write,
+ * naming it: libvirt would detach it again and give it back before hookd's release. managed='no' (or no
+ * managed attribute, libvirt's default) is hookd's to move. */
+static void test_managed_hostdev_refused(void)
+{
+	static const char managed[] =
+		"<domain><name>nas</name><devices>"
+		"<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+		"<address domain='0x0000' bus='0x04' slot='0x00' function='0x0'/></source></hostdev>"
+		"</devices></domain>";
+	static const char unmanaged[] =
+		"<domain><name>nas</name><devices>"
+		"<hostdev mode='subsystem' type='pci'><source>"
+		"<address domain='0x0000' bus='0x04' slot='0x00' function='0x0'/></source></hostdev>"
+		"</devices></domain>";
+	_cleanup_(vm_config_freep) struct vm_config *c = rig_vm("nas", "[device.a]\naddress = 04:00.0\n");
+	_cleanup_free_ char *msg = NULL, *msg2 = NULL, *msg3 = NULL;
+
+	rig_setup(&rig);
+	CHECK_INT(engine_prepare(rig.e, c, managed, &msg), ENGINE_REFUSED);
+	CHECK_STR(msg, "VM nas: " NVME_A " (a) is a <hostdev managed='yes'> in the domain XML: libvirt would move it "
+		       "too, and back before hookd; set managed='no' on it (virsh edit nas)");
+	CHECK_STR(fk_log(rig.k), "");
+	CHECK_STR(rig_driver(&rig, NVME_A), "nvme");
+	CHECK(!rig_journal_exists(&rig, "nas"));
+	CHECK_INT(engine_prepare(rig.e, c, unmanaged, &msg2), 0);
+	CHECK_STR(rig_driver(&rig, NVME_A), "vfio-pci");
+	CHECK_INT(engine_release(rig.e, "nas", &msg3), 0);
+	rig_teardown(&rig);
+}
+
 /* nvidia's stack, listed in the wrong order: unloaded holders first, the GPU moves when its driver goes,
  * and on release the driver's module comes back first and binds the GPU by itself. */
 static void test_whole_group_with_modules(void)
@@ -500,6 +531,7 @@ static void test_console_reprobe(void)
 
 int main(void)
 {
+	RUN(test_managed_hostdev_refused);
 	RUN(test_fake_kernel_semantics);
 	RUN(test_prepare_release);
 	RUN(test_whole_group_with_modules);

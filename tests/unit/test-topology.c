@@ -163,6 +163,13 @@ static void test_domxml(void)
 	CHECK_INT(strv_length(v), 2);
 	CHECK_STR(v[0], "0000:0a:00.0");
 	CHECK_STR(v[1], "0000:04:00.0");
+	{
+		_cleanup_strv_free_ char **managed = NULL;
+
+		CHECK_INT(domxml_managed_pci_hostdevs(xml, strlen(xml), &managed, &error), 0);
+		CHECK_INT(strv_length(managed), 1); /* 04:00.0 has no managed attribute: libvirt's "no" */
+		CHECK_STR(managed[0], "0000:0a:00.0");
+	}
 	CHECK_INT(domxml_pci_hostdevs("<domain/>", 9, &empty, &error), 0);
 	CHECK_INT(strv_length(empty), 0);
 	CHECK_INT(domxml_pci_hostdevs("<domain", 7, &bad, &error), -EINVAL);
