@@ -1,6 +1,8 @@
 /* hookctl's one rendering of host changes (host-changes-view.h). A kind's helper adds its label to the
  * table; everything else is shared. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host-changes-view.h"
@@ -13,18 +15,23 @@ static const struct {
 	const char *kind;
 	const char *label;
 	bool takes_cpus;
+	bool adds_count; /* wanted and applied are pages added to the host's own, not a value that replaces it */
 } labels[] = {
-	{ "cpu-governor", "CPU governor of", false }, { "cpu-epp", "energy performance preference of", false },
-	{ "allowed-cpus", "AllowedCPUs of", true },   { "workqueue-cpumask", "unbound workqueues' cpumask,", true },
-	{ "irq-affinity", "affinity of IRQ", false },
+	{ .kind = "hugepages", .label = "hugepages", .adds_count = true },
+	{ .kind = "cpu-governor", .label = "CPU governor of", .takes_cpus = false },
+	{ .kind = "cpu-epp", .label = "energy performance preference of", .takes_cpus = false },
+	{ .kind = "allowed-cpus", .label = "AllowedCPUs of", .takes_cpus = true },
+	{ .kind = "workqueue-cpumask", .label = "unbound workqueues' cpumask,", .takes_cpus = true },
+	{ .kind = "irq-affinity", .label = "affinity of IRQ", .takes_cpus = false },
 };
 
-static const char *label_of(const char *kind, bool *ret_takes_cpus)
+static const char *label_of(const char *kind, bool *ret_takes_cpus, bool *ret_adds_count)
 {
-	*ret_takes_cpus = false;
+	*ret_takes_cpus = *ret_adds_count = false;
 	for (size_t i = 0; i < ELEMENTSOF(labels); i++)
 		if (streq(labels[i].kind, kind)) {
 			*ret_takes_cpus = labels[i].takes_cpus;
+			*ret_adds_count = labels[i].adds_count;
 			return labels[i].label;
 		}
 	return kind;
@@ -34,6 +41,24 @@ static const char *label_of(const char *kind, bool *ret_takes_cpus)
 static const char *value_text(const char *v, const char *missing)
 {
 	return !v ? missing : *v ? v : "unset";
+}
+
+/* "8 -> 72 (64 for this VM)": the pool as it will be, not the VM's pages alone as if they replaced the host's. */
+static void print_planned_count(const char *now, const char *wanted)
+{
+	unsigned long long n = 0, w = 0;
+	char *end = NULL;
+	bool ok = now && wanted;
+
+	errno = 0;
+	if (ok)
+		n = strtoull(now, &end, 10), ok = *now && !*end;
+	if (ok)
+		w = strtoull(wanted, &end, 10), ok = *wanted && !*end && errno == 0;
+	if (ok)
+		printf("%s -> %llu (%s for this VM)", now, n + w, wanted);
+	else
+		printf("%s -> %s more", value_text(now, "(cannot be read)"), value_text(wanted, "?"));
 }
 
 /* ", shared with VM a, b" or "". */
@@ -58,7 +83,7 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 		const char *step = json_get_str(c, "step"), *wanted = json_get_str(c, "wanted");
 		const char *before = json_get_str(c, "before"), *now = json_get_str(c, "now");
 		const char *applied = json_get_str(c, "applied"), *label;
-		bool takes_cpus;
+		bool takes_cpus, adds_count;
 
 		/* Status shows what the VM holds: changes given back (or never made) are not the host's news. */
 		if (view == HOST_CHANGES_HELD && !streq_ptr(step, "applying") && !streq_ptr(step, "applied"))
@@ -68,9 +93,12 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 								      : "host changes:");
 			heading = true;
 		}
-		label = label_of(json_get_str(c, "kind"), &takes_cpus);
+		label = label_of(json_get_str(c, "kind"), &takes_cpus, &adds_count);
 		printf("    %s %s: ", label, json_get_str(c, "target"));
-		if (view == HOST_CHANGES_PLANNED) {
+		if (view == HOST_CHANGES_PLANNED && adds_count) {
+			print_planned_count(now, wanted);
+			print_shared(c, "already set so by");
+		} else if (view == HOST_CHANGES_PLANNED) {
 			const char *how = takes_cpus ? "without CPUs " : "";
 
 			/* steer-irqs' "on:CPUS" and "off:CPUS" (host-irqs.h) */
@@ -81,8 +109,8 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 			printf("%s -> %s%s", value_text(now, "(cannot be read)"), how, value_text(wanted, "?"));
 			print_shared(c, "already set so by");
 		} else {
-			printf("%s (the host's: %s)", value_text(applied ? applied : wanted, "?"),
-			       value_text(before, "?"));
+			printf("%s%s (the host's: %s)", value_text(applied ? applied : wanted, "?"),
+			       adds_count ? " added for this VM" : "", value_text(before, "?"));
 			if (streq_ptr(step, "applying"))
 				printf(", %sbeing applied%s", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET));
 			print_shared(c, "shared with");

@@ -197,6 +197,18 @@ expect_rc 0 "check amd with a governor"
 expect_grep "^  host changes (made first, undone last):$" "$T/out" "the heading"
 expect_grep "^    energy performance preference of cpu2: balance_power -> balance_performance$" "$T/out" "cpu2's EPP"
 expect_grep "^    CPU governor of cpu3: powersave -> performance$" "$T/out" "cpu3's governor"
+printf '[vm]\nhugepages = 64\n[device.gpu]\naddress = 0b:00.0\nwhole-group = yes\n' >"$HOOKD_CONF_DIR/vms/huge.ini"
+h=$S/devices/system/node/node0/hugepages/hugepages-2048kB
+mkdir -p "$h"
+echo 8 >"$h/nr_hugepages"
+echo 8 >"$h/free_hugepages"
+echo 0 >"$h/surplus_hugepages"
+printf 'Node 0 MemTotal:       16318124 kB\nNode 0 MemFree:         8000000 kB\n' >"$S/devices/system/node/node0/meminfo"
+# shellcheck disable=SC2086
+hc $IO check huge
+expect_rc 0 "check of a VM's hugepages"
+expect_grep "^    hugepages node0/hugepages-2048kB: 8 -> 72 (64 for this VM)$" "$T/out" "the pool as it will be"
+rm "$HOOKD_CONF_DIR/vms/huge.ini"
 printf '[vm]\nvm-cpus = 2-3\ncpu-governor = schedutil\n[device.gpu]\naddress = 0b:00.0\nwhole-group = yes\n' \
 	>"$HOOKD_CONF_DIR/vms/amd.ini"
 # shellcheck disable=SC2086

@@ -73,6 +73,8 @@ serve "$DATA/replies/good-host-changes.json"
 hc $IO status
 expect_rc 0 "status with host changes"
 expect_grep "^  host changes:$" "$T/out" "the heading"
+expect_grep "^    hugepages node0/hugepages-2048kB: 64 added for this VM (the host's: 8)$" "$T/out" \
+	"the VM's pages, apart from the host's own"
 expect_grep "^    energy performance preference of cpu3: performance (the host's: balance_performance)$" "$T/out" \
 	"the EPP line"
 expect_grep "^    CPU governor of cpu3: performance (the host's: powersave), shared with VM nas$" "$T/out" \
