@@ -1,5 +1,6 @@
 #!/bin/bash
-# The unit's sandbox, measured (systemd-analyze security: exposure 2.1 or less; verify clean), and
+# The unit's sandbox, measured (systemd-analyze security: exposure 2.1 or less; verify clean; every path it
+# opens for writing writable inside it), and
 # unload-modules and release-console under it, unchanged (no drop-in): starting a VM
 # that holds the GPU pair unloads snd_hda_intel and bochs (libkmod in the sandbox), unbinds the framebuffer
 # console (a write to /sys/class/vtconsole), and destroying it loads them again and rebinds the console.
@@ -51,6 +52,23 @@ fi
 step "virsh start modvm: the modules go, the GPU pair is on vfio-pci, the console is released"
 vsh 240 start modvm
 [[ "$(vsh 30 domstate modvm)" == running ]] || fail "modvm is not running"
+
+# Every path the unit opens for writing is writable in hookd's own mount namespace: systemd keeps the more
+# restrictive entry when ReadWritePaths= names a path a Protect*= setting lists read-only (/proc/irq was).
+pid=$(systemctl show -p MainPID --value hookd.service)
+[[ "$pid" =~ ^[1-9][0-9]*$ ]] || fail "hookd.service has no main PID ($pid)"
+writable=$(systemctl show -P ReadWritePaths hookd.service)
+for b in $(systemctl show -P BindPaths hookd.service); do
+	b=${b#-}
+	writable+=" ${b%%:*}" # SOURCE[:DEST[:OPTIONS]]: onto itself here
+done
+for p in $writable; do
+	p=${p#-}
+	[[ -e "$p" ]] || continue # "-": a kernel without it
+	opts=$(nsenter -t "$pid" -m findmnt -n -o OPTIONS -T "$p")
+	[[ "$opts" == rw,* ]] || fail "$p is not writable inside hookd.service's sandbox (mounted $opts)"
+	echo "ok: $p writable in the sandbox"
+done
 for m in bochs snd_hda_intel; do
 	[[ ! -d /sys/module/$m ]] || fail "module $m is still loaded while modvm runs"
 done
