@@ -346,23 +346,27 @@ static int warn_host_use(const struct topology *t, const struct plan *p, const s
 	return 0;
 }
 
-int check_holders(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
-		  unsigned timeout_ms, struct diag *diag, struct diag *warnings, struct diag *all)
+/* check_holders' words for one device from a scan already made: R its result, *H what it found (cleared). */
+static int report_holders(const struct topology *t, const struct plan *p, const struct plan_device *d,
+			  const char *label, unsigned timeout_ms, int r, struct holders *hp, struct diag *diag,
+			  struct diag *warnings, struct diag *all)
 {
-	struct holders h = { 0 };
+	struct holders h = *hp;
 	size_t processes = 0;
-	int r;
 
-	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = t }, d, timeout_ms, &h);
+	*hp = (struct holders){ 0 };
 	if (r == -ETIMEDOUT) {
+		holders_clear(&h);
 		diag_add(diag,
 			 "VM %s: %s: who holds it cannot be told: reading /proc did not finish within %u ms (a "
 			 "process stuck in the kernel?)",
 			 p->vm, label, timeout_ms);
 		return 0;
 	}
-	if (r == -ENOMEM)
+	if (r == -ENOMEM) {
+		holders_clear(&h);
 		return r;
+	}
 	if (r < 0) {
 		diag_add(diag, "VM %s: %s: who holds it cannot be told: %s cannot be read: %s", p->vm, label,
 			 t->proc_root, strerror(-r));
@@ -417,6 +421,42 @@ int check_holders(const struct topology *t, const struct plan *p, const struct p
 	return 0;
 }
 
+int check_holders(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
+		  unsigned timeout_ms, struct diag *diag, struct diag *warnings, struct diag *all)
+{
+	struct holders h = { 0 };
+	int r = holders_scan_within(&(struct holder_scan_ctx){ .topo = t }, d, timeout_ms, &h);
+
+	return report_holders(t, p, d, label, timeout_ms, r, &h, diag, warnings, all);
+}
+
+/* Every holder of every device of P in one pass over /proc (holders_scan_devices_within; a pass per
+ * HOLDERS_SCAN_MAX_SETS devices in a plan larger than that), RET[i] for P->devices[i]; *RET_R the scan's
+ * result, reported per device as check_holders would. 0 or -ENOMEM. */
+static int scan_plan_holders(const struct topology *t, const struct plan *p, struct holders **ret, int *ret_r)
+{
+	struct holders *found = calloc(p->n_devices ? p->n_devices : 1, sizeof(*found));
+
+	if (!found)
+		return -ENOMEM;
+	*ret_r = 0;
+	for (size_t i = 0; i < p->n_devices && *ret_r >= 0; i += HOLDERS_SCAN_MAX_SETS) {
+		size_t n = p->n_devices - i < HOLDERS_SCAN_MAX_SETS ? p->n_devices - i : HOLDERS_SCAN_MAX_SETS;
+
+		*ret_r = holders_scan_devices_within(&(struct holder_scan_ctx){ .topo = t }, p->devices + i, n,
+						     HOLDER_SCAN_TIMEOUT_MS, found + i);
+	}
+	*ret = found;
+	return 0;
+}
+
+static void plan_holders_free(struct holders *found, size_t n)
+{
+	for (size_t i = 0; found && i < n; i++)
+		holders_clear(&found[i]);
+	free(found);
+}
+
 void status_add_holders(const struct topology *t, const char *address, int group, unsigned timeout_ms,
 			json_object *device)
 {
@@ -457,24 +497,12 @@ void status_add_holders(const struct topology *t, const char *address, int group
 	holders_clear(&h);
 }
 
-int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings,
-		       struct diag *holders)
+static int check_each_device(const struct topology *t, const struct plan *p, char **vtcons, struct holders *found,
+			     int scanned, struct diag *diag, struct diag *warnings, struct diag *holders)
 {
-	_cleanup_strv_free_ char **vtcons = NULL;
-	size_t problems = diag->n;
 	char label[96], why[128];
 	int r;
 
-	if (!topology_iommu_enabled(t)) {
-		diag_add(diag,
-			 "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
-			 "amd_iommu=on",
-			 p->vm);
-		return ENGINE_REFUSED;
-	}
-	r = topology_bound_fb_vtconsoles(t, &vtcons);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < p->n_devices; i++) {
 		const struct plan_device *d = &p->devices[i];
 		struct pci_function f;
@@ -502,7 +530,7 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 			if (r < 0)
 				return r;
 		}
-		r = check_holders(t, p, d, label, HOLDER_SCAN_TIMEOUT_MS, diag, warnings, holders);
+		r = report_holders(t, p, d, label, HOLDER_SCAN_TIMEOUT_MS, scanned, &found[i], diag, warnings, holders);
 		if (r < 0)
 			return r;
 		if (d->boot_vga && vtcons[0] && !p->release_console)
@@ -515,6 +543,36 @@ int plan_check_devices(const struct topology *t, const struct plan *p, struct di
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+int plan_check_devices(const struct topology *t, const struct plan *p, struct diag *diag, struct diag *warnings,
+		       struct diag *holders)
+{
+	_cleanup_strv_free_ char **vtcons = NULL;
+	struct holders *found = NULL;
+	size_t problems = diag->n;
+	int r, scanned;
+
+	if (!topology_iommu_enabled(t)) {
+		diag_add(diag,
+			 "VM %s: the IOMMU is off (no /sys/kernel/iommu_groups): boot with intel_iommu=on or "
+			 "amd_iommu=on",
+			 p->vm);
+		return ENGINE_REFUSED;
+	}
+	r = topology_bound_fb_vtconsoles(t, &vtcons);
+	if (r < 0)
+		return r;
+	/* One pass over /proc for all the devices (every process's fd/ and maps: the check's main cost), its
+	 * holders then said per device in the loop, in the plan's order. */
+	r = scan_plan_holders(t, p, &found, &scanned);
+	if (r < 0)
+		return r;
+	r = check_each_device(t, p, vtcons, found, scanned, diag, warnings, holders);
+	plan_holders_free(found, p->n_devices);
+	if (r < 0)
+		return r;
 	return diag->n > problems ? ENGINE_REFUSED : 0;
 }
 

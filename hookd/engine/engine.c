@@ -100,7 +100,9 @@ int op_probe_device(struct operation *o, struct plan_device *d, const char *step
 
 /* The race: a process may open one of D's nodes after the checks. Asked again just before the unbind (which
  * a holder can make hang for ever), within the operation's deadline: anything holding D now fails the
- * prepare, which then undoes what was done. */
+ * prepare, which then undoes what was done. D's nodes only (one pass over /proc per device unbound: the
+ * check's pass plus N). Not one pass for the whole group before the first unbind: the later functions' window
+ * would then span the earlier ones' unbinds (a GPU's takes seconds), which is the race this closes. */
 static int recheck_holders(struct operation *o, const struct plan_device *d, const char *label)
 {
 	struct diag found = { 0 };

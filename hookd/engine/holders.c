@@ -144,7 +144,8 @@ static int add_what(char ***what, size_t *n, const char *prefix, const char *thi
 
 /* The fd links of process DIR (an open /proc/PID). 0; -EACCES (or another -errno) when they cannot be read;
  * -ENOENT when the process is gone. */
-static int scan_fds(int pid_dir, bool live, const struct device_nodes *nodes, char ***what, size_t *n_what)
+static int scan_fds(int pid_dir, bool live, const struct device_nodes *sets, size_t n_sets, char ***what,
+		    size_t *n_what)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
@@ -181,15 +182,17 @@ static int scan_fds(int pid_dir, bool live, const struct device_nodes *nodes, ch
 			have_st = fstatat(dirfd(d), de->d_name, &st, 0) == 0;
 		if (live && startswith(target, "/dev/") && !have_st)
 			continue;
-		thing = match(nodes, target, have_st ? &st : NULL);
-		if (thing && (r = add_what(what, n_what, "", thing)) < 0)
-			return r;
+		for (size_t k = 0; k < n_sets; k++) {
+			thing = match(&sets[k], target, have_st ? &st : NULL);
+			if (thing && (r = add_what(&what[k], &n_what[k], "", thing)) < 0)
+				return r;
+		}
 	}
 	return 0;
 }
 
 /* The mapped files of process DIR. 0 or -errno as scan_fds. */
-static int scan_maps(int dirfd, const struct device_nodes *nodes, char ***what, size_t *n_what)
+static int scan_maps(int dirfd, const struct device_nodes *sets, size_t n_sets, char ***what, size_t *n_what)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
@@ -216,9 +219,11 @@ static int scan_maps(int dirfd, const struct device_nodes *nodes, char ***what, 
 			continue;
 		memcpy(copy, path, len);
 		copy[len] = '\0';
-		thing = match(nodes, copy, NULL);
-		if (thing && (r = add_what(what, n_what, "mapped ", thing)) < 0)
-			return r;
+		for (size_t k = 0; k < n_sets; k++) {
+			thing = match(&sets[k], copy, NULL);
+			if (thing && (r = add_what(&what[k], &n_what[k], "mapped ", thing)) < 0)
+				return r;
+		}
 	}
 	return ferror(f) ? -EIO : 0;
 }
@@ -271,37 +276,47 @@ static int name_process(int dirfd, struct holder *h)
 	return 0;
 }
 
-static int scan_process(int procfd, const char *name, pid_t pid, bool live, const struct device_nodes *nodes,
-			struct holders *ret)
+/* Read process NAME once and match what it has open or mapped against each of the N_SETS node sets: a
+ * holder of set K is added to RETS[K], with only what it holds of that set. */
+static int scan_process(int procfd, const char *name, pid_t pid, bool live, const struct device_nodes *sets,
+			size_t n_sets, struct holders *rets)
 {
 	_cleanup_close_ int dirfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_strv_free_ char **what = NULL;
-	size_t n_what = 0;
+	char **what[HOLDERS_SCAN_MAX_SETS] = { 0 };
+	size_t n_what[HOLDERS_SCAN_MAX_SETS] = { 0 };
 	struct holder *h;
 	int r;
 
 	if (dirfd < 0)
 		return 0; /* gone */
-	r = scan_fds(dirfd, live, nodes, &what, &n_what);
+	r = scan_fds(dirfd, live, sets, n_sets, what, n_what);
 	if (r >= 0 || r == -ENOENT)
-		r = scan_maps(dirfd, nodes, &what, &n_what) == -ENOMEM ? -ENOMEM : r;
-	if (r == -ENOMEM)
-		return r;
-	if (r < 0 && r != -ENOENT) {
-		/* Not ours to read (another user's, without the privilege): what it holds is unknown. */
-		if (ret->n_unreadable++ == 0)
-			ret->first_unreadable = pid;
+		r = scan_maps(dirfd, sets, n_sets, what, n_what) == -ENOMEM ? -ENOMEM : r;
+	if (r < 0 && r != -ENOENT && r != -ENOMEM) {
+		/* Not ours to read (another user's, without the privilege): what it holds is unknown, for every
+		 * set alike. */
+		for (size_t k = 0; k < n_sets; k++)
+			if (rets[k].n_unreadable++ == 0)
+				rets[k].first_unreadable = pid;
 	}
-	if (n_what == 0)
-		return 0;
-	strv_sort(what); /* fd/ lists in no particular order */
-	h = holders_grow(ret);
-	if (!h)
-		return -ENOMEM;
-	h->kind = HOLDER_PROCESS;
-	h->pid = pid;
-	h->what = TAKE_PTR(what);
-	return name_process(dirfd, h);
+	for (size_t k = 0; r != -ENOMEM && k < n_sets; k++) {
+		if (n_what[k] == 0)
+			continue;
+		strv_sort(what[k]); /* fd/ lists in no particular order */
+		h = holders_grow(&rets[k]);
+		if (!h) {
+			r = -ENOMEM;
+			break;
+		}
+		h->kind = HOLDER_PROCESS;
+		h->pid = pid;
+		h->what = TAKE_PTR(what[k]);
+		if (name_process(dirfd, h) < 0)
+			r = -ENOMEM;
+	}
+	for (size_t k = 0; k < n_sets; k++)
+		strv_free(what[k]);
+	return r == -ENOMEM ? r : 0;
 }
 
 static int by_kind_then_pid(const void *a, const void *b)
@@ -313,17 +328,25 @@ static int by_kind_then_pid(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_nodes *nodes, struct holders *ret)
+/* The one pass over the proc root for N_SETS node sets (at most HOLDERS_SCAN_MAX_SETS), each set's holders
+ * added to RETS[K]. 0, -ETIMEDOUT, -errno as holders_scan_nodes. */
+static int scan_node_sets(const struct holder_scan_ctx *ctx, const struct device_nodes *sets, size_t n_sets,
+			  struct holders *rets)
 {
 	const struct topology *t = ctx->topo;
 	bool live = proc_root_is_live(t);
 	_cleanup_closedir_ DIR *proc = NULL;
-	size_t first_new = ret->n;
+	size_t first_new[HOLDERS_SCAN_MAX_SETS];
+	bool any_nodes = false;
 	pid_t self = getpid();
 	struct dirent *de;
 	int r = 0;
 
-	if (nodes->n == 0)
+	for (size_t k = 0; k < n_sets; k++) {
+		first_new[k] = rets[k].n;
+		any_nodes |= sets[k].n > 0;
+	}
+	if (!any_nodes)
 		return 0;
 	proc = opendir(t->proc_root);
 	if (!proc)
@@ -340,32 +363,29 @@ int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_no
 			r = -ETIMEDOUT;
 			break;
 		}
-		r = scan_process(dirfd(proc), de->d_name, (pid_t)pid, live, nodes, ret);
+		r = scan_process(dirfd(proc), de->d_name, (pid_t)pid, live, sets, n_sets, rets);
 		if (r < 0)
 			break;
 	}
-	if (ret->n > first_new) /* qsort and memcpy take no NULL, even for zero elements */
-		qsort(ret->v + first_new, ret->n - first_new, sizeof(*ret->v), by_kind_then_pid);
+	for (size_t k = 0; k < n_sets; k++)
+		if (rets[k].n > first_new[k]) /* qsort and memcpy take no NULL, even for zero elements */
+			qsort(rets[k].v + first_new[k], rets[k].n - first_new[k], sizeof(*rets[k].v), by_kind_then_pid);
 	return r;
 }
 
-int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d, struct holders *ret)
+int holders_scan_nodes(const struct holder_scan_ctx *ctx, const struct device_nodes *nodes, struct holders *ret)
 {
-	struct device_nodes nodes = { 0 };
+	return scan_node_sets(ctx, nodes, 1, ret);
+}
+
+/* Kernel users of plan device D: the disks behind the function, mounted, swapped on, below dm/md or held
+ * exclusively. Added to *RET. */
+static int add_kernel_users(const struct holder_scan_ctx *ctx, const struct plan_device *d, struct holders *ret)
+{
 	_cleanup_free_ char *storage = NULL;
 	struct holder *h;
 	int r;
 
-	r = device_nodes_of(ctx->topo, d->address, d->iommu_group, &nodes);
-	if (r == -ENODEV)
-		return 0; /* nothing holds a device that is not there; the checks say it is missing */
-	if (r < 0)
-		return r;
-	r = holders_scan_nodes(ctx, &nodes, ret);
-	device_nodes_clear(&nodes);
-	if (r < 0)
-		return r;
-	/* Kernel users: the disks behind the function, mounted, swapped on, below dm/md or held exclusively. */
 	r = topology_storage_user(ctx->topo, d->address, &storage);
 	if (r < 0 || !storage)
 		return r;
@@ -374,6 +394,36 @@ int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d,
 		return -ENOMEM;
 	h->kind = HOLDER_KERNEL;
 	return strv_push(&h->what, &(size_t){ 0 }, storage);
+}
+
+int holders_scan_devices(const struct holder_scan_ctx *ctx, const struct plan_device *devices, size_t n,
+			 struct holders *rets)
+{
+	struct device_nodes sets[HOLDERS_SCAN_MAX_SETS] = { 0 };
+	bool present[HOLDERS_SCAN_MAX_SETS] = { 0 };
+	int r = 0;
+
+	if (n > HOLDERS_SCAN_MAX_SETS)
+		return -E2BIG;
+	for (size_t k = 0; k < n && r >= 0; k++) {
+		r = device_nodes_of(ctx->topo, devices[k].address, devices[k].iommu_group, &sets[k]);
+		present[k] = r >= 0;
+		if (r == -ENODEV)
+			r = 0; /* nothing holds a device that is not there; the checks say it is missing */
+	}
+	if (r >= 0)
+		r = scan_node_sets(ctx, sets, n, rets);
+	for (size_t k = 0; k < n; k++) {
+		if (r >= 0 && present[k])
+			r = add_kernel_users(ctx, &devices[k], &rets[k]);
+		device_nodes_clear(&sets[k]);
+	}
+	return r;
+}
+
+int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d, struct holders *ret)
+{
+	return holders_scan_devices(ctx, d, 1, ret);
 }
 
 /* One bounded scan, shared by the caller and its thread; whichever lets go last frees it. */
@@ -386,8 +436,9 @@ struct scan_job {
 	char *sysfs_root, *proc_root, *dev_root;
 	struct topology topo;
 	struct holder_scan_ctx ctx;
-	struct plan_device device; /* address and iommu_group only */
-	struct holders found;
+	struct plan_device devices[HOLDERS_SCAN_MAX_SETS]; /* address and iommu_group only */
+	size_t n_devices;
+	struct holders found[HOLDERS_SCAN_MAX_SETS];
 };
 
 static void scan_job_unref(struct scan_job *j)
@@ -396,7 +447,8 @@ static void scan_job_unref(struct scan_job *j)
 		return;
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
-	holders_clear(&j->found);
+	for (size_t k = 0; k < j->n_devices; k++)
+		holders_clear(&j->found[k]);
 	free(j->sysfs_root);
 	free(j->proc_root);
 	free(j->dev_root);
@@ -406,12 +458,12 @@ static void scan_job_unref(struct scan_job *j)
 static void *scanner(void *arg)
 {
 	struct scan_job *j = arg;
-	struct holders found = { 0 };
-	int r = holders_scan(&j->ctx, &j->device, &found);
+	struct holders found[HOLDERS_SCAN_MAX_SETS] = { 0 };
+	int r = holders_scan_devices(&j->ctx, j->devices, j->n_devices, found);
 
 	pthread_mutex_lock(&j->lock);
 	j->result = r;
-	j->found = found;
+	memcpy(j->found, found, sizeof(found));
 	j->done = true;
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
@@ -419,8 +471,33 @@ static void *scanner(void *arg)
 	return NULL;
 }
 
+/* Move what FOUND holds to the end of *RET. 0 or -ENOMEM (FOUND then kept). */
+static int holders_append(struct holders *ret, struct holders *found)
+{
+	struct holder *grown = found->n ? realloc(ret->v, (ret->n + found->n) * sizeof(*grown)) : ret->v;
+
+	if (!grown && found->n)
+		return -ENOMEM;
+	ret->v = grown;
+	if (found->n)
+		memcpy(ret->v + ret->n, found->v, found->n * sizeof(*grown));
+	ret->n += found->n;
+	if (found->n_unreadable && ret->n_unreadable == 0)
+		ret->first_unreadable = found->first_unreadable;
+	ret->n_unreadable += found->n_unreadable;
+	free(found->v);
+	*found = (struct holders){ 0 };
+	return 0;
+}
+
 int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_device *d, unsigned timeout_ms,
 			struct holders *ret)
+{
+	return holders_scan_devices_within(ctx, d, 1, timeout_ms, ret);
+}
+
+int holders_scan_devices_within(const struct holder_scan_ctx *ctx, const struct plan_device *devices, size_t n,
+				unsigned timeout_ms, struct holders *rets)
 {
 	const struct topology *t = ctx->topo;
 	struct scan_job *j = calloc(1, sizeof(*j));
@@ -430,6 +507,10 @@ int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_dev
 	pthread_t thread;
 	int r;
 
+	if (n > HOLDERS_SCAN_MAX_SETS) {
+		free(j);
+		return -E2BIG;
+	}
 	if (!j)
 		return -ENOMEM;
 	atomic_init(&j->refs, 2);
@@ -451,8 +532,11 @@ int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_dev
 	j->ctx = (struct holder_scan_ctx){ .topo = &j->topo, .deadline_ms = monotonic_ms() + timeout_ms };
 	if (ctx->deadline_ms && ctx->deadline_ms < j->ctx.deadline_ms)
 		j->ctx.deadline_ms = ctx->deadline_ms;
-	memcpy(j->device.address, d->address, sizeof(j->device.address));
-	j->device.iommu_group = d->iommu_group;
+	for (size_t k = 0; k < n; k++) {
+		memcpy(j->devices[k].address, devices[k].address, sizeof(j->devices[k].address));
+		j->devices[k].iommu_group = devices[k].iommu_group;
+	}
+	j->n_devices = n;
 	pthread_attr_init(&tattr);
 	pthread_attr_setdetachstate(&tattr, PTHREAD_CREATE_DETACHED);
 	r = -pthread_create(&thread, &tattr, scanner, j);
@@ -467,24 +551,10 @@ int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_dev
 		if (pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == ETIMEDOUT)
 			break;
 	r = j->done ? j->result : -ETIMEDOUT;
-	if (j->done) {
-		/* Append what the thread found to *RET. */
-		struct holder *grown = j->found.n ? realloc(ret->v, (ret->n + j->found.n) * sizeof(*grown)) : ret->v;
-
-		if (!grown && j->found.n)
+	/* Append what the thread found to each *RET. */
+	for (size_t k = 0; j->done && k < n; k++)
+		if (holders_append(&rets[k], &j->found[k]) < 0)
 			r = -ENOMEM;
-		else {
-			ret->v = grown;
-			if (j->found.n)
-				memcpy(ret->v + ret->n, j->found.v, j->found.n * sizeof(*grown));
-			ret->n += j->found.n;
-			if (j->found.n_unreadable && ret->n_unreadable == 0)
-				ret->first_unreadable = j->found.first_unreadable;
-			ret->n_unreadable += j->found.n_unreadable;
-			free(j->found.v);
-			j->found = (struct holders){ 0 };
-		}
-	}
 	pthread_mutex_unlock(&j->lock);
 	scan_job_unref(j);
 	return r;

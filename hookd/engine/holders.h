@@ -100,6 +100,18 @@ int holders_scan(const struct holder_scan_ctx *ctx, const struct plan_device *d,
 int holders_scan_within(const struct holder_scan_ctx *ctx, const struct plan_device *d, unsigned timeout_ms,
 			struct holders *ret);
 
+/* Most devices one scan takes at once: a plan's devices (a VM's PCI functions, a handful). */
+#define HOLDERS_SCAN_MAX_SETS 32u
+
+/* holders_scan for N plan devices (DEVICES[K]'s holders added to RETS[K], with only what each holds of that
+ * device) in ONE pass over the proc root: a check of N devices costs one scan, not N. -E2BIG when N is over
+ * HOLDERS_SCAN_MAX_SETS; otherwise as holders_scan (on -ETIMEDOUT every *RET keeps what was found). */
+int holders_scan_devices(const struct holder_scan_ctx *ctx, const struct plan_device *devices, size_t n,
+			 struct holders *rets);
+/* holders_scan_devices bounded as holders_scan_within. */
+int holders_scan_devices_within(const struct holder_scan_ctx *ctx, const struct plan_device *devices, size_t n,
+				unsigned timeout_ms, struct holders *rets);
+
 void holders_clear(struct holders *h);
 
 /* One holder in words, without what it holds: "pid 1234 (Xorg, user alice, display-manager.service)",

@@ -124,6 +124,50 @@ static void test_check_lists_every_holder(void)
 	rig_teardown(&rig);
 }
 
+/* A 3-device plan, holders on two of them, one process on both, the same resource file mapped on each: the one
+ * scan of /proc names each holder against the device it holds, with only what it holds of that device. */
+static void test_one_scan_attributes_each_holder(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		rig_vm("win10", "[device.gpu]\naddress = 0a:00.0\n[device.audio]\naddress = 0a:00.1\n"
+				"[device.disk]\naddress = 04:00.0\n");
+	json_object *result = NULL, *list;
+
+	setup();
+	fx_process(&rig.f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
+	fx_process_fd(&rig.f, 1234, 11, "/dev/dri/card0");
+	fx_process_map(&rig.f, 1234, "/sys/bus/pci/devices/" GPU "/resource0");
+	fx_process(&rig.f, 1500, "backup", 0, "/system.slice/backup.service");
+	fx_process_fd(&rig.f, 1500, 4, "/dev/nvme0n1");
+	fx_process_fd(&rig.f, 1500, 5, "/dev/dri/renderD128");
+	fx_process_map(&rig.f, 1500, "/sys/bus/pci/devices/" NVME_A "/resource0");
+	CHECK_INT(engine_check(rig.e, c, NULL, &result), 0);
+	CHECK(!json_object_get_boolean(json_object_object_get(result, "ok")));
+	list = json_object_object_get(result, "holders");
+	CHECK_INT(json_object_array_length(list), 3);
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 0)),
+		  "VM win10: " GPU " (gpu) is in use by pid 1234 (Xorg, user root, display-manager.service): "
+		  "/dev/dri/card0, mapped resource0");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 1)),
+		  "VM win10: " GPU
+		  " (gpu) is in use by pid 1500 (backup, user root, backup.service): /dev/dri/renderD128");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 2)),
+		  "VM win10: " NVME_A
+		  " (disk) is in use by pid 1500 (backup, user root, backup.service): /dev/nvme0n1, "
+		  "mapped resource0");
+	/* The refusals: one line per held device, none for the audio function nobody holds. */
+	list = json_object_object_get(result, "problems");
+	CHECK_INT(json_object_array_length(list), 3);
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 1)),
+		  "VM win10: " GPU " (gpu) is in use by pid 1234 (Xorg, user root, display-manager.service) and 1 more "
+		  "(hookctl check win10 lists them)");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 2)),
+		  "VM win10: " NVME_A " (disk) is in use by pid 1500 (backup, user root, backup.service)");
+	json_object_put(result);
+	CHECK_STR(fk_log(rig.k), "");
+	rig_teardown(&rig);
+}
+
 /* The poller opens the GPU's node after the checks passed, as its override is set: the re-check before the
  * unbind finds it, the prepare fails naming it, and the GPU never left nvidia. */
 static void test_race_before_the_first_unbind(void)
@@ -179,6 +223,7 @@ int main(void)
 {
 	RUN(test_prepare_refuses_naming_the_first_holder);
 	RUN(test_check_lists_every_holder);
+	RUN(test_one_scan_attributes_each_holder);
 	RUN(test_race_before_the_first_unbind);
 	RUN(test_race_after_a_device_moved);
 	return 0;
