@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,7 +313,8 @@ static void *flood_writer(void *p)
 
 	memset(buf, 'x', sizeof(buf));
 	while (sent < f->bytes) {
-		ssize_t n = write(f->fd, buf, sizeof(buf));
+		/* The reader closes its end once it refuses the message, often before the flood ends. */
+		ssize_t n = send(f->fd, buf, sizeof(buf), MSG_NOSIGNAL);
 		if (n <= 0)
 			break;
 		sent += (size_t)n;
@@ -460,6 +462,8 @@ static void test_client_call(void)
 
 int main(void)
 {
+	/* Peers in these tests close while the other side still writes: EPIPE, not a killed test. */
+	signal(SIGPIPE, SIG_IGN);
 	test_ops();
 	test_event_roundtrip();
 	test_event_validation();
