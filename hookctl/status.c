@@ -47,6 +47,8 @@ static json_object *devices_from_topology(const struct topology *t, const struct
 					  json_object *daemon_vms)
 {
 	json_object *list = json_object_new_array();
+	_cleanup_free_ struct status_holders_query *queries = calloc(c->n ? c->n : 1, sizeof(*queries));
+	size_t n_queries = 0;
 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct claim *cl = &c->items[i];
@@ -69,12 +71,13 @@ static json_object *devices_from_topology(const struct topology *t, const struct
 		if (holder_of(daemon_vms, cl->address, vm))
 			json_object_object_add(d, "held_by",
 					       json_object_new_string(holder_of(daemon_vms, cl->address, vm)));
-		else if (present && !streq_ptr(f.driver, "vfio-pci"))
-			/* On the host: who holds it now, bounded so status never hangs. */
-			status_add_holders(t, cl->address, f.iommu_group, STATUS_HOLDERS_TIMEOUT_MS, d);
+		else if (present && !streq_ptr(f.driver, "vfio-pci") && queries)
+			queries[n_queries++] = (struct status_holders_query){ cl->address, f.iommu_group, d };
 		json_object_array_add(list, d);
 		pci_function_clear(&f);
 	}
+	/* On the host: who holds them now, in one pass over /proc, bounded so status never hangs. */
+	status_add_holders(t, queries, n_queries, STATUS_HOLDERS_TIMEOUT_MS);
 	return list;
 }
 

@@ -457,44 +457,56 @@ static void plan_holders_free(struct holders *found, size_t n)
 	free(found);
 }
 
-void status_add_holders(const struct topology *t, const char *address, int group, unsigned timeout_ms,
-			json_object *device)
+static void status_add_holders_of(const struct holders *h, json_object *device)
 {
-	struct plan_device d = { .iommu_group = group };
-	struct holders h = { 0 };
 	json_object *list;
-	char *why = NULL;
-	int r;
 
+	if (h->n == 0)
+		return;
+	list = json_object_new_array();
+	for (size_t i = 0; i < h->n; i++) {
+		_cleanup_free_ char *line = holder_describe(&h->v[i]);
+
+		if (line)
+			json_object_array_add(list, json_object_new_string(line));
+	}
+	json_object_object_add(device, "holders", list);
+}
+
+void status_add_holders(const struct topology *t, const struct status_holders_query *queries, size_t n,
+			unsigned timeout_ms)
+{
 	/* Status never opens a disk: the exclusive-open probe (topology_storage_user) waits for a disk whose
 	 * controller is being unbound, and a thread blocked there keeps the process from exiting. Its dev root
 	 * is one that holds no node; mounts, swap and dm/md holders are still read. */
 	struct topology no_probe = *t;
 
 	no_probe.dev_root = "/nonexistent/hookd-status-opens-no-disk";
-	snprintf(d.address, sizeof(d.address), "%s", address);
-	r = holders_scan_within(&(struct holder_scan_ctx){ .topo = &no_probe }, &d, timeout_ms, &h);
-	if (r < 0) {
-		if (r == -ETIMEDOUT ? asprintf(&why, "reading /proc did not finish within %u ms", timeout_ms) < 0
-				    : asprintf(&why, "cannot read %s: %s", t->proc_root, strerror(-r)) < 0)
-			why = NULL;
-		json_object_object_add(device, "holders_error", json_object_new_string(why ? why : strerror(-r)));
-		free(why);
-		return;
-	}
-	if (h.n == 0) {
-		holders_clear(&h);
-		return;
-	}
-	list = json_object_new_array();
-	for (size_t i = 0; i < h.n; i++) {
-		_cleanup_free_ char *line = holder_describe(&h.v[i]);
+	for (size_t i = 0; i < n; i += HOLDERS_SCAN_MAX_SETS) {
+		size_t k = n - i < HOLDERS_SCAN_MAX_SETS ? n - i : HOLDERS_SCAN_MAX_SETS;
+		struct plan_device d[HOLDERS_SCAN_MAX_SETS] = { 0 };
+		struct holders h[HOLDERS_SCAN_MAX_SETS] = { 0 };
+		char *why = NULL;
+		int r;
 
-		if (line)
-			json_object_array_add(list, json_object_new_string(line));
+		for (size_t j = 0; j < k; j++) {
+			snprintf(d[j].address, sizeof(d[j].address), "%s", queries[i + j].address);
+			d[j].iommu_group = queries[i + j].iommu_group;
+		}
+		r = holders_scan_devices_within(&(struct holder_scan_ctx){ .topo = &no_probe }, d, k, timeout_ms, h);
+		if (r < 0 && (r == -ETIMEDOUT ? asprintf(&why, "reading /proc did not finish within %u ms", timeout_ms)
+					      : asprintf(&why, "cannot read %s: %s", t->proc_root, strerror(-r))) < 0)
+			why = NULL;
+		for (size_t j = 0; j < k; j++) {
+			if (r < 0)
+				json_object_object_add(queries[i + j].device, "holders_error",
+						       json_object_new_string(why ? why : strerror(-r)));
+			else
+				status_add_holders_of(&h[j], queries[i + j].device);
+			holders_clear(&h[j]);
+		}
+		free(why);
 	}
-	json_object_object_add(device, "holders", list);
-	holders_clear(&h);
 }
 
 static int check_each_device(const struct topology *t, const struct plan *p, char **vtcons, struct holders *found,

@@ -66,12 +66,21 @@ const char *device_state_to_string(enum device_state s);
 int check_holders(const struct topology *t, const struct plan *p, const struct plan_device *d, const char *label,
 		  unsigned timeout_ms, struct diag *diag, struct diag *warnings, struct diag *all);
 
-/* For status, while a device is on the host: what holds ADDRESS (in IOMMU group GROUP, or -1), added to the
- * JSON object DEVICE as "holders": ["pid 1234 (Xorg, user alice, display-manager.service): /dev/dri/card0",
- * ...] when anything does, or "holders_error": "..." when the scan did not finish within TIMEOUT_MS or could
- * not be made. Nothing is added when nothing holds it. Never waits longer than TIMEOUT_MS. */
-void status_add_holders(const struct topology *t, const char *address, int group, unsigned timeout_ms,
-			json_object *device);
+/* A device status asks about, while it is on the host: ADDRESS in IOMMU group IOMMU_GROUP (or -1), and the
+ * JSON object its holders are added to (borrowed). */
+struct status_holders_query {
+	const char *address;
+	int iommu_group;
+	json_object *device;
+};
+
+/* For status: what holds each of the N devices of QUERIES, in one pass over /proc for them all (chunked by
+ * HOLDERS_SCAN_MAX_SETS), added to its JSON object as "holders": ["pid 1234 (Xorg, user alice,
+ * display-manager.service): /dev/dri/card0", ...] when anything does, or "holders_error": "..." when the
+ * scan did not finish within TIMEOUT_MS or could not be made. Nothing is added to a device nothing holds.
+ * Never waits longer than TIMEOUT_MS per chunk. */
+void status_add_holders(const struct topology *t, const struct status_holders_query *queries, size_t n,
+			unsigned timeout_ms);
 
 /* Everything that must hold before anything is touched: IOMMU on, every group viable, no device the host's
  * own (bridges) or in use (check_holders: a process with one of its nodes open or mapped, a disk the host

@@ -62,7 +62,8 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 	json_object *vm = json_object_new_object(), *devices = json_object_new_array(),
 		    *modules = json_object_new_array();
 	_cleanup_free_ char *unrecorded = journal_failure(e, p->vm), *no_driver = NULL;
-	size_t on_vfio = 0, on_host = 0, stuck = 0;
+	size_t on_vfio = 0, on_host = 0, stuck = 0, n_queries = 0;
+	_cleanup_free_ struct status_holders_query *queries = calloc(p->n_devices, sizeof(*queries));
 	const char *state;
 
 	for (size_t i = 0; i < p->n_devices; i++) {
@@ -105,12 +106,14 @@ static json_object *vm_status(struct engine *e, const struct plan *p)
 		json_object_object_add(j, "state", json_object_new_string(device_state_to_string(s)));
 		json_object_object_add(j, "held_by", json_object_new_string(p->vm));
 		json_object_object_add(j, "journal_step", json_object_new_string(device_step_to_string(d->step)));
-		if (s == DEVICE_STATE_ON_HOST)
-			status_add_holders(&e->topo, d->address, d->iommu_group, HOLDERS_TIMEOUT_MS, j);
+		if (s == DEVICE_STATE_ON_HOST && queries)
+			queries[n_queries++] = (struct status_holders_query){ d->address, d->iommu_group, j };
 		json_object_array_add(devices, j);
 		if (present)
 			pci_function_clear(&f);
 	}
+	/* Who holds those on the host: one pass over /proc for them all. */
+	status_add_holders(&e->topo, queries, n_queries, HOLDERS_TIMEOUT_MS);
 	for (size_t i = 0; i < p->n_modules; i++)
 		if (p->modules[i].step == MODULE_UNLOADING || p->modules[i].step == MODULE_UNLOADED)
 			json_object_array_add(modules, json_object_new_string(p->modules[i].name));

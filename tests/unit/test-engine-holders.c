@@ -4,6 +4,7 @@
  * prepare naming it, and everything done is undone. Fixture trees only, never /sys or /proc. */
 #include <sys/stat.h>
 
+#include "checks.h"
 #include "engine-rig.h"
 #include "engine.h"
 #include "fake-kernel.h"
@@ -219,11 +220,54 @@ static void test_race_after_a_device_moved(void)
 	rig_teardown(&rig);
 }
 
+/* status: one scan for all the devices it asks about, each holder against the device it holds, nothing added
+ * to a device nobody holds. */
+static void test_status_names_holders_per_device(void)
+{
+	const struct topology t = { .sysfs_root = rig.f.sys, .proc_root = rig.f.proc };
+	struct status_holders_query q[3] = { { GPU, -1, json_object_new_object() },
+					     { GPU_AUDIO, -1, json_object_new_object() },
+					     { NVME_A, -1, json_object_new_object() } };
+	json_object *list;
+
+	setup();
+	fx_process(&rig.f, 1234, "Xorg", 0, "/system.slice/display-manager.service");
+	fx_process_fd(&rig.f, 1234, 11, "/dev/dri/card0");
+	fx_process(&rig.f, 1500, "backup", 0, "/system.slice/backup.service");
+	fx_process_fd(&rig.f, 1500, 4, "/dev/nvme0n1");
+	fx_process_fd(&rig.f, 1500, 5, "/dev/dri/renderD128");
+	status_add_holders(&t, q, 3, 5000);
+	list = json_object_object_get(q[0].device, "holders");
+	CHECK_INT(json_object_array_length(list), 2);
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 0)),
+		  "pid 1234 (Xorg, user root, display-manager.service): /dev/dri/card0");
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 1)),
+		  "pid 1500 (backup, user root, backup.service): /dev/dri/renderD128");
+	CHECK(!json_object_object_get_ex(q[1].device, "holders", NULL));
+	CHECK(!json_object_object_get_ex(q[1].device, "holders_error", NULL));
+	list = json_object_object_get(q[2].device, "holders");
+	CHECK_INT(json_object_array_length(list), 1);
+	CHECK_STR(json_object_get_string(json_object_array_get_idx(list, 0)),
+		  "pid 1500 (backup, user root, backup.service): /dev/nvme0n1");
+	for (size_t i = 0; i < 3; i++)
+		json_object_put(q[i].device);
+
+	/* A proc root that cannot be read: each device says so, none is shown as free. */
+	const struct topology gone = { .sysfs_root = rig.f.sys, .proc_root = "/nonexistent/hookd-proc" };
+	struct status_holders_query g = { GPU, -1, json_object_new_object() };
+
+	status_add_holders(&gone, &g, 1, 5000);
+	CHECK(json_object_object_get_ex(g.device, "holders_error", NULL));
+	json_object_put(g.device);
+	rig_teardown(&rig);
+}
+
 int main(void)
 {
 	RUN(test_prepare_refuses_naming_the_first_holder);
 	RUN(test_check_lists_every_holder);
 	RUN(test_one_scan_attributes_each_holder);
+	RUN(test_status_names_holders_per_device);
 	RUN(test_race_before_the_first_unbind);
 	RUN(test_race_after_a_device_moved);
 	return 0;
