@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "host-change.h"
+#include "host-hugepages-size.h"
 #include "util.h"
 
 static const char *const kind_names[_HOST_CHANGE_KIND_MAX] = {
@@ -91,8 +93,26 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* A systemd unit name ([A-Za-z0-9:_.\\@-], at most 255) ending in one of SUFFIXES (NULL-terminated). */
+static bool unit_name_with_suffix(const char *s, const char *const *suffixes)
+{
+	size_t len = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:_.\\@-");
+
+	if (len == 0 || s[len] != '\0' || len > 255)
+		return false;
+	for (; *suffixes; suffixes++)
+		if (len > strlen(*suffixes) && streq(s + len - strlen(*suffixes), *suffixes))
+			return true;
+	return false;
+}
+
 bool host_change_target_valid(enum host_change_kind kind, const char *target)
 {
+	static const char *const stoppable[] = { ".service", ".socket", ".target", ".timer", ".path", NULL };
+	static const char *const cpu_holders[] = { ".slice", ".scope", NULL };
+	char address[13];
+	unsigned node;
+	uint64_t size;
 	size_t n = target ? strlen(target) : 0;
 
 	if (n == 0 || n > 256 || target[0] == '/')
@@ -110,14 +130,31 @@ bool host_change_target_valid(enum host_change_kind kind, const char *target)
 		if (*c == '/' && !*++c)
 			return false; /* a trailing '/' */
 	}
+	/* Each kind's own shape: a journal names only what its planner could have written, so a target from
+	 * a damaged journal never reaches systemd or sysfs. */
 	switch (kind) {
+	case HOST_UNIT_STOPPED:
+		return unit_name_with_suffix(target, stoppable);
+	case HOST_ALLOWED_CPUS:
+		return unit_name_with_suffix(target, cpu_holders);
+	case HOST_SESSION_ENDED:
+		return n <= 64 &&
+		       strspn(target, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+	case HOST_SLEEP_INHIBITED:
+		return streq(target, "sleep");
+	case HOST_HOLDERS_GONE:
+		return pci_address_canonical(target, address) == 0 && streq(address, target);
+	case HOST_HUGEPAGES:
+		return hugepages_target_parse(target, &node, &size) == 0;
+	case HOST_WORKQUEUE_CPUMASK:
+		return streq(target, "workqueue");
 	case HOST_CPU_GOVERNOR:
 	case HOST_CPU_EPP:
 		return startswith(target, "cpu") && all_digits(target + 3);
 	case HOST_IRQ_AFFINITY:
 		return all_digits(target);
 	default:
-		return true;
+		return false;
 	}
 }
 

@@ -68,8 +68,10 @@ int host_change_step_from_string(const char *s);
 #define HOST_CHANGES_MAX 4096u
 #define HOST_CHANGE_TEXT_MAX 4096u
 /* Whether TARGET can name KIND's target: one line without white space, at most 256 bytes, no "." or ".."
- * component and no leading '/' (targets become sysfs, /proc or unit names); "cpuN" for the per-CPU kinds,
- * an IRQ number for irq-affinity. */
+ * component and no leading '/' (targets become sysfs, /proc or unit names), in the kind's own shape: a unit
+ * ending in .service, .socket, .target, .timer or .path (unit-stopped), a .slice or .scope (allowed-cpus), a
+ * seat name (session-ended), "sleep", a canonical PCI address (holders-gone), "nodeN/hugepages-SIZEkB",
+ * "workqueue", "cpuN" for the per-CPU kinds, an IRQ number for irq-affinity. */
 bool host_change_target_valid(enum host_change_kind kind, const char *target);
 /* C as the plan's and journal's JSON: {"kind", "target", "wanted", "before", "applied", "step"} (before and
  * applied null until set). NULL when out of memory. */

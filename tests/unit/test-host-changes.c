@@ -298,12 +298,69 @@ static void test_fake_host_bus(void)
 	fhb_free(b);
 }
 
+/* Each kind's targets, as its planner writes them, and cousins a damaged journal could hold: a unit name
+ * where a slice belongs, a path, a seat with a '/', a PCI address not canonical. */
+static void test_targets_have_their_kinds_shape(void)
+{
+	static const struct {
+		enum host_change_kind kind;
+		const char *target;
+		bool valid;
+	} cases[] = {
+		{ HOST_UNIT_STOPPED, "display-manager.service", true },
+		{ HOST_UNIT_STOPPED, "getty@tty1.service", true },
+		{ HOST_UNIT_STOPPED, "system.slice", false },
+		{ HOST_UNIT_STOPPED, "display-manager", false },
+		{ HOST_UNIT_STOPPED, ".service", false },
+		{ HOST_ALLOWED_CPUS, "system.slice", true },
+		{ HOST_ALLOWED_CPUS, "init.scope", true },
+		{ HOST_ALLOWED_CPUS, "machine.slice", true },
+		{ HOST_ALLOWED_CPUS, "sshd.service", false },
+		{ HOST_ALLOWED_CPUS, "system", false },
+		{ HOST_ALLOWED_CPUS, "sys tem.slice", false },
+		{ HOST_SESSION_ENDED, "seat0", true },
+		{ HOST_SESSION_ENDED, "seat-gpu_1", true },
+		{ HOST_SESSION_ENDED, "seat0/x", false },
+		{ HOST_SLEEP_INHIBITED, "sleep", true },
+		{ HOST_SLEEP_INHIBITED, "shutdown", false },
+		{ HOST_HOLDERS_GONE, "0000:0a:00.0", true },
+		{ HOST_HOLDERS_GONE, "0a:00.0", false },
+		{ HOST_HOLDERS_GONE, "0000:0A:00.0", false },
+		{ HOST_HUGEPAGES, "node0/hugepages-2048kB", true },
+		{ HOST_HUGEPAGES, "node1/hugepages-1048576kB", true },
+		{ HOST_HUGEPAGES, "node0/nr_hugepages", false },
+		{ HOST_HUGEPAGES, "node0", false },
+		{ HOST_WORKQUEUE_CPUMASK, "workqueue", true },
+		{ HOST_WORKQUEUE_CPUMASK, "devices/virtual/workqueue/cpumask", false },
+		{ HOST_CPU_GOVERNOR, "cpu12", true },
+		{ HOST_CPU_GOVERNOR, "cpu", false },
+		{ HOST_CPU_EPP, "cpu0", true },
+		{ HOST_IRQ_AFFINITY, "24", true },
+		{ HOST_IRQ_AFFINITY, "24a", false },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		if (host_change_target_valid(cases[i].kind, cases[i].target) != cases[i].valid)
+			fprintf(stderr, "%s '%s': expected %s\n", host_change_kind_to_string(cases[i].kind),
+				cases[i].target, cases[i].valid ? "valid" : "refused");
+		CHECK(host_change_target_valid(cases[i].kind, cases[i].target) == cases[i].valid);
+	}
+	/* Through the journal reader, as recovery reads it. */
+	CHECK_INT(parse_with_change("{\"kind\":\"allowed-cpus\",\"target\":\"system.slice\",\"wanted\":\"0,3\","
+				    "\"step\":\"planned\"}"),
+		  0);
+	CHECK_INT(parse_with_change("{\"kind\":\"allowed-cpus\",\"target\":\"sshd.service\",\"wanted\":\"0,3\","
+				    "\"step\":\"planned\"}"),
+		  -EINVAL);
+}
+
 int main(void)
 {
 	RUN(test_proc_write_fake_kernel);
 	RUN(test_proc_write_running_and_read_only);
 	RUN(test_journal_round_trip);
 	RUN(test_journal_refuses_bad_changes);
+	RUN(test_targets_have_their_kinds_shape);
 	RUN(test_plan_add_host_change);
 	RUN(test_check_refuses_unknown_kind);
 	RUN(test_fake_host_bus);
