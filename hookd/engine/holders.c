@@ -276,6 +276,16 @@ static int name_process(int dirfd, struct holder *h)
 	return 0;
 }
 
+/* A process without memory of its own holds no device: a kernel thread (most of /proc on a server), or one
+ * exiting, past giving back its memory and about to close its files. Its exe link is the one read that tells
+ * (ENOENT), where looking in its fd/ and maps takes seven. Another user's process (EACCES) is looked at. */
+static bool has_no_memory(int dirfd)
+{
+	char c;
+
+	return readlinkat(dirfd, "exe", &c, 1) < 0 && errno == ENOENT;
+}
+
 /* Read process NAME once and match what it has open or mapped against each of the N_SETS node sets: a
  * holder of set K is added to RETS[K], with only what it holds of that set. */
 static int scan_process(int procfd, const char *name, pid_t pid, bool live, const struct device_nodes *sets,
@@ -289,6 +299,8 @@ static int scan_process(int procfd, const char *name, pid_t pid, bool live, cons
 
 	if (dirfd < 0)
 		return 0; /* gone */
+	if (has_no_memory(dirfd))
+		return 0;
 	r = scan_fds(dirfd, live, sets, n_sets, what, n_what);
 	if (r >= 0 || r == -ENOENT)
 		r = scan_maps(dirfd, sets, n_sets, what, n_what) == -ENOMEM ? -ENOMEM : r;

@@ -114,10 +114,12 @@ printf 'Name:\tXorg\nUid:\t0\t0\t0\t0\n' >"$T/proc/1234/status"
 echo 0::/system.slice/display-manager.service >"$T/proc/1234/cgroup"
 : >"$T/proc/1234/maps"
 ln -s /dev/dri/card0 "$T/proc/1234/fd/11"
+ln -s /usr/lib/xorg/Xorg "$T/proc/1234/exe"
 echo gnome-shell >"$T/proc/1300/comm"
 printf 'Name:\tgnome-shell\nUid:\t0\t0\t0\t0\n' >"$T/proc/1300/status"
 echo 0::/user.slice/user-0.slice/session-2.scope >"$T/proc/1300/cgroup"
 echo '7f2a10000000-7f2a10800000 rw-s 00000000 00:05 421 /dev/dri/card0' >"$T/proc/1300/maps"
+ln -s /usr/bin/gnome-shell "$T/proc/1300/exe"
 # shellcheck disable=SC2086
 hc $IO check amd
 expect_rc 1 "check amd with the GPU held"

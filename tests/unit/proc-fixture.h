@@ -25,6 +25,21 @@ static inline void fx_process(const struct fixture *f, int pid, const char *comm
 		 comm);
 	snprintf(path, sizeof(path), "%s/%d/fd", f->proc, pid);
 	fx_mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/%d/exe", f->proc, pid);
+	unlink(path);
+	CHECK(symlink("/usr/bin/true", path) == 0);
+}
+
+/* Kernel thread PID: no exe link, nothing open, nothing mapped, as the kernel shows one. */
+static inline void fx_kernel_thread(const struct fixture *f, int pid, const char *comm)
+{
+	char rel[128], path[1024];
+
+	fx_process(f, pid, comm, 0, "/");
+	snprintf(rel, sizeof(rel), "%d/maps", pid);
+	fx_write(f, "proc", rel, "%s", "");
+	snprintf(path, sizeof(path), "%s/%d/exe", f->proc, pid);
+	CHECK(unlink(path) == 0);
 }
 
 /* Process PID has TARGET open as file descriptor FD ("/dev/dri/card0", "socket:[123]"). */

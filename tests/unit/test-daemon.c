@@ -1156,7 +1156,10 @@ static void test_reconcile(void)
 	CHECK_STR(reconcile_with(uri), "");
 	CHECK(access(path, F_OK) == 0);
 	/* Not running, but a process (QEMU, say) still holds /dev/vfio/9. */
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s/proc/4242/fd && ln -s /dev/vfio/9 %s/proc/4242/fd/7", dir, dir);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/proc/4242/fd && ln -s /dev/vfio/9 %s/proc/4242/fd/7 && "
+		 "ln -s /usr/bin/qemu-system-x86_64 %s/proc/4242/exe",
+		 dir, dir, dir);
 	run(cmd);
 	snprintf(uri, sizeof(uri), "test://%s/stopped.xml", dir);
 	CHECK_STR(reconcile_with(uri), "");

@@ -60,7 +60,7 @@ static void make_desktop(void)
 	fx_process(&f, 1, "systemd", 0, "/init.scope");
 	fx_process_fd(&f, 1, 0, "/dev/null");
 	fx_process_fd(&f, 1, 7, "/run/systemd/private");
-	fx_process(&f, 2, "kthreadd", 0, "/");
+	fx_kernel_thread(&f, 2, "kthreadd");
 	fx_process(&f, 1600, "bash", 0, "/user.slice/user-0.slice/session-3.scope");
 	fx_process_fd(&f, 1600, 0, "/dev/pts/0");
 	fx_process_fd(&f, 1600, 5, "/dev/dri/card00");
@@ -285,6 +285,8 @@ static void test_scan_unreadable_and_vanished(void)
 	make_desktop();
 	/* A process whose fd/ cannot be listed: counted, never taken for "holds nothing". */
 	fx_write(&f, "proc", "7000/fd", "not a directory");
+	snprintf(path, sizeof(path), "%s/7000/exe", f.proc);
+	CHECK(symlink("/usr/bin/true", path) == 0);
 	/* A pid directory that vanished between the listing and the read. */
 	fx_write(&f, "proc", "7001", "gone");
 	snprintf(path, sizeof(path), "%s/7002", f.proc);
@@ -307,9 +309,12 @@ static void test_scan_holder_without_names(void)
 	char path[256];
 
 	make_desktop();
-	/* Only fd/: no comm, status or cgroup (the process is exiting). Still a holder, named by pid. */
+	/* Only fd/ and exe: no comm, status or cgroup (they went between the reads). Still a holder, named by
+	 * pid. */
 	snprintf(path, sizeof(path), "%s/8000/fd", f.proc);
 	fx_mkdir_p(path);
+	snprintf(path, sizeof(path), "%s/8000/exe", f.proc);
+	CHECK(symlink("/usr/bin/true", path) == 0);
 	fx_process_fd(&f, 8000, 3, "/dev/fb0");
 	d = plan_device_of(GPU, 28);
 	CHECK_INT(holders_scan(&ctx, &d, &h), 0);
@@ -367,12 +372,39 @@ static void test_scan_within_bound(void)
 	fx_clear(&f);
 }
 
+/* A process without memory (no exe link: a kernel thread, or one exiting) is passed over after one read:
+ * its fd/ and maps are never opened, so nothing there names it, and nothing there counts as unreadable. */
+static void test_scan_passes_over_kernel_threads(void)
+{
+	struct holder_scan_ctx ctx = { .topo = &t };
+	struct holders h = { 0 };
+	struct plan_device gpu;
+	char path[1024];
+
+	make_desktop();
+	fx_kernel_thread(&f, 3, "kworker/0:1");
+	fx_process_fd(&f, 3, 4, "/dev/dri/card0");
+	fx_kernel_thread(&f, 4, "kworker/1:1");
+	snprintf(path, sizeof(path), "%s/4/maps", f.proc);
+	CHECK(unlink(path) == 0);
+	CHECK(mkdir(path, 0700) == 0); /* maps that cannot be read */
+	gpu = plan_device_of(GPU, 28);
+	CHECK_INT(holders_scan(&ctx, &gpu, &h), 0);
+	CHECK_INT(h.n, 4);
+	for (size_t i = 0; i < h.n; i++)
+		CHECK(h.v[i].pid != 3 && h.v[i].pid != 4);
+	CHECK_INT(h.n_unreadable, 0);
+	holders_clear(&h);
+	fx_clear(&f);
+}
+
 int main(void)
 {
 	RUN(test_nodes_of_gpu);
 	RUN(test_nodes_of_audio_and_nvme);
 	RUN(test_nodes_of_nvme_multipath);
 	RUN(test_scan_names_every_holder);
+	RUN(test_scan_passes_over_kernel_threads);
 	RUN(test_scan_nothing_holds);
 	RUN(test_scan_vfio_group);
 	RUN(test_scan_kernel_users);
