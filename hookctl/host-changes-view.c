@@ -82,7 +82,7 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 		json_object *c = json_object_array_get_idx(changes, i);
 		const char *step = json_get_str(c, "step"), *wanted = json_get_str(c, "wanted");
 		const char *before = json_get_str(c, "before"), *now = json_get_str(c, "now");
-		const char *applied = json_get_str(c, "applied"), *label;
+		const char *applied = json_get_str(c, "applied"), *in_effect = json_get_str(c, "in_effect"), *label;
 		bool takes_cpus, adds_count;
 
 		/* Status shows what the VM holds: changes given back (or never made) are not the host's news. */
@@ -109,7 +109,12 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 			printf("%s -> %s%s", value_text(now, "(cannot be read)"), how, value_text(wanted, "?"));
 			print_shared(c, "already set so by");
 		} else {
-			printf("%s%s (the host's: %s)", value_text(applied ? applied : wanted, "?"),
+			/* Shared: what every holder together has the host hold, not what this VM wrote when it came. */
+			printf("%s%s (the host's: %s)",
+			       value_text(in_effect ? in_effect
+					  : applied ? applied
+						    : wanted,
+					  "?"),
 			       adds_count ? " added for this VM" : "", value_text(before, "?"));
 			if (streq_ptr(step, "applying"))
 				printf(", %sbeing applied%s", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET));

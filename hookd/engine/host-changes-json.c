@@ -32,6 +32,15 @@ json_object *host_changes_to_json(struct host_context *ctx, const struct plan *p
 		if (reader && reader->shared)
 			(void)host_change_holds_read(ctx->run_dir, p->vm, c->kind, c->target, &holds);
 		json_object_object_add(j, "shared_with", strv_json(holds.vms));
+		/* What the host holds now for a change this VM shares: read, since the other VMs' coming and
+		 * going changed it after this VM wrote its value. Left out when it cannot be read. */
+		if (!read_now && holds.vms && holds.vms[0] &&
+		    (c->step == HOST_CHANGE_APPLYING || c->step == HOST_CHANGE_APPLIED)) {
+			_cleanup_free_ char *in_effect = NULL;
+
+			if (reader->read(ctx, c, &in_effect) == 0 && in_effect)
+				json_object_object_add(j, "in_effect", json_object_new_string(in_effect));
+		}
 		if (read_now) {
 			_cleanup_free_ char *now = NULL;
 

@@ -121,5 +121,7 @@ int host_changes_resume(struct host_context *ctx, const struct plan *p);
 
 /* P's host changes as JSON, one object each, in plan order: {"kind", "target", "wanted", "before", "applied",
  * "step", "shared_with": [other VMs holding it]} and, with READ_NOW, "now" (the value the host has now, as
- * the kind's reader reads it; null when it cannot be read). NULL when out of memory. */
+ * the kind's reader reads it; null when it cannot be read); without it (status), for a change this VM holds
+ * with others, "in_effect": the value the host has now, as read (left out when it cannot be read). NULL
+ * when out of memory. */
 json_object *host_changes_to_json(struct host_context *ctx, const struct plan *p, bool read_now);

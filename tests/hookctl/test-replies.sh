@@ -79,6 +79,8 @@ expect_grep "^    energy performance preference of cpu3: performance (the host's
 	"the EPP line"
 expect_grep "^    CPU governor of cpu3: performance (the host's: powersave), shared with VM nas$" "$T/out" \
 	"a shared change"
+expect_grep "^    AllowedCPUs of system.slice: 0-1 (the host's: unset), shared with VM nas$" "$T/out" \
+	"a shared change shows what the host has now (in_effect), not what this VM wrote when it came"
 expect_grep "^    CPU governor of cpu4: performance (the host's: powersave), being applied$" "$T/out" \
 	"a change being applied"
 grep -q "cpu5" "$T/out" && fail "a restored change is shown: $(cat "$T/out")"

@@ -61,6 +61,30 @@ static void test_prepare_and_release(void)
 	rig_teardown(&rig);
 }
 
+/* VM's allowed-cpus change of SLICE in engine status: what it wrote (applied) and what every holder together
+ * has the host hold (in_effect). */
+static void expect_in_effect(const char *vm, const char *slice, const char *applied, const char *in_effect)
+{
+	json_object *st = NULL, *changes;
+	bool found = false;
+
+	CHECK_INT(engine_status(rig.e, vm, &st), 0);
+	changes =
+		json_object_object_get(json_object_array_get_idx(json_object_object_get(st, "vms"), 0), "host_changes");
+	for (size_t i = 0; i < json_object_array_length(changes); i++) {
+		json_object *c = json_object_array_get_idx(changes, i);
+
+		if (!streq(json_object_get_string(json_object_object_get(c, "kind")), "allowed-cpus") ||
+		    !streq(json_object_get_string(json_object_object_get(c, "target")), slice))
+			continue;
+		CHECK_STR(json_object_get_string(json_object_object_get(c, "applied")), applied);
+		CHECK_STR(json_object_get_string(json_object_object_get(c, "in_effect")), in_effect);
+		found = true;
+	}
+	CHECK(found);
+	json_object_put(st);
+}
+
 /* Two VMs overlapping on CPU 3: the host keeps 0-1 while both run; win10's release gives back CPU 2 only. */
 static void test_two_vms(void)
 {
@@ -76,6 +100,9 @@ static void test_two_vms(void)
 	p = rig_journal(&rig, "win10");
 	CHECK_STR(rig_change(p, HOST_ALLOWED_CPUS, "system.slice")->before, ""); /* the host's, not nas's 0-2 */
 	CHECK_STR(rig_change(p, HOST_WORKQUEUE_CPUMASK, "workqueue")->before, "f");
+	/* Status: nas wrote 0-2 when it came, but what the host holds now for both is 0-1. */
+	expect_in_effect("nas", "system.slice", "0-2", "0-1");
+	expect_in_effect("win10", "system.slice", "0-1", "0-1");
 	CHECK_INT(engine_release(rig.e, "nas", &m3), 0);
 	expect_host("0-1", "3"); /* win10 still needs 2-3 */
 	CHECK_INT(engine_release(rig.e, "win10", &m4), 0);
