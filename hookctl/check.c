@@ -139,7 +139,7 @@ static bool plan_reads_domain_xml(const struct vm_config *vm)
 static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_config *vm, char **ret)
 {
 	_cleanup_virt_ virConnectPtr conn = NULL;
-	_cleanup_free_ char *err = NULL;
+	_cleanup_free_ char *err = NULL, *why = NULL;
 	int r;
 
 	*ret = NULL;
@@ -155,27 +155,21 @@ static int domain_xml_for_check(const struct hookctl *ctx, const struct vm_confi
 	if (!plan_reads_domain_xml(vm))
 		return 0;
 	if (virt_open(ctx->connect_uri, &conn, &err) < 0) {
-		if (vm->devices_from_xml)
-			hookctl_note(
-				"note: VM '%s' takes its devices from the domain XML, and libvirt (%s) cannot be "
-				"reached: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
-				vm->name, ctx->connect_uri);
-		else
-			hookctl_note(
-				"note: libvirt (%s) cannot be reached: the domain XML of VM '%s' is not read (give "
-				"it with --xml FILE).",
-				ctx->connect_uri, vm->name);
+		if (asprintf(&why, "libvirt (%s) cannot be reached", ctx->connect_uri) < 0)
+			return -ENOMEM;
 	} else if (virt_domain_xml(conn, vm->name, ret) < 0) {
-		if (vm->devices_from_xml)
-			hookctl_note(
-				"note: VM '%s' takes its devices from the domain XML, and libvirt has no domain of "
-				"that name: its <hostdev> devices are not in this plan (give the XML with --xml FILE).",
-				vm->name);
-		else
-			hookctl_note("note: libvirt has no domain '%s': its domain XML is not read (give it with --xml "
-				     "FILE).",
-				     vm->name);
-	}
+		if (asprintf(&why, "libvirt has no domain '%s'", vm->name) < 0)
+			return -ENOMEM;
+	} else
+		return 0;
+	/* Without the XML the check goes on with what the VM's file says, and says what is left out. */
+	if (vm->devices_from_xml)
+		hookctl_note("note: VM '%s' takes its devices from the domain XML, and %s: its <hostdev> devices are "
+			     "not in this plan (give the XML with --xml FILE).",
+			     vm->name, why);
+	else
+		hookctl_note("note: %s: the domain XML of VM '%s' is not read (give it with --xml FILE).", why,
+			     vm->name);
 	return 0;
 }
 

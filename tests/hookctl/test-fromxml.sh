@@ -80,7 +80,7 @@ printf '[vm]\nisolate-cpus = yes\n[device.ssd]\naddress = 04:00.0\n' >"$HOOKD_CO
 # shellcheck disable=SC2086
 hc $IO check nodomain
 expect_rc 1 "check of vm-cpus = auto without a domain"
-expect_grep "libvirt has no domain 'nodomain': its domain XML is not read" "$T/err" "the note"
+expect_grep "libvirt has no domain 'nodomain': the domain XML of VM 'nodomain' is not read" "$T/err" "the note"
 expect_grep "vm-cpus = auto needs the domain XML" "$T/out" "the refusal"
 
 finish
