@@ -2,6 +2,7 @@
  * the value found before each write, verified, undone in reverse), and shared changes refcounted through the
  * journals under the journal lock. The write side. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,13 +55,19 @@ static int step_fault(const struct host_steps *s, const char *action, const stru
 	return s->fault(s->userdata, action, target);
 }
 
+unsigned host_wait_ms(const struct host_context *ctx, unsigned want_ms, bool *ret_cut_short)
+{
+	unsigned long long now = monotonic_ms(), left;
+
+	left = !ctx->deadline_ms ? want_ms : now >= ctx->deadline_ms ? 0 : ctx->deadline_ms - now;
+	if (ret_cut_short)
+		*ret_cut_short = left < want_ms;
+	return left < want_ms ? (unsigned)left : want_ms;
+}
+
 unsigned host_job_timeout_ms(const struct host_context *ctx)
 {
-	unsigned long long now = monotonic_ms();
-
-	if (!ctx->deadline_ms)
-		return ctx->timeout_ms;
-	return now >= ctx->deadline_ms ? 0 : (unsigned)(ctx->deadline_ms - now);
+	return ctx->deadline_ms ? host_wait_ms(ctx, UINT_MAX, NULL) : ctx->timeout_ms;
 }
 
 /* A shared change is read and acted on by one VM at a time: for one, take the journal lock (*ret_lock, for

@@ -36,6 +36,9 @@ struct host_context {
  * systemd bounds each job itself (the unit's TimeoutStopSec, then SIGKILL), and a display manager ending
  * its sessions can take longer than a write may. Without a deadline (check, status), CTX->timeout_ms. */
 unsigned host_job_timeout_ms(const struct host_context *ctx);
+/* How long a wait that wants WANT_MS may take: WANT_MS, or less when the operation ends sooner
+ * (CTX->deadline_ms; 0 once it has passed), and then *ret_cut_short (optional) is true. */
+unsigned host_wait_ms(const struct host_context *ctx, unsigned want_ms, bool *ret_cut_short);
 
 /* The text of SYSFS_ROOT/RELPATH (or PROC_ROOT/RELPATH), its first 4 KiB with trailing white space trimmed
  * (*ret: caller frees). -ENOENT when there is no such file, -errno otherwise. */

@@ -49,12 +49,8 @@ static int holders_apply(struct host_context *ctx, struct plan_host_change *c, c
 
 	if (sscanf(c->wanted, "%u", &wait_ms) != 1)
 		return -EINVAL;
-	deadline = monotonic_ms() + wait_ms;
 	/* holders-timeout is the most this wait may take, never more than the operation has left. */
-	if (ctx->deadline_ms && ctx->deadline_ms < deadline) {
-		deadline = ctx->deadline_ms;
-		cut_short = true;
-	}
+	deadline = monotonic_ms() + host_wait_ms(ctx, wait_ms, &cut_short);
 	for (;;) {
 		const struct timespec pause = { .tv_nsec = HOLDERS_POLL_MS * 1000 * 1000 };
 		struct holders h = { 0 };
