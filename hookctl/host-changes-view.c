@@ -73,6 +73,45 @@ static void print_shared(json_object *c, const char *how)
 		printf("%s %s", i ? "," : "", json_object_get_string(json_object_array_get_idx(with, i)));
 }
 
+/* The freeing kinds (issue 12's stop-units, end-sessions, inhibit-sleep and the wait for holders) are steps,
+ * not values a setting had: each says in words what was done, or will be. False for any other kind. */
+static bool print_freeing(const char *kind, const char *target, const char *wanted, const char *before,
+			  const char *applied, const char *now, enum host_changes_view view)
+{
+	bool planned = view == HOST_CHANGES_PLANNED;
+
+	if (streq_ptr(kind, "unit-stopped")) {
+		if (planned)
+			printf("stop %s (now %s)", target, value_text(now, "(cannot be read)"));
+		else if (streq_ptr(applied, "not-running"))
+			printf("%s was not running (%s): not stopped, not started afterwards", target,
+			       value_text(before, "?"));
+		else
+			printf("stopped %s (it was %s)", target, value_text(before, "?"));
+	} else if (streq_ptr(kind, "session-ended")) {
+		if (planned)
+			printf("end the graphical sessions on %s (now: %s)", target,
+			       !now   ? "(cannot be read)"
+			       : *now ? now
+				      : "none");
+		else if (applied && *applied)
+			printf("ended the graphical sessions on %s (sessions %s)", target, applied);
+		else
+			printf("no graphical session on %s to end", target);
+	} else if (streq_ptr(kind, "sleep-inhibited")) {
+		printf(planned ? "take a sleep inhibitor while the VM runs" : "sleep inhibitor held");
+	} else if (streq_ptr(kind, "holders-gone")) {
+		unsigned long ms = wanted ? strtoul(wanted, NULL, 10) : 0;
+
+		if (planned)
+			printf("wait up to %g s for the holders of %s to go", ms / 1000.0, target);
+		else
+			printf("the holders of %s: %s", target, value_text(applied, "being waited for"));
+	} else
+		return false;
+	return true;
+}
+
 void host_changes_print(const struct hookctl *ctx, json_object *changes, enum host_changes_view view)
 {
 	size_t n = changes && json_object_is_type(changes, json_type_array) ? json_object_array_length(changes) : 0;
@@ -93,8 +132,17 @@ void host_changes_print(const struct hookctl *ctx, json_object *changes, enum ho
 								      : "host changes:");
 			heading = true;
 		}
+		printf("    ");
+		if (print_freeing(json_get_str(c, "kind"), json_get_str(c, "target"), wanted, before, applied, now,
+				  view)) {
+			if (view == HOST_CHANGES_HELD && streq_ptr(step, "applying"))
+				printf(", %sbeing applied%s", color(ctx, COLOR_YELLOW), color(ctx, COLOR_RESET));
+			print_shared(c, view == HOST_CHANGES_PLANNED ? "already done so by" : "shared with");
+			putchar('\n');
+			continue;
+		}
 		label = label_of(json_get_str(c, "kind"), &takes_cpus, &adds_count);
-		printf("    %s %s: ", label, json_get_str(c, "target"));
+		printf("%s %s: ", label, json_get_str(c, "target"));
 		if (view == HOST_CHANGES_PLANNED && adds_count) {
 			print_planned_count(now, wanted);
 			print_shared(c, "already set so by");

@@ -83,6 +83,12 @@ expect_grep "^    AllowedCPUs of system.slice: 0-1 (the host's: unset), shared w
 	"a shared change shows what the host has now (in_effect), not what this VM wrote when it came"
 expect_grep "^    CPU governor of cpu4: performance (the host's: powersave), being applied$" "$T/out" \
 	"a change being applied"
+expect_grep "^    sleep inhibitor held$" "$T/out" "the inhibitor"
+expect_grep "^    stopped display-manager.service (it was active)$" "$T/out" "a unit hookd stopped"
+expect_grep "^    nvidia-persistenced.service was not running (inactive): not stopped, not started afterwards$" \
+	"$T/out" "a listed unit that was not running"
+expect_grep "^    ended the graphical sessions on seat0 (sessions 3)$" "$T/out" "the sessions ended"
+expect_grep "^    the holders of 0000:0a:00.0: gone$" "$T/out" "the wait for holders"
 grep -q "cpu5" "$T/out" && fail "a restored change is shown: $(cat "$T/out")"
 
 finish
