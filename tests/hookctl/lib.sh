@@ -81,7 +81,8 @@ start_hookd() {
 		--proc-root "${HOOKCTL_PROC_ROOT:-$T/proc}" --socket "$HOOKD_SOCKET" >"$T/hookd.log" 2>&1 &
 	hookd_pid=$!
 	trap 'kill "$hookd_pid" 2>/dev/null || true; wait "$hookd_pid" 2>/dev/null || true; rm -rf "$T"' EXIT
-	for _ in $(seq 100); do
+	# Up to 60 s: an ASan hookd on a loaded CI machine starts slowly; a hookd that dies ends the wait.
+	for _ in $(seq 1200); do
 		[ -S "$HOOKD_SOCKET" ] && return 0
 		kill -0 "$hookd_pid" 2>/dev/null || break
 		sleep 0.05

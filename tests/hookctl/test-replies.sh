@@ -21,8 +21,9 @@ serve() {
 	"$FAKE_HOOKD" "$HOOKD_SOCKET" "$1" &
 	fake_pid=$!
 	trap 'stop_fake; rm -rf "$T"' EXIT
-	for _ in $(seq 100); do
+	for _ in $(seq 1200); do # up to 60 s on a loaded machine
 		[ -S "$HOOKD_SOCKET" ] && return 0
+		kill -0 "$fake_pid" 2>/dev/null || break
 		sleep 0.05
 	done
 	fail "the fake daemon did not start"

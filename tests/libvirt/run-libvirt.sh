@@ -68,7 +68,7 @@ start_hookd() {
 	"$HOOKD" --conf-dir "$CONF" --run-dir "$T/run" --sysfs-root "$T/sys" --socket "$SOCK" \
 		>>"$T/hookd.log" 2>&1 &
 	hookd_pid=$!
-	for _ in $(seq 500); do [ -S "$SOCK" ] && return 0; sleep 0.02; done
+	for _ in $(seq 3000); do [ -S "$SOCK" ] && return 0; sleep 0.02; done # up to 60 s on a loaded machine
 	fail "hookd did not start: $(cat "$T/hookd.log")"
 }
 stop_hookd() {
@@ -81,7 +81,7 @@ start_libvirtd() {
 	rm -f /run/libvirt/libvirt-sock
 	LIBVIRT_LOG_OUTPUTS="3:file:$T/libvirtd.log" /usr/sbin/libvirtd >>"$T/libvirtd.out" 2>&1 &
 	libvirtd_pid=$!
-	for _ in $(seq 1500); do [ -S /run/libvirt/libvirt-sock ] && return 0; sleep 0.02; done
+	for _ in $(seq 3000); do [ -S /run/libvirt/libvirt-sock ] && return 0; sleep 0.02; done
 	fail "libvirtd did not start: $(tail -20 "$T/libvirtd.log")"
 }
 stop_libvirtd() {
@@ -169,7 +169,7 @@ echo "--- a configured VM whose device is absent: prepare refused, libvirt shows
 printf '[device.gpu]\naddress = 0a:00.0\n' > "$CONF/vms/t-refused.ini"
 kill -HUP "$hookd_pid"
 domain_xml t-refused 6f1c3a52-0000-4000-8000-000000000003 > "$T/t-refused.xml"
-for _ in $(seq 100); do "$PROBE" "$SOCK" t-refused 2>/dev/null | grep -q "CONFIGURED yes" && break; sleep 0.05; done
+for _ in $(seq 1200); do "$PROBE" "$SOCK" t-refused 2>/dev/null | grep -q "CONFIGURED yes" && break; sleep 0.05; done
 if out=$($VIRSH create "$T/t-refused.xml" 2>&1); then fail "t-refused started"; fi
 echo "$out"
 grep -q "hookd: VM t-refused: 0000:0a:00.0 (gpu): no such PCI device" <<<"$out" || fail "hookd's line is not in the error"
@@ -194,7 +194,7 @@ start_hookd
 expect_events t-life # empty: a new daemon starts with no history
 stop_libvirtd
 start_libvirtd
-for _ in $(seq 200); do
+for _ in $(seq 1200); do
 	"$PROBE" "$SOCK" t-life 2>/dev/null | grep -q "EVENT reconnect begin ok" && break
 	sleep 0.05
 done

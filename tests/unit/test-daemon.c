@@ -90,8 +90,9 @@ static void start_daemon(void)
 		      (char *)NULL);
 		_exit(127);
 	}
-	/* Wait for the socket: bounded by attempts, not by a time threshold on hookd. */
-	for (int i = 0; i < 500; i++) {
+	/* Wait for the socket: bounded (60 s: a loaded CI machine starts an ASan hookd slowly), not a time
+	 * threshold on hookd; a hookd that never listens fails the test. */
+	for (int i = 0; i < 6000; i++) {
 		int fd;
 
 		if (client_connect(sock, &fd) == 0) {
@@ -566,7 +567,7 @@ static int run_second_hookd(char *err, size_t err_size)
 		      "--socket", sock, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
+	for (int i = 0; i < 6000 && waitpid(pid, &status, WNOHANG) == 0; i++) /* 60 s at most */
 		usleep(10000);
 	if (waitpid(pid, &status, WNOHANG) == 0) {
 		kill(pid, SIGKILL);
@@ -598,7 +599,7 @@ static void test_second_instance(void)
 	json_object_put(wait_running_job("slow"));
 	/* The prepare is journaled before its first write, and that write (the unbind FIFO) blocks. */
 	snprintf(journal, sizeof(journal), "%s/run/state/slow.state", dir);
-	for (int i = 0; i < 1000 && access(journal, F_OK) < 0; i++)
+	for (int i = 0; i < 6000 && access(journal, F_OK) < 0; i++) /* 60 s at most */
 		usleep(10000);
 	CHECK(access(journal, F_OK) == 0);
 
