@@ -170,7 +170,17 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 			running = false;
 			broken_reply = true;
 		} else {
+			json_object *view, *outdated;
+
 			json_object_object_get_ex(reply.params, "vms", &daemon_vms);
+			/* hookd could not read the devices again since a prepare or release finished: say so rather
+			 * than show that VM as it was before. */
+			if (json_object_object_get_ex(reply.params, "device_view", &view) &&
+			    json_object_object_get_ex(view, "outdated", &outdated) && json_object_get_boolean(outdated))
+				hookctl_note(
+					"warning: hookd's view of the devices was read before its last prepare or "
+					"release finished (reading them again is taking long); it may show a VM as "
+					"it was before");
 		}
 	}
 
@@ -195,6 +205,8 @@ int cmd_status(struct hookctl *ctx, int argc, char **argv)
 			json_object_object_add(daemon, "version", json_object_get(v));
 		if (json_object_object_get_ex(reply.params, "protocol", &v))
 			json_object_object_add(daemon, "protocol", json_object_get(v));
+		if (json_object_object_get_ex(reply.params, "device_view", &v))
+			json_object_object_add(daemon, "device_view", json_object_get(v));
 	}
 	json_object_object_add(root, "daemon", daemon);
 	libvirt = json_object_new_object();

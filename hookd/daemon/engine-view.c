@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "engine-view.h"
 #include "log.h"
 #include "topology.h"
@@ -17,6 +18,8 @@ struct view_waiter {
 	sd_event_source *timer;
 	engine_view_fn done;
 	void *userdata;
+	uint64_t since_usec;	     /* CLOCK_MONOTONIC when it asked */
+	uint64_t outdated_wait_usec; /* how long it waits when the last view is outdated */
 };
 
 struct engine_view {
@@ -25,21 +28,34 @@ struct engine_view {
 	int efd;
 	sd_event_source *efd_source;
 	struct view_waiter *waiters;
-	json_object *last;  /* the last complete "vms" array, or NULL */
-	uint64_t last_usec; /* CLOCK_MONOTONIC when it was read */
-	bool reading;	    /* a helper thread runs */
+	json_object *last;	    /* the last complete "vms" array, or NULL */
+	uint64_t last_usec;	    /* CLOCK_MONOTONIC when it was read */
+	uint64_t last_started_usec; /* ... and when that read began */
+	uint64_t changed_usec;	    /* when the last prepare or release finished: a view begun before is outdated */
+	char **next_busy;	    /* the newest request's busy VMs, for a read that must begin again */
+	bool reading;		    /* a helper thread runs */
 	uint64_t reading_since;
 	char **reading_busy;  /* the helper's copy of busy_vms; freed once it is done */
 	pthread_mutex_t lock; /* guards result */
 	json_object *result;  /* handed from the helper to the loop */
 };
 
-static uint64_t monotonic_usec(void)
-{
-	struct timespec ts;
+static int start_read(struct engine_view *v, char *const *busy);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000ull;
+static bool last_outdated(const struct engine_view *v)
+{
+	return !v->last || v->last_started_usec < v->changed_usec;
+}
+
+static char **strv_copy(char *const *v)
+{
+	size_t n = strv_length(v);
+	char **copy = calloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; copy && i < n; i++)
+		if (!(copy[i] = strdup(v[i])))
+			return strv_free(copy), NULL;
+	return copy;
 }
 
 static bool strv_has(char *const *v, const char *s)
@@ -131,14 +147,21 @@ static void waiter_answer(struct engine_view *v, struct view_waiter *w)
 			break;
 		}
 	sd_event_source_disable_unref(w->timer);
-	w->done(w->userdata, v->last, v->last ? now - v->last_usec : 0);
+	w->done(w->userdata, v->last, v->last ? now - v->last_usec : 0, v->last && last_outdated(v));
 	free(w);
 }
 
 static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct view_waiter *w = userdata;
+	uint64_t waited = monotonic_usec() - w->since_usec;
 
+	/* The last view is older than a prepare or release that has finished: what it shows of that VM is
+	 * known to be wrong, and the read under way will show it right unless it is stuck. Wait for it longer. */
+	if (last_outdated(w->view) && waited < w->outdated_wait_usec &&
+	    sd_event_source_set_time_relative(s, w->outdated_wait_usec - waited) >= 0 &&
+	    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) >= 0)
+		return 0;
 	waiter_answer(w->view, w);
 	return 0;
 }
@@ -161,6 +184,11 @@ static int on_view_read(sd_event_source *source, int fd, uint32_t revents, void 
 	json_object_put(v->last);
 	v->last = result;
 	v->last_usec = monotonic_usec();
+	v->last_started_usec = v->reading_since;
+	/* A prepare or release finished while it was read: read again for those waiting (their timers still
+	 * bound the wait). */
+	if (v->waiters && last_outdated(v) && start_read(v, v->next_busy) >= 0)
+		return 0;
 	while (v->waiters)
 		waiter_answer(v, v->waiters);
 	return 0;
@@ -170,17 +198,11 @@ static int start_read(struct engine_view *v, char *const *busy)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
-	size_t n = strv_length(busy);
 	int r;
 
-	v->reading_busy = calloc(n + 1, sizeof(char *));
+	v->reading_busy = strv_copy(busy);
 	if (!v->reading_busy)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		if (!(v->reading_busy[i] = strdup(busy[i]))) {
-			strv_free(TAKE_PTR(v->reading_busy));
-			return -ENOMEM;
-		}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	r = -pthread_create(&thread, &attr, view_thread, v);
@@ -194,25 +216,36 @@ static int start_read(struct engine_view *v, char *const *busy)
 	return 0;
 }
 
-int engine_view_get(struct engine_view *v, char *const *busy_vms, uint64_t wait_usec, engine_view_fn done,
-		    void *userdata)
+int engine_view_get(struct engine_view *v, char *const *busy_vms, uint64_t changed_usec, uint64_t wait_usec,
+		    uint64_t outdated_wait_usec, engine_view_fn done, void *userdata)
 {
 	struct view_waiter *w;
+	char **busy = strv_copy(busy_vms);
 	int r;
 
+	if (!busy)
+		return -ENOMEM;
+	strv_free(v->next_busy);
+	v->next_busy = busy;
+	if (changed_usec > v->changed_usec)
+		v->changed_usec = changed_usec;
 	if (!v->reading) {
 		r = start_read(v, busy_vms);
 		if (r < 0)
 			return r;
-	} else if (monotonic_usec() - v->reading_since >= wait_usec) {
+	} else if (!last_outdated(v) && monotonic_usec() - v->reading_since >= wait_usec) {
 		/* The read in progress is already stuck past what a request waits: answer from the last view. */
-		done(userdata, v->last, v->last ? monotonic_usec() - v->last_usec : 0);
+		done(userdata, v->last, v->last ? monotonic_usec() - v->last_usec : 0, v->last && last_outdated(v));
 		return 0;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	*w = (struct view_waiter){ .view = v, .done = done, .userdata = userdata };
+	*w = (struct view_waiter){ .view = v,
+				   .done = done,
+				   .userdata = userdata,
+				   .since_usec = monotonic_usec(),
+				   .outdated_wait_usec = outdated_wait_usec };
 	r = sd_event_add_time_relative(v->event, &w->timer, CLOCK_MONOTONIC, wait_usec, 0, on_waiter_timeout, w);
 	if (r < 0) {
 		free(w);
@@ -266,6 +299,7 @@ void engine_view_free(struct engine_view *v)
 		close(v->efd);
 	json_object_put(v->result);
 	strv_free(v->reading_busy);
+	strv_free(v->next_busy);
 	pthread_mutex_destroy(&v->lock);
 	sd_event_unref(v->event);
 	free(v);

@@ -332,6 +332,9 @@ static int on_jobs_done(sd_event_source *source, int fd, uint32_t revents, void 
 		list = j->next;
 		j->next = NULL;
 		q->running--;
+		/* What the engine's view showed of this VM may have changed: Status reads it again. */
+		if (j->action == JOB_ACTION_PREPARE || j->action == JOB_ACTION_RELEASE)
+			q->changed_usec = monotonic_usec();
 		job_complete(q, j);
 		vm_run_queue(q, v);
 	}

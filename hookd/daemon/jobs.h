@@ -103,6 +103,7 @@ struct jobs {
 	pthread_mutex_t lock; /* guards done_*: workers append, the loop takes */
 	struct job *done_head;
 	struct job *done_tail;
+	uint64_t changed_usec; /* CLOCK_MONOTONIC when the last prepare or release finished; 0: none yet */
 };
 
 /* On error q is still safe to jobs_clear(). */

@@ -157,8 +157,11 @@ static json_object *broken_vm_error(const char *vm, const struct vm_config_probl
 	return reply;
 }
 
-/* How long a Status request waits for a fresh device view before it is answered from the last one. */
+/* How long a Status request waits for a fresh device view before it is answered from the last one; longer
+ * when the last one is outdated (a prepare or release finished since it was read; under a loaded machine a
+ * read of a VM with many host changes took over 500 ms), within hookctl's 10 s. */
 #define STATUS_VIEW_WAIT_USEC (500ull * 1000ull)
+#define STATUS_OUTDATED_VIEW_WAIT_USEC (5000ull * 1000ull)
 
 struct status_request {
 	struct router *router;
@@ -166,13 +169,14 @@ struct status_request {
 	struct proto_request req;
 };
 
-static void status_answer(void *userdata, json_object *engine_vms, uint64_t age_usec)
+static void status_answer(void *userdata, json_object *engine_vms, uint64_t age_usec, bool outdated)
 {
 	struct status_request *sr = userdata;
 	struct router *rt = sr->router;
 
 	if (rt->server) { /* NULL: shutting down */
-		json_object *reply = status_build_reply(rt->gen->cfg, &rt->jobs, sr->req.params, engine_vms, age_usec);
+		json_object *reply =
+			status_build_reply(rt->gen->cfg, &rt->jobs, sr->req.params, engine_vms, age_usec, outdated);
 		json_object *params;
 
 		if (reply && !json_object_object_get_ex(reply, "error", NULL) &&
@@ -214,7 +218,8 @@ static void handle_status(struct router *rt, uint64_t client_id, struct proto_re
 	sr->client_id = client_id;
 	sr->req = *req;
 	*req = (struct proto_request){ 0 };
-	r = engine_view_get(rt->view, busy, STATUS_VIEW_WAIT_USEC, status_answer, sr);
+	r = engine_view_get(rt->view, busy, rt->jobs.changed_usec, STATUS_VIEW_WAIT_USEC,
+			    STATUS_OUTDATED_VIEW_WAIT_USEC, status_answer, sr);
 	if (r < 0) {
 		log_warning("status: cannot read the devices' view: %s", strerror(-r));
 		proto_request_clear(&sr->req);

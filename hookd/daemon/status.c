@@ -106,7 +106,7 @@ json_object *status_check_params(json_object *params)
 }
 
 json_object *status_build_reply(const struct hookd_config *cfg, const struct jobs *jobs, json_object *params,
-				json_object *engine_vms, uint64_t age_usec)
+				json_object *engine_vms, uint64_t age_usec, bool outdated)
 {
 	json_object *vms, *reply_params, *view;
 	const char *only = NULL, *why = NULL;
@@ -159,6 +159,8 @@ json_object *status_build_reply(const struct hookd_config *cfg, const struct job
 	view = json_object_new_object();
 	json_object_object_add(view, "available", json_object_new_boolean(engine_vms != NULL));
 	json_object_object_add(view, "age_ms", json_object_new_int64((int64_t)(age_usec / 1000)));
+	/* Read before the last prepare or release finished: that VM may be shown as it was before. */
+	json_object_object_add(view, "outdated", json_object_new_boolean(outdated));
 	json_object_object_add(reply_params, "device_view", view);
 	if (cfg->global_problems.n > 0) {
 		json_object *lines = json_object_new_array();
