@@ -1,6 +1,8 @@
 /* Host changes' names and lifetime (host-change.h); the read side, so hookctl and the journal reader have
  * them. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +158,19 @@ bool host_change_target_valid(enum host_change_kind kind, const char *target)
 	default:
 		return false;
 	}
+}
+
+int host_change_why(char **ret_why, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(ret_why, fmt, ap) < 0) {
+		*ret_why = NULL;
+		r = -ENOMEM;
+	}
+	va_end(ap);
+	return r;
 }
 
 static void add_str(json_object *o, const char *key, const char *s)

@@ -120,5 +120,9 @@ struct host_change_writer {
 	int (*resume)(struct host_context *ctx, const struct plan_host_change *c, char **ret_why);
 };
 
+/* For a reader's or writer's failure: *RET_WHY = the formatted line (caller frees); returns R, or -ENOMEM
+ * (and *RET_WHY NULL) when the line cannot be made. */
+int host_change_why(char **ret_why, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 const struct host_change_reader *host_change_reader_for(enum host_change_kind k);
 const struct host_change_writer *host_change_writer_for(enum host_change_kind k);

@@ -11,20 +11,6 @@
 #include "host-cpus.h"
 #include "util.h"
 
-static int why_set(char **ret_why, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_set(char **ret_why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_why, fmt, ap) < 0) {
-		*ret_why = NULL;
-		r = -ENOMEM;
-	}
-	va_end(ap);
-	return r;
-}
-
 /* ---- allowed-cpus ---- */
 
 /* Write VALUE's online CPUs as TARGET's AllowedCPUs and read it back; *ret_written (optional) is the list. An
@@ -38,18 +24,18 @@ static int allowed_cpus_write(struct host_context *ctx, const char *target, cons
 	int r;
 
 	if (!ctx->bus)
-		return why_set(ret_why, -EOPNOTSUPP, "no systemd bus to set AllowedCPUs on");
+		return host_change_why(ret_why, -EOPNOTSUPP, "no systemd bus to set AllowedCPUs on");
 	r = cpuset_read_online(ctx->sysfs_root, &online);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
+		return host_change_why(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
 	if (!*value)
 		set = online;
 	else if (cpuset_parse_list(value, 0, &set, NULL) < 0)
-		return why_set(ret_why, -EINVAL, "'%s' is not a CPU list", value);
+		return host_change_why(ret_why, -EINVAL, "'%s' is not a CPU list", value);
 	else
 		cpuset_intersect(&set, &online);
 	if (cpuset_is_empty(&set))
-		return why_set(ret_why, -EBUSY, "AllowedCPUs '%s' leaves %s no online CPU", value, target);
+		return host_change_why(ret_why, -EBUSY, "AllowedCPUs '%s' leaves %s no online CPU", value, target);
 	r = cpuset_format_list(&set, &list);
 	if (r < 0)
 		return r;
@@ -60,7 +46,7 @@ static int allowed_cpus_write(struct host_context *ctx, const char *target, cons
 	if (r < 0)
 		return r;
 	if (cpuset_parse_list(back, 0, &back_set, NULL) < 0 || !cpuset_equal(&back_set, &set))
-		return why_set(ret_why, -EIO, "systemd shows AllowedCPUs '%s' after setting '%s'", back, list);
+		return host_change_why(ret_why, -EIO, "systemd shows AllowedCPUs '%s' after setting '%s'", back, list);
 	if (ret_written)
 		*ret_written = TAKE_PTR(list);
 	return 0;
@@ -104,17 +90,18 @@ static int workqueue_write(struct host_context *ctx, const char *value, char **r
 	int r;
 
 	if (cpuset_parse_mask(value, &set, NULL) < 0 || cpuset_is_empty(&set))
-		return why_set(ret_why, -EINVAL, "'%s' is not a CPU mask with a CPU in it", value);
+		return host_change_why(ret_why, -EINVAL, "'%s' is not a CPU mask with a CPU in it", value);
 	r = kernel_write(ctx->kernel, HOST_WORKQUEUE_CPUMASK_PATH, value, ctx->timeout_ms);
 	if (r < 0)
-		return why_set(ret_why, r, "writing %s to %s: %s", value, HOST_WORKQUEUE_CPUMASK_PATH, strerror(-r));
+		return host_change_why(ret_why, r, "writing %s to %s: %s", value, HOST_WORKQUEUE_CPUMASK_PATH,
+				       strerror(-r));
 	r = host_read_sysfs(ctx, HOST_WORKQUEUE_CPUMASK_PATH, &back);
 	if (r < 0)
-		return why_set(ret_why, r, "reading %s back: %s", HOST_WORKQUEUE_CPUMASK_PATH, strerror(-r));
+		return host_change_why(ret_why, r, "reading %s back: %s", HOST_WORKQUEUE_CPUMASK_PATH, strerror(-r));
 	if (cpuset_parse_mask(back, &back_set, NULL) < 0 || !cpuset_is_subset(&back_set, &set) ||
 	    cpuset_is_empty(&back_set))
-		return why_set(ret_why, -EIO, "%s reads '%s' after writing '%s'", HOST_WORKQUEUE_CPUMASK_PATH, back,
-			       value);
+		return host_change_why(ret_why, -EIO, "%s reads '%s' after writing '%s'", HOST_WORKQUEUE_CPUMASK_PATH,
+				       back, value);
 	return 0;
 }
 

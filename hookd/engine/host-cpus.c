@@ -11,20 +11,6 @@
 #include "util.h"
 #include "vmcpus.h"
 
-static int why_set(char **ret_why, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_set(char **ret_why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_why, fmt, ap) < 0) {
-		*ret_why = NULL;
-		r = -ENOMEM;
-	}
-	va_end(ap);
-	return r;
-}
-
 /* The VM's CPUs as planned (C->wanted) and the host's online CPUs. */
 static int wanted_and_online(const struct host_context *ctx, const struct plan_host_change *c, struct cpuset *wanted,
 			     struct cpuset *online, char **ret_why)
@@ -33,10 +19,10 @@ static int wanted_and_online(const struct host_context *ctx, const struct plan_h
 	int r;
 
 	if (cpuset_parse_list(c->wanted, 0, wanted, NULL) < 0 || cpuset_is_empty(wanted))
-		return why_set(ret_why, -EINVAL, "'%s' is not a CPU list", c->wanted);
+		return host_change_why(ret_why, -EINVAL, "'%s' is not a CPU list", c->wanted);
 	r = cpuset_read_online(ctx->sysfs_root, online);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
+		return host_change_why(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
 	if (!cpuset_is_subset(wanted, online))
 		return vm_cpus_check_online(wanted, online, ret_why);
 	return 0;
@@ -53,8 +39,8 @@ static int host_keeps_a_cpu(const char *what, const struct cpuset *has, const st
 		return 0;
 	if (cpuset_format_list(has, &has_text) < 0 || cpuset_format_list(wanted, &wanted_text) < 0)
 		return -ENOMEM;
-	return why_set(ret_why, -EBUSY, "taking CPUs %s would leave %s no CPU (it has %s)", wanted_text, what,
-		       has_text);
+	return host_change_why(ret_why, -EBUSY, "taking CPUs %s would leave %s no CPU (it has %s)", wanted_text, what,
+			       has_text);
 }
 
 /* The union of every holder's CPUs. */
@@ -65,7 +51,7 @@ static int union_of_wanted(char *const *wanted, struct cpuset *ret, char **ret_w
 		struct cpuset s;
 
 		if (cpuset_parse_list(*w, 0, &s, NULL) < 0)
-			return why_set(ret_why, -EINVAL, "'%s' is not a CPU list", *w);
+			return host_change_why(ret_why, -EINVAL, "'%s' is not a CPU list", *w);
 		cpuset_union(ret, &s);
 	}
 	return 0;
@@ -101,7 +87,7 @@ static int allowed_cpus_check(struct host_context *ctx, const struct plan_host_c
 	if (!*now)
 		has = online;
 	else if (cpuset_parse_list(now, 0, &has, NULL) < 0)
-		return why_set(ret_why, -EINVAL, "systemd gives its AllowedCPUs as '%s'", now);
+		return host_change_why(ret_why, -EINVAL, "systemd gives its AllowedCPUs as '%s'", now);
 	else
 		cpuset_intersect(&has, &online);
 	return host_keeps_a_cpu(c->target, &has, &wanted, ret_why);
@@ -120,7 +106,7 @@ static int allowed_cpus_combine(const char *before, char *const *wanted, char **
 		for (unsigned cpu = 0; cpu < CPUSET_MAX; cpu++)
 			(void)cpuset_add(&left, cpu);
 	} else if (cpuset_parse_list(before, 0, &left, NULL) < 0) {
-		return why_set(ret_why, -EINVAL, "the previous AllowedCPUs '%s' is not a CPU list", before);
+		return host_change_why(ret_why, -EINVAL, "the previous AllowedCPUs '%s' is not a CPU list", before);
 	}
 	r = union_of_wanted(wanted, &taken, ret_why);
 	if (r < 0)
@@ -160,9 +146,10 @@ static int workqueue_check(struct host_context *ctx, const struct plan_host_chan
 		return r;
 	r = host_read_sysfs(ctx, HOST_WORKQUEUE_CPUMASK_PATH, &now);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot read %s: %s", HOST_WORKQUEUE_CPUMASK_PATH, strerror(-r));
+		return host_change_why(ret_why, r, "cannot read %s: %s", HOST_WORKQUEUE_CPUMASK_PATH, strerror(-r));
 	if (cpuset_parse_mask(now, &has, NULL) < 0)
-		return why_set(ret_why, -EINVAL, "%s reads '%s', not a CPU mask", HOST_WORKQUEUE_CPUMASK_PATH, now);
+		return host_change_why(ret_why, -EINVAL, "%s reads '%s', not a CPU mask", HOST_WORKQUEUE_CPUMASK_PATH,
+				       now);
 	cpuset_intersect(&has, &online);
 	return host_keeps_a_cpu("the unbound workqueues", &has, &wanted, ret_why);
 }
@@ -174,7 +161,8 @@ static int workqueue_combine(const char *before, char *const *wanted, char **ret
 
 	*ret_why = NULL;
 	if (cpuset_parse_mask(before, &left, NULL) < 0)
-		return why_set(ret_why, -EINVAL, "the previous workqueue cpumask '%s' is not a CPU mask", before);
+		return host_change_why(ret_why, -EINVAL, "the previous workqueue cpumask '%s' is not a CPU mask",
+				       before);
 	r = union_of_wanted(wanted, &taken, ret_why);
 	if (r < 0)
 		return r;

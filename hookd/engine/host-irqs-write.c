@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpuset.h"
 #include "host-changes.h"
 #include "host-irqs.h"
 #include "util.h"
@@ -37,8 +38,21 @@ static int irq_apply(struct host_context *ctx, struct plan_host_change *c, const
 		applied = strdup("unchanged: the IRQ is gone");
 	else if (r < 0)
 		return r;
-	else
+	else {
+		/* The verify step: the kernel's affinity, not the write's word for it. */
+		_cleanup_free_ char *back = NULL;
+		struct cpuset wrote, shown;
+
+		r = host_change_reader_for(HOST_IRQ_AFFINITY)->read(ctx, c, &back);
+		if (r < 0)
+			return host_change_why(ret_why, r, "cannot read back IRQ %s's affinity: %s", c->target,
+					       strerror(-r));
+		if (cpuset_parse_list(value, 0, &wrote, NULL) < 0 || cpuset_parse_list(back, 0, &shown, NULL) < 0 ||
+		    !cpuset_equal(&wrote, &shown))
+			return host_change_why(ret_why, -EIO, "IRQ %s's affinity reads %s after %s was written",
+					       c->target, back, value);
 		applied = strdup(value);
+	}
 	if (!applied)
 		return -ENOMEM;
 	free(c->applied);

@@ -13,20 +13,6 @@
 #include "util.h"
 #include "vmcpus.h"
 
-static int why_set(char **ret_why, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_set(char **ret_why, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (vasprintf(ret_why, fmt, ap) < 0) {
-		*ret_why = NULL;
-		r = -ENOMEM;
-	}
-	va_end(ap);
-	return r;
-}
-
 /* "on:CPUS" or "off:CPUS". */
 static int wanted_parse(const char *wanted, bool *ret_on, struct cpuset *ret_cpus)
 {
@@ -65,15 +51,15 @@ static int irq_check(struct host_context *ctx, const struct plan_host_change *c,
 
 	*ret_why = NULL;
 	if (wanted_parse(c->wanted, &on, &cpus) < 0)
-		return why_set(ret_why, -EINVAL, "'%s' is not on:CPUS or off:CPUS", c->wanted);
+		return host_change_why(ret_why, -EINVAL, "'%s' is not on:CPUS or off:CPUS", c->wanted);
 	r = cpuset_read_online(ctx->sysfs_root, &online);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
+		return host_change_why(ret_why, r, "cannot read the host's online CPUs: %s", strerror(-r));
 	if (!cpuset_is_subset(&cpus, &online))
 		return vm_cpus_check_online(&cpus, &online, ret_why);
 	r = irq_read(ctx, c, &now);
 	if (r < 0)
-		return why_set(ret_why, r, "cannot read its smp_affinity_list: %s", strerror(-r));
+		return host_change_why(ret_why, r, "cannot read its smp_affinity_list: %s", strerror(-r));
 	return 0;
 }
 
@@ -90,14 +76,14 @@ static int irq_combine(const char *before, char *const *wanted, char **ret_value
 		bool on;
 
 		if (wanted_parse(*w, &on, &cpus) < 0)
-			return why_set(ret_why, -EINVAL, "'%s' is not on:CPUS or off:CPUS", *w);
+			return host_change_why(ret_why, -EINVAL, "'%s' is not on:CPUS or off:CPUS", *w);
 		cpuset_union(on ? &onto : &away, &cpus);
 		any_on |= on;
 	}
 	if (any_on)
 		return cpuset_format_list(&onto, ret_value);
 	if (cpuset_parse_list(before, 0, &value, NULL) < 0)
-		return why_set(ret_why, -EINVAL, "the previous affinity '%s' is not a CPU list", before);
+		return host_change_why(ret_why, -EINVAL, "the previous affinity '%s' is not a CPU list", before);
 	cpuset_difference(&value, &away);
 	if (cpuset_is_empty(&value)) /* only on the VMs' CPUs: nowhere else to go */
 		return (*ret_value = strdup(before)) ? 0 : -ENOMEM;

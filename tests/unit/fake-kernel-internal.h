@@ -78,6 +78,7 @@ struct fake_kernel {
 	uint64_t pool_largest_grow;
 	char **managed_irqs; /* fk_irq_managed(): their smp_affinity_list refuses writes with -EIO */
 	size_t n_managed_irqs;
+	char *kept_irq, *kept_affinity; /* fk_irq_keeps(): a write to this IRQ leaves this affinity */
 };
 
 /* Allocation and strings: a failure ends the test. */

@@ -300,6 +300,16 @@ static int do_proc(struct fake_kernel *k, const char *relpath, const char *value
 			return -EIO;
 		}
 	}
+	if (k->kept_irq) {
+		_cleanup_free_ char *kept = NULL;
+
+		CHECK(asprintf(&kept, "irq/%s/smp_affinity_list", k->kept_irq) >= 0);
+		if (streq(relpath, kept)) {
+			value = k->kept_affinity; /* freed with the kernel: the next write is taken as written */
+			free(k->kept_irq);
+			k->kept_irq = NULL;
+		}
+	}
 	r = write_plain(path, value);
 	if (r >= 0)
 		fk_logf(k, "proc %s %s", relpath, value);

@@ -270,6 +270,8 @@ void fk_free(struct fake_kernel *k)
 	for (size_t i = 0; i < k->n_managed_irqs; i++)
 		free(k->managed_irqs[i]);
 	free(k->managed_irqs);
+	free(k->kept_irq);
+	free(k->kept_affinity);
 	free(k->log);
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
@@ -368,6 +370,14 @@ void fk_inject_after(struct fake_kernel *k, const char *address, enum fk_fault f
 	dev = fk_find_device(k, address);
 	dev->skip[fault] = count;
 	pthread_mutex_unlock(&k->lock);
+}
+
+void fk_irq_keeps(struct fake_kernel *k, const char *irq, const char *affinity)
+{
+	free(k->kept_irq);
+	free(k->kept_affinity);
+	k->kept_irq = fk_xstrdup(irq);
+	k->kept_affinity = fk_xstrdup(affinity);
 }
 
 void fk_irq_managed(struct fake_kernel *k, const char *irq)

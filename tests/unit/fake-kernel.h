@@ -112,6 +112,10 @@ unsigned fk_hugepages_compactions(struct fake_kernel *k);
 /* IRQ (a number) is managed by its driver or per-CPU: writing its /proc/irq/N/smp_affinity_list fails with
  * -EIO and changes nothing, as the kernel's irq_set_affinity does for such an IRQ. */
 void fk_irq_managed(struct fake_kernel *k, const char *irq);
+/* IRQ takes its next write of smp_affinity_list (0) but shows AFFINITY afterwards, as a kernel short of
+ * vectors on the CPUs asked for may leave it: what hookd reads back is not what it wrote. Later writes are
+ * taken as written. One IRQ at a time. */
+void fk_irq_keeps(struct fake_kernel *k, const char *irq, const char *affinity);
 
 /* Hot-unplug: ADDRESS disappears from the tree now. */
 void fk_remove_device(struct fake_kernel *k, const char *address);

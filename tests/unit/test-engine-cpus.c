@@ -200,6 +200,27 @@ static void test_irqs(void)
 	rig_teardown(&rig);
 }
 
+/* The kernel takes the write but keeps another affinity (short of vectors on the CPUs asked for): apply reads
+ * it back, prepare fails naming the IRQ and what it reads, and the rollback puts every IRQ back. */
+static void test_irq_read_back(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c =
+		rig_vm("win10", "[vm]\nvm-cpus = 2-3\nsteer-irqs = yes\n[device.ssd]\naddress = 04:00.0\n");
+	_cleanup_free_ char *msg = NULL;
+
+	setup();
+	fx_write(&rig.f, "sys", "bus/pci/devices/" NVME_A "/msi_irqs/33", "msi");
+	fx_write(&rig.f, "proc", "irq/33/smp_affinity_list", "0-3");
+	fx_write(&rig.f, "proc", "irq/40/smp_affinity_list", "0-3");
+	fk_irq_keeps(rig.k, "40", "0-2");
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) < 0);
+	CHECK(msg && strstr(msg, "IRQ 40's affinity reads 0-2 after 0-1 was written"));
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/33/smp_affinity_list"), "0-3");
+	CHECK_STR(fx_read(&rig.f, "proc", "irq/40/smp_affinity_list"), "0-3");
+	CHECK_STR(rig_driver(&rig, NVME_A), "nvme");
+	rig_teardown(&rig);
+}
+
 int main(void)
 {
 	RUN(test_prepare_and_release);
@@ -208,5 +229,6 @@ int main(void)
 	RUN(test_rollback);
 	RUN(test_kill_and_recover);
 	RUN(test_irqs);
+	RUN(test_irq_read_back);
 	return 0;
 }
