@@ -91,23 +91,30 @@ static int domain_running(virConnectPtr conn, const char *name)
 	return r < 0 ? -EIO : r;
 }
 
-/* The pid of a process holding /dev/vfio/<group> open (the holder scan's, holders.h), 0 when none, <0 when a
+/* A process holding one of the VFIO groups GROUPS[N] open (/dev/vfio/<group>, the holder scan's, holders.h),
+ * in one pass over /proc for them all: its pid and *RET_GROUP the group it holds; 0 when none; <0 when a
  * process's fds cannot be read: then nobody can tell, and nothing is released. */
-static long vfio_group_holder(const char *proc_root, int group)
+static long vfio_group_holder(const char *proc_root, const int *groups, size_t n, int *ret_group)
 {
 	const struct topology t = { .proc_root = proc_root };
 	struct device_nodes nodes = { 0 };
 	struct holders found = { 0 };
 	char node[64];
 	long pid;
-	int r;
+	int r = 0;
 
-	snprintf(node, sizeof(node), "/dev/vfio/%d", group);
-	r = device_nodes_add(&nodes, node, DEVICE_NODE_CHAR, 0, 0);
+	*ret_group = n ? groups[0] : -1;
+	for (size_t g = 0; g < n && r >= 0; g++) {
+		snprintf(node, sizeof(node), "/dev/vfio/%d", groups[g]);
+		r = device_nodes_add(&nodes, node, DEVICE_NODE_CHAR, 0, 0);
+	}
 	if (r >= 0)
 		r = holders_scan_nodes(&(struct holder_scan_ctx){ .topo = &t }, &nodes, &found);
 	device_nodes_clear(&nodes);
 	pid = r < 0 ? r : found.n > 0 ? (long)found.v[0].pid : found.n_unreadable > 0 ? -EACCES : 0;
+	/* Which group the first holder has open: the first of its nodes. */
+	if (found.n > 0 && found.v[0].what && found.v[0].what[0])
+		(void)sscanf(found.v[0].what[0], "/dev/vfio/%d", ret_group);
 	holders_clear(&found);
 	return pid;
 }
@@ -165,12 +172,10 @@ static void run_pass(struct pass *p)
 			running++; /* running, or unknown: either way not ours to release */
 			continue;
 		}
-		for (size_t g = 0; g < h->n_groups && pid == 0; g++) {
-			pid = vfio_group_holder(p->proc_root, h->iommu_groups[g]);
-			group = h->iommu_groups[g];
+		pid = vfio_group_holder(p->proc_root, h->iommu_groups, h->n_groups, &group);
+		for (size_t g = 0; g < h->n_groups; g++)
 			off += (size_t)snprintf(groups + off, off < sizeof(groups) ? sizeof(groups) - off : 0, "%s%d",
 						g ? ", " : "", h->iommu_groups[g]);
-		}
 		if (pid != 0) {
 			busy++;
 			log_ctx(LOG_WARNING, h->name, "reconcile", NULL,
