@@ -47,11 +47,8 @@ static int fragment(unsigned long mib)
 		return 1;
 	/* 4 KiB pages, not transparent huge ones: what a long-running desktop's memory looks like. */
 	madvise(p, len, MADV_NOHUGEPAGE);
-	/* Faulted in by the kernel in one call: a fault per page costs seconds under TCG, and the bench boot
-	 * fragments memory before each measurement. */
-	if (madvise(p, len, MADV_POPULATE_WRITE) < 0)
-		for (size_t off = 0; off < len; off += page)
-			p[off] = 1;
+	for (size_t off = 0; off < len; off += page)
+		p[off] = 1;
 	for (size_t off = 0; off < len; off += 2 * page)
 		madvise(p + off, page, MADV_DONTNEED);
 	printf("ready\n");
