@@ -2,7 +2,7 @@
 # Boot: a domain marked `virsh autostart` comes up at boot with its devices moved. The units order hookd
 # before libvirtd (hookd.socket and hookd.service Before=libvirtd.service); the first boot defines the
 # domain and asks for a reboot of the same disk, the second checks what the boot did.
-# testbed-timeout: 420
+# testbed-timeout: 720
 [[ -n "${_TESTBED_LIB_SOURCED:-}" ]] || { echo "run me with tests/vm/testbed --guest systemd" >&2; exit 2; }
 # shellcheck source-path=SCRIPTDIR/.. source=../systemd/lib.bash
 . "$HOOKD_SRC/tests/vm/systemd/lib.bash"
@@ -39,10 +39,23 @@ INI
 fi
 
 step "boot $TESTBED_BOOT: autovm came up by itself, with its devices moved"
-end=$((SECONDS + 180))
+# boot_story: what libvirtd and hookd said in this boot, for a failure to show why.
+boot_story() {
+	journalctl -b --no-pager -q -o short-monotonic -u libvirtd.service -u hookd.service -u hookd.socket | tail -n 80
+}
+# libvirtd starts autovm while the boot goes on; under TCG on a loaded machine the boot alone can take two
+# minutes, and the prepare one more. Wait until libvirt is done with it: running, or its start failed.
+end=$((SECONDS + 420))
 until [[ "$(vsh 30 domstate autovm 2>/dev/null)" == running ]]; do
-	((SECONDS < end)) || fail "autovm is '$(vsh 30 domstate autovm)' 180 s after the runner started, expected running"
-	nap 1
+	if journalctl -b --no-pager -q -o cat -u libvirtd.service | grep -q "Failed to autostart VM 'autovm'"; then
+		boot_story
+		fail "libvirtd's autostart of autovm failed in this boot (its journal is above)"
+	fi
+	if ((SECONDS >= end)); then
+		boot_story
+		fail "autovm is '$(vsh 30 domstate autovm)' 420 s after the runner started, expected running"
+	fi
+	nap 2
 done
 for bdf in "$GPU_VGA" "$GPU_AUDIO" "$NVME"; do
 	assert_driver "$bdf" vfio-pci
