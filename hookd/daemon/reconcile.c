@@ -131,6 +131,13 @@ static int add_release(struct pass *p, const char *vm, const char *why)
 	return grown[p->n_release - 1].vm && grown[p->n_release - 1].why ? 0 : -ENOMEM;
 }
 
+/* Whatever a release gives back: the devices' groups, modules, the console, and the host changes (a release
+ * killed once the devices were back leaves only those). */
+static bool held_anything(const struct engine_held_vm *h)
+{
+	return h->n_groups > 0 || h->holds_modules || h->holds_console || h->holds_host_changes;
+}
+
 static void run_pass(struct pass *p)
 {
 	struct engine_held_vm *held = NULL;
@@ -144,7 +151,7 @@ static void run_pass(struct pass *p)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		holding += held[i].n_groups > 0 || held[i].holds_modules || held[i].holds_console;
+		holding += held_anything(&held[i]);
 	if (holding == 0) {
 		(void)!asprintf(&p->summary, "hookd holds nothing for any VM");
 		goto out;
@@ -165,14 +172,15 @@ static void run_pass(struct pass *p)
 		long pid = 0;
 		int group = -1;
 
-		if (h->n_groups == 0 && !h->holds_modules && !h->holds_console)
+		if (!held_anything(h))
 			continue;
 		r = domain_running(conn, h->name);
 		if (r != 0) {
 			running++; /* running, or unknown: either way not ours to release */
 			continue;
 		}
-		pid = vfio_group_holder(p->proc_root, h->iommu_groups, h->n_groups, &group);
+		/* No group held (only host changes left): nobody can hold one; no scan. */
+		pid = h->n_groups ? vfio_group_holder(p->proc_root, h->iommu_groups, h->n_groups, &group) : 0;
 		for (size_t g = 0; g < h->n_groups; g++)
 			off += (size_t)snprintf(groups + off, off < sizeof(groups) ? sizeof(groups) - off : 0, "%s%d",
 						g ? ", " : "", h->iommu_groups[g]);

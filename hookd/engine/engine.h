@@ -103,6 +103,9 @@ struct engine_held_vm {
 	size_t n_groups;
 	bool holds_modules; /* modules unloaded and not yet reloaded */
 	bool holds_console; /* the console released and not yet restored */
+	/* a host change (AllowedCPUs, hugepages, a stopped unit, ...) made or being made and not yet restored:
+	 * a release killed after the devices were back still holds the host's */
+	bool holds_host_changes;
 };
 /* Every VM with a journal, from the journals alone (never blocks on a device). Free with
  * engine_held_vms_free(). Unreadable journals are left out. 0 or -errno. */

@@ -1168,6 +1168,34 @@ static void test_reconcile(void)
 	run(cmd);
 	/* Not running, nobody holds the group: released by hookd itself. */
 	CHECK_STR(reconcile_with(uri), "release/reconcile");
+
+	/* A release killed once the devices were back (recovery marked it failed): no group, module or console
+	 * held, but a host change still applied. Released all the same, and the change restored (it was left
+	 * for good: reconcile counted only groups, modules and the console). */
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/devices/virtual/workqueue && echo d > %s/devices/virtual/workqueue/cpumask", sys_root,
+		 sys_root);
+	run(cmd);
+	write_file(
+		path,
+		"{\"vm\":\"gone\",\"phase\":\"failed\",\"devices\":[],\"modules\":[],\"release_console\":false,"
+		"\"vtconsoles\":[],\"firmware_framebuffers\":[],\"console\":\"untouched\","
+		"\"error\":\"interrupted: hookd stopped part-way\",\"host_changes\":[{\"kind\":\"workqueue-cpumask\","
+		"\"target\":\"workqueue\",\"wanted\":\"1\",\"before\":\"f\",\"applied\":\"d\",\"step\":\"applied\"}]}"
+		"\n");
+	CHECK_STR(reconcile_with(uri), "release/reconcile");
+	{
+		char mask[64] = "";
+		FILE *f;
+
+		snprintf(cmd, sizeof(cmd), "%s/devices/virtual/workqueue/cpumask", sys_root);
+		f = fopen(cmd, "r");
+		CHECK(f && fgets(mask, sizeof(mask), f));
+		fclose(f);
+		mask[strcspn(mask, "\n")] = '\0';
+		CHECK_STR(mask, "f");
+	}
+	CHECK(access(path, F_OK) != 0);
 	snprintf(libvirt_uri, sizeof(libvirt_uri), "none");
 }
 
