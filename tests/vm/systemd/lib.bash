@@ -39,6 +39,17 @@ export NO_COLOR=1 SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 # runner's device check would inherit it): destroy what runs, so hookd gives the devices back.
 _sd_cleanup() {
 	local rc=$? d
+	# A scenario that ran hookd.service through runtime drop-ins (45-isolate-cpus' fault-injection hookd)
+	# and failed midway: the packaged hookd again, its start limit reset, before anything is destroyed, so
+	# the release goes through it and the next scenario does not inherit a failed hookd.socket.
+	if compgen -G "/run/systemd/system/hookd.service.d/*.conf" >/dev/null; then
+		echo "cleanup: hookd.service's runtime drop-ins removed, the packaged hookd back" >&2
+		rm -f /run/systemd/system/hookd.service.d/*.conf
+		systemctl daemon-reload
+		systemctl stop hookd.service >/dev/null 2>&1 || true
+		systemctl reset-failed hookd.service hookd.socket >/dev/null 2>&1 || true
+		systemctl start hookd.socket >/dev/null 2>&1 || echo "cleanup: hookd.socket does not start" >&2
+	fi
 	for d in $(vsh 30 list --name 2>/dev/null); do
 		echo "cleanup: virsh destroy $d" >&2
 		vsh 120 destroy "$d" >/dev/null 2>&1 || echo "cleanup: virsh destroy $d failed" >&2
