@@ -63,7 +63,7 @@ static int write_nr(const struct hugepages_io *io, const char *target, uint64_t 
 }
 
 /* Compact NODE's memory: its own compact attribute, else all memory through compact_all. */
-static int compact_node(const struct hugepages_io *io, unsigned node)
+static int compact(const struct hugepages_io *io, unsigned node)
 {
 	_cleanup_free_ char *path = NULL;
 	char relpath[64];
@@ -95,8 +95,8 @@ static unsigned long long now_of(const struct hugepages_io *io)
 /* How the next chunk is sized, from the last one that obtained pages. */
 struct chunker {
 	uint64_t next;		    /* the most pages the next chunk may ask for */
-	uint64_t rate_pages;	    /* the last chunk's pages obtained and the ms its write took, plus one: */
-	unsigned long long rate_ms; /* the clock's ms truncate, so this bounds the real time; 0: no rate known */
+	uint64_t rate_pages;	    /* the last chunk's pages obtained and the ms its write took */
+	unsigned long long rate_ms; /* 0: no rate known (or too fast to measure) */
 };
 
 static struct chunker chunker_new(uint64_t size_kib)
@@ -153,20 +153,6 @@ static int ready_pages(const char *proc_root, unsigned node, uint64_t size_kib, 
 	return 0;
 }
 
-/* compact_node(), logged at debug with its time and the pages of SIZE_KIB ready after it. */
-static int compact(const struct hugepages_io *io, unsigned node, uint64_t size_kib)
-{
-	unsigned long long t0 = now_of(io);
-	uint64_t ready = 0;
-	int r = compact_node(io, node);
-
-	if (!io->proc_root || ready_pages(io->proc_root, node, size_kib, &ready) < 0)
-		ready = 0;
-	log_debug("hugepages: node %u: compacted in %llu ms (%s); %" PRIu64 " pages ready", node, now_of(io) - t0,
-		  r < 0 ? strerror(-r) : "done", ready);
-	return r;
-}
-
 /* Pages of the next chunk: at most c->next and LEFT, and what the last rate says fits in BUDGET_MS; 0 when
  * not even one page fits. */
 static uint64_t chunk_pages(const struct chunker *c, uint64_t left, unsigned long long budget_ms)
@@ -183,24 +169,15 @@ static uint64_t chunk_pages(const struct chunker *c, uint64_t left, unsigned lon
 	return n;
 }
 
-/* A chunk of ASKED pages obtained OBTAINED in MS, BUDGET_MS its share of the deadline. When it all came
- * in time, the next may double it, or, for pages of one known kind (TO_RATE: ready pages bounded by
- * buddyinfo, or slow ones), ask for all that fits in the budget at the rate just measured: one more write
- * and re-read per doubling is what the kernel's single write does not pay when memory is willing. Pages
- * whose kind is unknown only double: the rate of ready ones would size a chunk that runs into slow ones. A
- * chunk that took longer than its budget does not grow the next. */
-static void chunker_done(struct chunker *c, uint64_t asked, uint64_t obtained, unsigned long long ms,
-			 unsigned long long budget_ms, bool to_rate)
+/* A chunk of ASKED pages obtained OBTAINED in MS: the next may double it when it all came (the first pages
+ * come easiest, so a rate never grows a chunk more than that). */
+static void chunker_done(struct chunker *c, uint64_t asked, uint64_t obtained, unsigned long long ms)
 {
 	if (obtained) {
 		c->rate_pages = obtained;
-		c->rate_ms = ms + 1;
+		c->rate_ms = ms;
 	}
-	if (obtained < asked || ms > budget_ms)
-		return;
-	if (to_rate)
-		c->next = UINT64_MAX; /* chunk_pages() bounds it by the rate */
-	else
+	if (obtained >= asked)
 		c->next = asked > UINT64_MAX / 2 ? asked : asked * 2;
 }
 
@@ -232,7 +209,7 @@ static int shrink_chunked(const struct hugepages_io *io, const char *target, uin
 			break;
 		if (persistent(ret) >= cur)
 			return -EBUSY;
-		chunker_done(&c, n, cur - persistent(ret), now_of(io) - t0, chunk_budget_ms(io), false);
+		chunker_done(&c, n, cur - persistent(ret), now_of(io) - t0);
 		cur = persistent(ret);
 	}
 	return r;
@@ -246,7 +223,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	uint64_t base, cur, got = 0, ask, obtained, ready;
 	unsigned node, compactions = 0, writes = 0;
 	unsigned long long t0, now, budget;
-	bool compacted = false, first = true, out_of_time = false, known;
+	bool compacted = false, first = true, out_of_time = false;
 	uint64_t size;
 	char label[32];
 	int r;
@@ -274,8 +251,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	/* Fewer pages ready than wanted: one compaction of the node up front makes them ready, cheaper than the
 	 * kernel's direct compaction page by page inside the writes (the tutorial loop compacts first too). */
 	if (io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0 && ready < wanted) {
-		log_debug("hugepages: node %u: %" PRIu64 " of %" PRIu64 " pages ready", node, ready, wanted);
-		r = compact(io, node, size);
+		r = compact(io, node);
 		compactions++;
 		if (r < 0)
 			log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
@@ -293,8 +269,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			budget = io->deadline_ms - now;
 		/* Ready pages in a chunk of their own; when none are ready, slow ones at their own rate. */
 		kind = &chunks;
-		known = io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0;
-		if (known) {
+		if (io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0) {
 			if (ready == 0)
 				kind = &slow;
 			else if (kind->next > ready)
@@ -319,7 +294,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		obtained = persistent(&p) > cur ? persistent(&p) - cur : 0;
 		log_debug("hugepages: node %u: a chunk of %" PRIu64 " %s pages obtained %" PRIu64 " in %llu ms", node,
 			  ask, kind == &slow ? "slow" : "ready", obtained, now_of(io) - t0);
-		chunker_done(kind, ask, obtained, now_of(io) - t0, budget, known);
+		chunker_done(kind, ask, obtained, now_of(io) - t0);
 		cur = persistent(&p);
 		got = cur > base ? cur - base : 0;
 		if (obtained >= ask) {
@@ -334,7 +309,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			out_of_time = true;
 			break;
 		}
-		r = compact(io, node, size);
+		r = compact(io, node);
 		compactions++;
 		compacted = true;
 		if (r < 0) {

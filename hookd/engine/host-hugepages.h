@@ -77,8 +77,7 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
  * through compaction inside the write, orders of magnitude slower: a chunk asks for at most the ready pages,
  * or, when none are, for pages at the slow rate. Each kind of chunk starts small (32 MiB of ready pages, one
  * slow page), is sized from the rate the last one of its kind measured to take at most a quarter of
- * write_timeout_ms, and, while every chunk obtains all it asked within that, grows to all that fits in it
- * (at most doubles when buddyinfo does not say which pages are ready). No chunk is started
+ * write_timeout_ms, and at most doubles. No chunk is started
  * that would end after deadline_ms. A chunk that falls short compacts the node (HUGEPAGES_COMPACTIONS_MAX
  * times at most) and goes on; a chunk that obtains nothing right after a compaction ends the reservation.
  * 0 with *ret_added = WANTED; RET_OUTCOME (optional) says how it went, for benchmarks; when short, exactly

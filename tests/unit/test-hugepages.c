@@ -164,75 +164,6 @@ static void test_fragmented_slow_after_ready(void)
 	bed_free(&b);
 }
 
-/* Willing memory (the benchmark's after its compaction: every page wanted is ready, 4 ms each under TCG,
- * prepare's 10 s a write): the first chunk measures the rate and the next asks for all that fits in a quarter
- * of a write's deadline at it, not twice the last. Doubling from 16 pages took 5 writes for 343 pages, each
- * paying a write and a re-read that the tutorial loop's single write does not. */
-static void test_willing_memory_few_writes(void)
-{
-	_cleanup_free_ char *why = NULL;
-	struct hugepages_outcome outcome;
-	uint64_t added = 0, largest = 0;
-	struct bed b;
-
-	bed_init(&b, 64, 535, 0);
-	fk_hugepages_buddyinfo(b.k);
-	fk_hugepages_set_cost(b.k, 0, 2048, 4);
-	b.io.write_timeout_ms = 10000;
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 343, &added, &outcome, &why), 0);
-	CHECK(!why);
-	CHECK_INT(added, 343);
-	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 343);
-	CHECK_INT(outcome.compactions, 0);
-	CHECK(fk_hugepages_writes(b.k, &largest) <= 2);
-	CHECK_INT(outcome.writes, fk_hugepages_writes(b.k, &largest));
-	/* Still no write asked for more than a quarter of its deadline at the rate measured. */
-	CHECK(largest * 4 <= b.io.write_timeout_ms / 4);
-	bed_free(&b);
-}
-
-/* Slow pages only (none ready, each compacted for inside the write, 20 ms): after the first page measured the
- * rate, the chunks grow to what fits in a quarter of a write's deadline, not 1, 2, 4, ... (8 writes for 200
- * pages). */
-static void test_slow_memory_few_writes(void)
-{
-	_cleanup_free_ char *why = NULL;
-	struct hugepages_outcome outcome;
-	uint64_t added = 0, largest = 0;
-	struct bed b;
-
-	bed_init(&b, 0, 0, 0);
-	fk_hugepages_buddyinfo(b.k);
-	fk_hugepages_set_slow(b.k, 0, 2048, 300, 20);
-	b.io.write_timeout_ms = 10000;
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 200, &added, &outcome, &why), 0);
-	CHECK(!why);
-	CHECK_INT(added, 200);
-	CHECK(fk_hugepages_writes(b.k, &largest) <= 4);
-	CHECK(largest * 20 <= b.io.write_timeout_ms / 4);
-	bed_free(&b);
-}
-
-/* Without buddyinfo the ready pages cannot be told from the slow ones (100 at 1 ms each, then 40 ms each):
- * chunks only double, so the one that runs into the slow pages still ends inside its write's deadline. Grown
- * to the fast rate's quarter of the deadline, it asked for all 584 pages left: 20 s. */
-static void test_readiness_unknown_doubles(void)
-{
-	_cleanup_free_ char *why = NULL;
-	uint64_t added = 0, largest = 0;
-	struct bed b;
-
-	bed_init(&b, 0, 100, 0);
-	fk_hugepages_set_cost(b.k, 0, 2048, 1);
-	fk_hugepages_set_slow(b.k, 0, 2048, 1000, 40);
-	b.io.write_timeout_ms = 10000;
-	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 600, &added, NULL, &why), 0);
-	CHECK_INT(added, 600);
-	fk_hugepages_writes(b.k, &largest);
-	CHECK(largest * 40 <= b.io.write_timeout_ms);
-	bed_free(&b);
-}
-
 /* Fewer pages ready than wanted (buddyinfo): the node is compacted before the first write, not after a
  * write fell short. */
 static void test_compacts_first_when_not_ready(void)
@@ -511,9 +442,6 @@ int main(void)
 	RUN(test_deadline_passed);
 	RUN(test_slow_memory_chunked);
 	RUN(test_fragmented_slow_after_ready);
-	RUN(test_willing_memory_few_writes);
-	RUN(test_slow_memory_few_writes);
-	RUN(test_readiness_unknown_doubles);
 	RUN(test_compacts_first_when_not_ready);
 	RUN(test_slow_memory_total_deadline);
 	RUN(test_stops_when_compaction_obtains_nothing);
