@@ -46,8 +46,7 @@ static int held_vm_fill(struct engine_held_vm *v, const struct plan *p)
 		v->holds_modules |= p->modules[i].step == MODULE_UNLOADING || p->modules[i].step == MODULE_UNLOADED;
 	v->holds_console = p->console == CONSOLE_RELEASING;
 	for (size_t i = 0; i < p->n_host_changes; i++)
-		v->holds_host_changes |= p->host_changes[i].step == HOST_CHANGE_APPLYING ||
-					 p->host_changes[i].step == HOST_CHANGE_APPLIED;
+		v->holds_host_changes |= host_change_is_held(&p->host_changes[i]);
 	return 0;
 }
 

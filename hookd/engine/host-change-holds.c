@@ -20,11 +20,6 @@ void host_change_holds_clear(struct host_change_holds *h)
 	*h = (struct host_change_holds){ 0 };
 }
 
-static bool holds(const struct plan_host_change *c)
-{
-	return c->step == HOST_CHANGE_APPLYING || c->step == HOST_CHANGE_APPLIED;
-}
-
 int host_change_holds_read(const char *run_dir, const char *vm, enum host_change_kind kind, const char *target,
 			   struct host_change_holds *ret)
 {
@@ -51,7 +46,7 @@ int host_change_holds_read(const char *run_dir, const char *vm, enum host_change
 		for (size_t i = 0; r >= 0 && i < other->n_host_changes; i++) {
 			const struct plan_host_change *c = &other->host_changes[i];
 
-			if (c->kind != kind || !streq(c->target, target) || !holds(c))
+			if (c->kind != kind || !streq(c->target, target) || !host_change_is_held(c))
 				continue;
 			r = strv_push(&h.vms, &n_vms, other->vm);
 			if (r >= 0)

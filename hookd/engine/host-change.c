@@ -173,6 +173,11 @@ int host_change_why(char **ret_why, int r, const char *fmt, ...)
 	return r;
 }
 
+bool host_change_is_held(const struct plan_host_change *c)
+{
+	return c->step == HOST_CHANGE_APPLYING || c->step == HOST_CHANGE_APPLIED;
+}
+
 static void add_str(json_object *o, const char *key, const char *s)
 {
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);

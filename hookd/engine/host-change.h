@@ -62,6 +62,9 @@ const char *host_change_kind_to_string(enum host_change_kind k); /* "unit-stoppe
 int host_change_kind_from_string(const char *s);		 /* the kind, or -EINVAL */
 const char *host_change_step_to_string(enum host_change_step s); /* "planned", "applying", ... */
 int host_change_step_from_string(const char *s);
+/* Whether C is on the host for its VM, or may be: being applied (the write may have happened) or applied.
+ * Planned and restored changes hold nothing. */
+bool host_change_is_held(const struct plan_host_change *c);
 
 /* At most this many host changes in one plan (a journal claiming more is refused), and this long each of
  * their strings. */

@@ -34,8 +34,7 @@ json_object *host_changes_to_json(struct host_context *ctx, const struct plan *p
 		json_object_object_add(j, "shared_with", strv_json(holds.vms));
 		/* What the host holds now for a change this VM shares: read, since the other VMs' coming and
 		 * going changed it after this VM wrote its value. Left out when it cannot be read. */
-		if (!read_now && holds.vms && holds.vms[0] &&
-		    (c->step == HOST_CHANGE_APPLYING || c->step == HOST_CHANGE_APPLIED)) {
+		if (!read_now && holds.vms && holds.vms[0] && host_change_is_held(c)) {
 			_cleanup_free_ char *in_effect = NULL;
 
 			if (reader->read(ctx, c, &in_effect) == 0 && in_effect)
