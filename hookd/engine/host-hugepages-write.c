@@ -49,7 +49,10 @@ static int set_why(char **ret_why, const char *fmt, ...)
 	return 0;
 }
 
-static int write_nr(const struct hugepages_io *io, const char *target, uint64_t nr)
+/* nr_hugepages = NR. A write that grows the pool is STOPPABLE: past its deadline it is stopped, keeping the
+ * pages made by then, where a plain one would go on allocating in the kernel (holding the pool's resize lock,
+ * so that every later write of the pool waits for it) while its writer has given up. */
+static int write_nr(const struct hugepages_io *io, const char *target, uint64_t nr, bool grows)
 {
 	char relpath[128], value[32];
 	unsigned node;
@@ -58,11 +61,14 @@ static int write_nr(const struct hugepages_io *io, const char *target, uint64_t 
 	if (hugepages_target_parse(target, &node, &size) < 0)
 		return -EINVAL;
 	snprintf(value, sizeof(value), "%" PRIu64, nr);
-	return kernel_write(io->kernel, hugepages_pool_relpath(node, size, "nr_hugepages", relpath), value,
-			    io->write_timeout_ms);
+	hugepages_pool_relpath(node, size, "nr_hugepages", relpath);
+	if (grows)
+		return kernel_write_stoppable(io->kernel, relpath, value, io->write_timeout_ms);
+	return kernel_write(io->kernel, relpath, value, io->write_timeout_ms);
 }
 
-/* Compact NODE's memory: its own compact attribute, else all memory through compact_all. */
+/* Compact NODE's memory: its own compact attribute (stoppable: compaction ends at a fatal signal), else all
+ * memory through compact_all. */
 static int compact(const struct hugepages_io *io, unsigned node)
 {
 	_cleanup_free_ char *path = NULL;
@@ -73,10 +79,26 @@ static int compact(const struct hugepages_io *io, unsigned node)
 	if (asprintf(&path, "%s/%s", io->sysfs_root, relpath) < 0)
 		return -ENOMEM;
 	if (stat(path, &st) == 0)
-		return kernel_write(io->kernel, relpath, "1", io->write_timeout_ms);
+		return kernel_write_stoppable(io->kernel, relpath, "1", io->write_timeout_ms);
 	if (io->compact_all)
 		return io->compact_all(io->kernel, io->write_timeout_ms);
 	return -EOPNOTSUPP;
+}
+
+/* compact() in a reservation, which goes on without it: a failure is logged; one stopped at its write's
+ * deadline says memory gives pages too slowly for the time there is (*OUT_OF_TIME, when given). */
+static int compact_logged(const struct hugepages_io *io, unsigned node, bool *out_of_time)
+{
+	int r = compact(io, node);
+
+	if (r == -ETIMEDOUT) {
+		log_debug("hugepages: compacting node %u: stopped at its write's deadline (%u ms)", node,
+			  io->write_timeout_ms);
+		if (out_of_time)
+			*out_of_time = true;
+	} else if (r < 0)
+		log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
+	return r;
 }
 
 /* The first chunk, before any rate is known: 32 MiB of pages (one page at least). Even at the slowest rate
@@ -202,7 +224,7 @@ static int shrink_chunked(const struct hugepages_io *io, const char *target, uin
 		if (n == 0)
 			n = 1; /* freeing has no deadline of its own: one page at least */
 		t0 = now_of(io);
-		r = write_nr(io, target, cur - n);
+		r = write_nr(io, target, cur - n, false);
 		if (r == 0)
 			r = hugepages_pool_read(io->sysfs_root, target, ret);
 		if (r < 0)
@@ -223,7 +245,7 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	uint64_t base, cur, got = 0, ask, obtained, ready;
 	unsigned node, compactions = 0, writes = 0;
 	unsigned long long t0, now, budget;
-	bool compacted = false, first = true, out_of_time = false;
+	bool compacted = false, first = true, out_of_time = false, stopped;
 	uint64_t size;
 	char label[32];
 	int r;
@@ -251,11 +273,8 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 	/* Fewer pages ready than wanted: one compaction of the node up front makes them ready, cheaper than the
 	 * kernel's direct compaction page by page inside the writes (the tutorial loop compacts first too). */
 	if (io->proc_root && ready_pages(io->proc_root, node, size, &ready) == 0 && ready < wanted) {
-		r = compact(io, node);
+		(void)compact_logged(io, node, NULL);
 		compactions++;
-		if (r < 0)
-			log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
-		r = 0;
 	}
 	while (got < wanted) {
 		/* No chunk that would end past the deadline (the first one always runs: it is small). */
@@ -283,8 +302,9 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		first = false;
 		t0 = now_of(io);
 		writes++;
-		r = write_nr(io, target, cur + ask);
-		if (r == 0)
+		r = write_nr(io, target, cur + ask, true);
+		stopped = r == -ETIMEDOUT;
+		if (r == 0 || stopped)
 			r = hugepages_pool_read(io->sysfs_root, target, &p);
 		if (r < 0) {
 			set_why(ret_why, "hugepages: reserving %" PRIu64 " pages of %s on node %u failed: %s", wanted,
@@ -292,8 +312,9 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			break;
 		}
 		obtained = persistent(&p) > cur ? persistent(&p) - cur : 0;
-		log_debug("hugepages: node %u: a chunk of %" PRIu64 " %s pages obtained %" PRIu64 " in %llu ms", node,
-			  ask, kind == &slow ? "slow" : "ready", obtained, now_of(io) - t0);
+		log_debug("hugepages: node %u: a chunk of %" PRIu64 " %s pages obtained %" PRIu64 " in %llu ms%s", node,
+			  ask, kind == &slow ? "slow" : "ready", obtained, now_of(io) - t0,
+			  stopped ? " (stopped at its write's deadline)" : "");
 		chunker_done(kind, ask, obtained, now_of(io) - t0);
 		cur = persistent(&p);
 		got = cur > base ? cur - base : 0;
@@ -309,16 +330,11 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 			out_of_time = true;
 			break;
 		}
-		r = compact(io, node);
 		compactions++;
 		compacted = true;
-		if (r < 0) {
-			/* No way to compact, or one that ran past its deadline (it goes on in the kernel): another
-			 * try would find the same memory. */
-			log_debug("hugepages: compacting node %u: %s", node, strerror(-r));
-			r = 0;
+		/* No way to compact, or one stopped at its deadline: another try would find the same memory. */
+		if (compact_logged(io, node, &out_of_time) < 0)
 			break;
-		}
 	}
 	if (r == 0 && got >= wanted) {
 		/* More than asked means someone outside hookd wrote the pool meanwhile: the ledger is ours only. */

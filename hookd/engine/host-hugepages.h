@@ -72,7 +72,10 @@ int hugepages_compact_all(const struct kernel *k, unsigned timeout_ms);
 
 /* Add WANTED pages to TARGET's pool, relative to what is there, IN CHUNKS: no single nr_hugepages write is
  * asked for more work than fits well inside one write's deadline (the kernel allocates a write's pages one
- * by one, reclaiming and compacting as it goes, and does not stop at the writer's deadline). Pages the node
+ * by one, reclaiming and compacting as it goes). The rate can still fall inside a chunk as memory fills: a
+ * chunk's write (and a node's compaction) not done at write_timeout_ms is STOPPED there
+ * (kernel_write_stoppable), never left allocating in the kernel, and counts as a short chunk with the pages
+ * it made. Pages the node
  * has READY (free blocks of the page's size or larger in proc_root's buddyinfo) come fast, the others only
  * through compaction inside the write, orders of magnitude slower: a chunk asks for at most the ready pages,
  * or, when none are, for pages at the slow rate. Each kind of chunk starts small (32 MiB of ready pages, one

@@ -1,6 +1,6 @@
-/* The running kernel's changes behind struct kernel_ops: sysfs writes under deadlines (pci.c), module loads and
- * unloads through libkmod (modules-write.c) under deadlines too (deadline.c). The engine's write side: hookctl
- * never links it. */
+/* The running kernel's changes behind struct kernel_ops: sysfs writes under deadlines (pci.c; the stoppable
+ * ones in stoppable-write.c), module loads and unloads through libkmod (modules-write.c) under deadlines too
+ * (deadline.c). The engine's write side: hookctl never links it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +10,7 @@
 #include "kernel-internal.h"
 #include "modules.h"
 #include "pci.h"
+#include "stoppable-write.h"
 #include "util.h"
 
 static int running_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
@@ -25,6 +26,14 @@ static int running_proc_write(void *data, const char *relpath, const char *value
 	struct running_kernel *rk = data;
 
 	return sysfs_write(rk->proc_root, relpath, value, timeout_ms);
+}
+
+/* nr_hugepages and a node's compact: in a child process, stopped at the deadline. */
+static int running_write_stoppable(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	struct running_kernel *rk = data;
+
+	return sysfs_write_stoppable(rk->sysfs_root, relpath, value, timeout_ms);
 }
 
 /* On the module thread: ACTION "load" or "unload" of NAME. */
@@ -65,6 +74,7 @@ static int running_module_load(void *data, const char *name, unsigned timeout_ms
 static const struct kernel_ops running_ops = {
 	.sysfs_write = running_write,
 	.proc_write = running_proc_write,
+	.sysfs_write_stoppable = running_write_stoppable,
 	.module_info = running_module_info,
 	.module_unload = running_module_unload,
 	.module_load = running_module_load,

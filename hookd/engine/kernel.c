@@ -69,6 +69,7 @@ static int refuse_module_change(void *data, const char *name, unsigned timeout_m
 static const struct kernel_ops read_only_ops = {
 	.sysfs_write = refuse_write,
 	.proc_write = refuse_write,
+	.sysfs_write_stoppable = refuse_write,
 	.module_info = running_module_info,
 	.module_unload = refuse_module_change,
 	.module_load = refuse_module_change,

@@ -18,6 +18,11 @@ struct kernel_ops {
 	 * "irq/24/smp_affinity_list"), waiting at most TIMEOUT_MS; results as sysfs_write. Host changes only
 	 * (host-changes.h): the device moves never write /proc. */
 	int (*proc_write)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
+	/* Write VALUE to the sysfs attribute RELPATH as sysfs_write, for a write the kernel can stop part-way
+	 * and keep what it did (nr_hugepages, a node's compact): one not done by TIMEOUT_MS is STOPPED, not
+	 * left to run on, and -ETIMEDOUT is returned once it has stopped (stoppable-write.h); what it did
+	 * before is read from the tree. Other results as sysfs_write. */
+	int (*sysfs_write_stoppable)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 	/* State, reference count and holders of module NAME, as modules_inspect(). -errno when the module
 	 * state cannot be read at all (no module tree for the running kernel); -ETIMEDOUT when a module load
 	 * or unload that missed its deadline still holds the module machinery after TIMEOUT_MS. */
@@ -56,6 +61,12 @@ bool kernel_sysfs_root_is_live(const char *sysfs_root);
 static inline int kernel_write(const struct kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
 {
 	return k->ops->sysfs_write(k->data, relpath, value, timeout_ms);
+}
+
+static inline int kernel_write_stoppable(const struct kernel *k, const char *relpath, const char *value,
+					 unsigned timeout_ms)
+{
+	return k->ops->sysfs_write_stoppable(k->data, relpath, value, timeout_ms);
 }
 
 static inline int kernel_proc_write(const struct kernel *k, const char *relpath, const char *value, unsigned timeout_ms)

@@ -110,6 +110,28 @@ static uint64_t set_count(struct fk_pool *p, uint64_t count, uint64_t *ret_slow)
 	return 0;
 }
 
+/* A write of COUNT stopped at TIMEOUT_MS (a fatal signal: hugetlb stops between pages): true with *RET the
+ * count it reaches by then, when it would take longer; false when it ends in time. */
+static bool stopped_count(const struct fk_pool *p, uint64_t count, unsigned timeout_ms, uint64_t *ret)
+{
+	uint64_t need = count > p->nr ? count - p->nr : 0, fast, slow, fit;
+	unsigned long long ms;
+
+	fast = need < p->available ? need : p->available;
+	slow = need - fast < p->slow ? need - fast : p->slow;
+	if ((unsigned long long)fast * p->ms_per_page + (unsigned long long)slow * p->slow_ms_per_page <= timeout_ms)
+		return false;
+	fit = p->ms_per_page ? timeout_ms / p->ms_per_page : fast;
+	if (fit < fast)
+		fast = fit;
+	ms = (unsigned long long)fast * p->ms_per_page;
+	fit = p->slow_ms_per_page ? (timeout_ms - ms) / p->slow_ms_per_page : slow;
+	if (fit < slow)
+		slow = fit;
+	*ret = p->nr + fast + slow;
+	return true;
+}
+
 static void compact_node_locked(struct fake_kernel *k, unsigned node)
 {
 	k->compactions++;
@@ -127,9 +149,10 @@ void fk_compact_all_locked(struct fake_kernel *k)
 	show_buddyinfo(k);
 }
 
-int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms)
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms, bool stoppable)
 {
 	unsigned long long took;
+	bool stopped;
 	unsigned node;
 	uint64_t size_kib, count, grown, slow;
 	char attr[32], *end;
@@ -161,15 +184,18 @@ int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value,
 	k->pool_writes++;
 	if (count > p->nr - p->surplus && count - (p->nr - p->surplus) > k->pool_largest_grow)
 		k->pool_largest_grow = count - (p->nr - p->surplus);
+	stopped = stoppable && stopped_count(p, count, timeout_ms, &count);
 	grown = set_count(p, count, &slow);
 	show(k, p);
-	fk_logf(k, "hugepages node%u %" PRIu64 "kB %" PRIu64 " -> %" PRIu64, node, size_kib, count, p->nr);
+	fk_logf(k, "hugepages node%u %" PRIu64 "kB %" PRIu64 " -> %" PRIu64 "%s", node, size_kib, count, p->nr,
+		stopped ? " (stopped at the deadline)" : "");
 	/* Each new page takes its time; a write that needs longer than its deadline goes on in the kernel (the
-	 * pages are there once it ends) while the writer is told -ETIMEDOUT. */
+	 * pages are there once it ends) while the writer is told -ETIMEDOUT, unless the writer stops it: then
+	 * it ends at the deadline with the pages made by then. */
 	took = grown * p->ms_per_page + slow * p->slow_ms_per_page;
-	k->clock_ms += took < timeout_ms ? took : timeout_ms;
+	k->clock_ms += stopped || took > timeout_ms ? timeout_ms : took;
 	pthread_mutex_unlock(&k->lock);
-	return took > timeout_ms ? -ETIMEDOUT : 0;
+	return stopped || took > timeout_ms ? -ETIMEDOUT : 0;
 }
 
 void fk_hugepages_set_slow(struct fake_kernel *k, unsigned node, uint64_t size_kib, uint64_t slow, unsigned ms_per_page)

@@ -109,6 +109,7 @@ void fk_remove_device_locked(struct fake_kernel *k, struct fk_device *dev);
 bool fk_probe_locked(struct fake_kernel *k, struct fk_device *dev, const char *driver);
 int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 int fk_proc_write(void *data, const char *relpath, const char *value, unsigned timeout_ms);
+int fk_sysfs_write_stoppable(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 /* Run FN(K, A, B) on a thread of its own as the kernel runs a step for a writer: its result, or -ETIMEDOUT
  * as soon as it blocks (it goes on until the test lets it). */
 int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const char *a, const char *b), const char *a,
@@ -118,6 +119,6 @@ int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const cha
  * RELPATH is not a hugepage pool's nr_hugepages nor a node's compact (a plain attribute), else 0 or -errno. */
 /* A write under devices/system/node/ (TIMEOUT_MS: the writer's deadline): 1 when it is not a node attribute
  * the fake kernel models, else 0 or -errno. Runs on the writer's thread (it never blocks). */
-int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms);
+int fk_node_write(struct fake_kernel *k, const char *relpath, const char *value, unsigned timeout_ms, bool stoppable);
 /* /proc/sys/vm/compact_memory: every node compacted (k->lock held). */
 void fk_compact_all_locked(struct fake_kernel *k);

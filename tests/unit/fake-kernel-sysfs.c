@@ -427,16 +427,27 @@ int fk_run_job(struct fake_kernel *k, int (*fn)(struct fake_kernel *k, const cha
 	return r;
 }
 
-int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+static int node_or_job_write(void *data, const char *relpath, const char *value, unsigned timeout_ms, bool stoppable)
 {
 	if (startswith(relpath, "devices/system/node/")) {
 		_cleanup_free_ char *trimmed = trimmed_value(value);
-		int r = fk_node_write(data, relpath, trimmed, timeout_ms);
+		int r = fk_node_write(data, relpath, trimmed, timeout_ms, stoppable);
 
 		if (r <= 0)
 			return r;
 	}
 	return fk_run_job(data, dispatch, relpath, value);
+}
+
+int fk_sysfs_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	return node_or_job_write(data, relpath, value, timeout_ms, false);
+}
+
+/* Only the node's writes (nr_hugepages) model being stopped part-way; any other write ends as a plain one. */
+int fk_sysfs_write_stoppable(void *data, const char *relpath, const char *value, unsigned timeout_ms)
+{
+	return node_or_job_write(data, relpath, value, timeout_ms, true);
 }
 
 int fk_proc_write(void *data, const char *relpath, const char *value, unsigned timeout_ms)

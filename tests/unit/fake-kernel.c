@@ -135,6 +135,7 @@ static int fk_module_load(void *data, const char *name, unsigned timeout_ms)
 static const struct kernel_ops fake_ops = {
 	.sysfs_write = fk_sysfs_write,
 	.proc_write = fk_proc_write,
+	.sysfs_write_stoppable = fk_sysfs_write_stoppable,
 	.module_info = fk_module_info,
 	.module_unload = fk_module_unload,
 	.module_load = fk_module_load,

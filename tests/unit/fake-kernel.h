@@ -89,7 +89,8 @@ void fk_hugepages_set_memory(struct fake_kernel *k, unsigned node, uint64_t size
 			     uint64_t compact_gain);
 /* Each page a write adds to the pool takes MS_PER_PAGE of the fake kernel's time (0 at first: instant); a
  * write that would take longer than its deadline returns -ETIMEDOUT after the deadline, and the kernel goes
- * on and adds the pages anyway, as a real nr_hugepages write does. */
+ * on and adds the pages anyway, as a real nr_hugepages write does; a STOPPABLE one (kernel_write_stoppable)
+ * returns -ETIMEDOUT at the deadline with only the pages made by then, as a real one killed there does. */
 void fk_hugepages_set_cost(struct fake_kernel *k, unsigned node, uint64_t size_kib, unsigned ms_per_page);
 /* SLOW more pages the node gives only by compacting as a write goes (after AVAILABLE ones), MS_PER_PAGE
  * each: what the kernel's direct compaction does inside an nr_hugepages write on fragmented memory. */

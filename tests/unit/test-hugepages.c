@@ -164,6 +164,51 @@ static void test_fragmented_slow_after_ready(void)
 	bed_free(&b);
 }
 
+/* Memory that gives pages slower as it fills (CI's guest: chunks of 59 pages in 3.4 s, then 21 in 5.6 s,
+ * then one sized for 2.5 s ran past the write's 10 s deadline and the reservation failed with "Connection
+ * timed out", leaving the write allocating in the kernel). Here 112 pages come at 10 ms, the rest at 600 ms:
+ * the chunk that crosses into them is stopped at its deadline with the pages it made, and the reservation
+ * goes on at the new rate. */
+static void test_chunk_stopped_at_its_deadline(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct hugepages_outcome outcome;
+	uint64_t added = 0;
+	struct bed b;
+
+	bed_init(&b, 64, 112, 0);
+	fk_hugepages_set_cost(b.k, 0, 2048, 10);
+	fk_hugepages_set_slow(b.k, 0, 2048, 400, 600);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 114, &added, &outcome, &why), 0);
+	CHECK(!why);
+	CHECK_INT(added, 114);
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64 + 114);
+	CHECK(strstr(fk_log(b.k), "(stopped at the deadline)"));
+	bed_free(&b);
+}
+
+/* The same memory asked for more than its slow pages can give in time: refused in one line saying how many
+ * pages came (never "Connection timed out"), every page given back, no write left running. */
+static void test_rate_falls_refused(void)
+{
+	_cleanup_free_ char *why = NULL;
+	struct hugepages_outcome outcome;
+	uint64_t added = 99;
+	struct bed b;
+
+	bed_init(&b, 64, 112, 0);
+	fk_hugepages_set_cost(b.k, 0, 2048, 10);
+	fk_hugepages_set_slow(b.k, 0, 2048, 400, 600);
+	CHECK_INT(hugepages_reserve(&b.io, NODE0_2M, 300, &added, &outcome, &why), -ENOMEM);
+	CHECK_INT(added, 0);
+	CHECK(outcome.obtained > 112 && outcome.obtained < 300);
+	CHECK(startswith(why, "hugepages: only "));
+	CHECK(strstr(why, " of 300 pages of 2 MiB could be reserved on node 0 ("));
+	CHECK(strstr(why, "); none were kept"));
+	CHECK_INT(fk_hugepages_nr(b.k, 0, 2048), 64);
+	bed_free(&b);
+}
+
 /* Fewer pages ready than wanted (buddyinfo): the node is compacted before the first write, not after a
  * write fell short. */
 static void test_compacts_first_when_not_ready(void)
@@ -442,6 +487,8 @@ int main(void)
 	RUN(test_deadline_passed);
 	RUN(test_slow_memory_chunked);
 	RUN(test_fragmented_slow_after_ready);
+	RUN(test_chunk_stopped_at_its_deadline);
+	RUN(test_rate_falls_refused);
 	RUN(test_compacts_first_when_not_ready);
 	RUN(test_slow_memory_total_deadline);
 	RUN(test_stops_when_compaction_obtains_nothing);

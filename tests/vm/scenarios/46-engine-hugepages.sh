@@ -4,7 +4,8 @@
 # boot-time pages are never touched; a VM's pages are reserved on prepare and exactly those returned on
 # release; two VMs overlap with ledgers of their own; more pages than the node has are refused by the check
 # before any write; a reservation that falls short (grown in chunks, each write bounded) is refused in one
-# line and given back whole; kill -9 at each step of prepare and release, then recovery, leaves the pool exactly
+# line and given back whole; a chunk that outruns its write's deadline is stopped there, not left allocating;
+# kill -9 at each step of prepare and release, then recovery, leaves the pool exactly
 # as the host had it.
 # shellcheck source=../engine-lib.bash
 . "$HOOKD_SRC/tests/vm/engine-lib.bash"
@@ -97,6 +98,35 @@ pool_is "$HOST_PAGES"
 assert_on_host "$NVME" nvme
 engine_ok release short
 assert_journal_gone short
+
+step "every write with a deadline too short for it (5 ms): each chunk is stopped at its deadline, never left allocating; reserved or refused in one line, the pool exact"
+# CI's guest once gave pages so slowly that a chunk sized for a quarter of its write's 10 s deadline ran past
+# it: prepare failed with "Connection timed out" while the kernel went on allocating. A 5 ms deadline makes
+# nearly every write under TCG outrun it, so that this step crosses the stopped path on a real kernel
+# whatever the machine's speed. Either outcome is right; a timeout is not.
+vm_config slow <<INI
+[vm]
+hugepages = 64
+INI
+rc=0
+HOOKD_LOG_LEVEL=debug engine --sysfs-timeout 5 --operation-timeout 20000 prepare slow || rc=$?
+stopped=$(grep -c "stopped at its write's deadline" "$ENGINE_OUT" || true)
+echo "figure: $stopped write(s) (chunks and compactions) stopped at a 5 ms deadline; prepare exit $rc"
+! grep -Ei "timed out" "$ENGINE_OUT" | grep -q "VM slow:" || fail "prepare reported a timeout: $(grep -i "timed out" "$ENGINE_OUT" | head -n 2)"
+if ((rc == 0)); then
+	pool_is $((HOST_PAGES + 64))
+	engine_ok release slow
+else
+	grep -Eq "hugepages node0/hugepages-2048kB: only [0-9]+ of 64 pages of 2 MiB could be reserved on node 0 \\(.*\\); none were kept" "$ENGINE_OUT" ||
+		fail "prepare slow failed without the short-reservation line: $(tail -n 2 "$ENGINE_OUT")"
+	echo "ok: refused: $(tail -n 1 "$ENGINE_OUT")"
+	engine_ok release slow
+fi
+# Nothing goes on allocating after the engine is done: the pool is the host's and stays so.
+pool_is "$HOST_PAGES"
+sleep 2
+pool_is "$HOST_PAGES"
+assert_journal_gone slow
 
 # The fault points of hp1's prepare and release (the engine's step names), the reservation first.
 HP_PREPARE_STEPS=("host-apply:hugepages:$TARGET" "override:$NVME" "unbind:$NVME" "probe:$NVME" "verify:$NVME")
