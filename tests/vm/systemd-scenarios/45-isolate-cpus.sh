@@ -300,7 +300,9 @@ fault_hookd() {
 	if [[ -z "$1" ]]; then
 		rm -f "$dropin"
 	else
-		printf '[Service]\nEnvironment=HOOKD_FAULT=%s\nProtectHome=no\nExecStart=\nExecStart=%s --conf-dir /etc/hookd\n%s' \
+		# The build dir is bound at its host path, which may be under /home or /tmp: the unit's ProtectHome
+		# and PrivateTmp would hide it (exit 203/EXEC, and the hook's connection reset by the socket).
+		printf '[Service]\nEnvironment=HOOKD_FAULT=%s\nProtectHome=no\nPrivateTmp=no\nExecStart=\nExecStart=%s --conf-dir /etc/hookd\n%s' \
 			"$1" "$hookd_bin" "${2:+Restart=$2$'\n'}" >"$dropin"
 	fi
 	systemctl daemon-reload
@@ -314,7 +316,11 @@ kills() {
 killed_since() {
 	local end=$((SECONDS + 30))
 	until (($(kills) > $1)); do
-		((SECONDS < end)) || fail "hookd was not killed at $2 (the journal shows $(kills) SIGKILLs of hookd.service, as before)"
+		if ((SECONDS >= end)); then
+			echo "hookd.service: $(systemctl show -p Result -p ExecMainCode -p ExecMainStatus -p NRestarts hookd.service | tr '\n' ' ')"
+			journalctl --no-pager -q -o short-monotonic -u hookd.service -u hookd.socket | tail -n 15
+			fail "hookd was not killed at $2 (the journal shows $(kills) SIGKILLs of hookd.service, as before)"
+		fi
 		nap 0.5
 	done
 }
