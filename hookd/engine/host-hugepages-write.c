@@ -49,10 +49,12 @@ static int set_why(char **ret_why, const char *fmt, ...)
 	return 0;
 }
 
-/* nr_hugepages = NR. A write that grows the pool is STOPPABLE: past its deadline it is stopped, keeping the
- * pages made by then, where a plain one would go on allocating in the kernel (holding the pool's resize lock,
- * so that every later write of the pool waits for it) while its writer has given up. */
-static int write_nr(const struct hugepages_io *io, const char *target, uint64_t nr, bool grows)
+/* nr_hugepages = NR, STOPPABLE: past its deadline the write is stopped and waited for, so that the pool read
+ * after it is final. A plain write would go on in the kernel while its writer has given up: growing, it
+ * keeps allocating (holding the pool's resize lock, so that every later write of the pool waits for it);
+ * shrinking, it frees pages after the ledger was read (a 5 ms deadline in the ASan build's guest cost the
+ * host one of its own pages that way). */
+static int write_nr(const struct hugepages_io *io, const char *target, uint64_t nr)
 {
 	char relpath[128], value[32];
 	unsigned node;
@@ -61,10 +63,8 @@ static int write_nr(const struct hugepages_io *io, const char *target, uint64_t 
 	if (hugepages_target_parse(target, &node, &size) < 0)
 		return -EINVAL;
 	snprintf(value, sizeof(value), "%" PRIu64, nr);
-	hugepages_pool_relpath(node, size, "nr_hugepages", relpath);
-	if (grows)
-		return kernel_write_stoppable(io->kernel, relpath, value, io->write_timeout_ms);
-	return kernel_write(io->kernel, relpath, value, io->write_timeout_ms);
+	return kernel_write_stoppable(io->kernel, hugepages_pool_relpath(node, size, "nr_hugepages", relpath), value,
+				      io->write_timeout_ms);
 }
 
 /* Compact NODE's memory: its own compact attribute (stoppable: compaction ends at a fatal signal), else all
@@ -91,9 +91,9 @@ static int compact_logged(const struct hugepages_io *io, unsigned node, bool *ou
 {
 	int r = compact(io, node);
 
-	if (r == -ETIMEDOUT) {
-		log_debug("hugepages: compacting node %u: stopped at its write's deadline (%u ms)", node,
-			  io->write_timeout_ms);
+	if (r == -ETIMEDOUT || r == -EINPROGRESS) {
+		log_debug("hugepages: compacting node %u: stopped at its write's deadline (%u ms)%s", node,
+			  io->write_timeout_ms, r == -EINPROGRESS ? ", still going on" : "");
 		if (out_of_time)
 			*out_of_time = true;
 	} else if (r < 0)
@@ -224,8 +224,9 @@ static int shrink_chunked(const struct hugepages_io *io, const char *target, uin
 		if (n == 0)
 			n = 1; /* freeing has no deadline of its own: one page at least */
 		t0 = now_of(io);
-		r = write_nr(io, target, cur - n, false);
-		if (r == 0)
+		r = write_nr(io, target, cur - n);
+		/* Stopped at its deadline: it freed what it freed by then. */
+		if (r == 0 || r == -ETIMEDOUT)
 			r = hugepages_pool_read(io->sysfs_root, target, ret);
 		if (r < 0)
 			break;
@@ -302,10 +303,19 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		first = false;
 		t0 = now_of(io);
 		writes++;
-		r = write_nr(io, target, cur + ask, true);
+		r = write_nr(io, target, cur + ask);
 		stopped = r == -ETIMEDOUT;
 		if (r == 0 || stopped)
 			r = hugepages_pool_read(io->sysfs_root, target, &p);
+		if (r == -EINPROGRESS) {
+			/* The pool may still grow: what is given back below is what it holds now. */
+			set_why(ret_why,
+				"hugepages: reserving %" PRIu64
+				" pages of %s on node %u failed: the kernel did not stop "
+				"a write of nr_hugepages within 10 s of its deadline",
+				wanted, label, node);
+			break;
+		}
 		if (r < 0) {
 			set_why(ret_why, "hugepages: reserving %" PRIu64 " pages of %s on node %u failed: %s", wanted,
 				label, node, strerror(-r));

@@ -97,7 +97,8 @@ int hugepages_reserve(const struct hugepages_io *io, const char *target, uint64_
 		      struct hugepages_outcome *ret_outcome, char **ret_why);
 
 /* Give PAGES back to the kernel from TARGET's pool (nr_hugepages = what is there - PAGES, never below 0), in
- * chunks as a reservation grows it (freeing is fast, but no write is left unbounded).
+ * chunks as a reservation grows it (freeing is fast, but no write is left unbounded), each write stoppable
+ * like a reservation's so that the pool read after it is final.
  * Pages still in use (the VM's QEMU not gone yet) are waited for, bounded by give_back_wait_ms; past it the
  * kernel is told anyway and frees them as they are let go (they count as surplus until then), and *ret_why
  * says so with 0 returned. -errno of the write with *ret_why. */

@@ -21,7 +21,8 @@ struct kernel_ops {
 	/* Write VALUE to the sysfs attribute RELPATH as sysfs_write, for a write the kernel can stop part-way
 	 * and keep what it did (nr_hugepages, a node's compact): one not done by TIMEOUT_MS is STOPPED, not
 	 * left to run on, and -ETIMEDOUT is returned once it has stopped (stoppable-write.h); what it did
-	 * before is read from the tree. Other results as sysfs_write. */
+	 * before is read from the tree. -EINPROGRESS when it would not stop (its outcome may still change).
+	 * Other results as sysfs_write. */
 	int (*sysfs_write_stoppable)(void *data, const char *relpath, const char *value, unsigned timeout_ms);
 	/* State, reference count and holders of module NAME, as modules_inspect(). -errno when the module
 	 * state cannot be read at all (no module tree for the running kernel); -ETIMEDOUT when a module load
