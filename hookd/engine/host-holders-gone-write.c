@@ -39,6 +39,18 @@ static int processes_left(const struct holders *h, char **ret)
 	return asprintf(ret, "%s and %zu more", name, n - 1) < 0 ? -ENOMEM : 0;
 }
 
+/* The wait is over with LEFT still holding the device: -EBUSY with *RET_WHY. */
+static int refuse_held(const char *left, unsigned wait_ms, bool cut_short, char **ret_why)
+{
+	if (ret_why && (cut_short ? asprintf(ret_why,
+					     "still in use by %s when the operation's time ran out (operation-timeout "
+					     "of hookd.conf, shorter than holders-timeout %g s)",
+					     left, wait_ms / 1000.0)
+				  : asprintf(ret_why, "still in use by %s after %g s", left, wait_ms / 1000.0)) < 0)
+		*ret_why = NULL;
+	return -EBUSY;
+}
+
 static int holders_apply(struct host_context *ctx, struct plan_host_change *c, const char *value, char **ret_why)
 {
 	unsigned wait_ms;
@@ -59,6 +71,10 @@ static int holders_apply(struct host_context *ctx, struct plan_host_change *c, c
 
 		/* Each scan is bounded too: a process stuck in the kernel must not stall prepare. */
 		r = holders_gone_scan(ctx, c->target, scan_ms > HOLDERS_POLL_MS ? scan_ms : HOLDERS_POLL_MS, &h);
+		/* A later scan that cannot finish (a loaded host, a process stuck in the kernel) does not unname
+		 * the holders the last finished one found. */
+		if (r == -ETIMEDOUT && left)
+			return refuse_held(left, wait_ms, cut_short, ret_why);
 		if (r == -ETIMEDOUT) {
 			if (ret_why)
 				*ret_why = strdup("who holds it cannot be told: reading /proc did not finish");
@@ -73,17 +89,8 @@ static int holders_apply(struct host_context *ctx, struct plan_host_change *c, c
 			return r;
 		if (!left)
 			break;
-		if (monotonic_ms() >= deadline) {
-			if (ret_why && (cut_short ? asprintf(ret_why,
-							     "still in use by %s when the operation's time ran out "
-							     "(operation-timeout of hookd.conf, shorter than "
-							     "holders-timeout %g s)",
-							     left, wait_ms / 1000.0)
-						  : asprintf(ret_why, "still in use by %s after %g s", left,
-							     wait_ms / 1000.0)) < 0)
-				*ret_why = NULL;
-			return -EBUSY;
-		}
+		if (monotonic_ms() >= deadline)
+			return refuse_held(left, wait_ms, cut_short, ret_why);
 		nanosleep(&pause, NULL);
 	}
 	free(c->applied);

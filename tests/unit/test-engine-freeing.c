@@ -7,8 +7,10 @@
  * takes the inhibitor again for the VM still prepared; a display manager slower to stop than a sysfs write
  * is waited for. Fixture trees and the fake bus only: never /sys,
  * /proc or the system bus. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -89,6 +91,41 @@ static void *poller_exits_later(void *userdata)
 	return NULL;
 }
 
+/* A process stuck in the kernel, as the holder scan meets one: its maps is a FIFO, whose open blocks until
+ * a writer comes. The feeder is that writer for every scan until the session's end, and for two scans after
+ * it (the holders-gone change's read of its value before, and at least the wait's first scan), then no
+ * more: the wait's later scans cannot finish. */
+static char stuck_maps[512];
+static pthread_t feeder;
+static bool feeder_started;
+static int feeds_after_end = -1; /* -1: the session has not ended; events_lock */
+
+static void *feed_stuck_maps(void *userdata)
+{
+	for (;;) {
+		int fd, left;
+
+		pthread_mutex_lock(&events_lock);
+		left = feeds_after_end;
+		pthread_mutex_unlock(&events_lock);
+		if (left == 0)
+			return NULL;
+		fd = open(stuck_maps, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return NULL;
+		close(fd);
+		/* One feed per scan: until that scan has closed the FIFO, a writer's open would still find it. */
+		while ((fd = open(stuck_maps, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0) {
+			close(fd);
+			nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+		}
+		pthread_mutex_lock(&events_lock);
+		if (feeds_after_end > 0)
+			feeds_after_end--;
+		pthread_mutex_unlock(&events_lock);
+	}
+}
+
 /* What the host does when the engine asks: a display manager's processes go with its stop; a session's
  * with its end, a little later. The bus's calls themselves join the order as they are made. */
 static void on_bus_call(void *userdata, const char *line)
@@ -98,9 +135,13 @@ static void on_bus_call(void *userdata, const char *line)
 		fx_process_exit(&rig.f, 1234);
 	else if (streq(line, "stop sound-server.service"))
 		fx_process_exit(&rig.f, 1400);
-	else if (streq(line, "terminate 2") && !poller_lingers)
+	else if (streq(line, "terminate 2") && !poller_lingers) {
 		fx_process_exit(&rig.f, 4321);
-	else if (streq(line, "terminate 2")) {
+		pthread_mutex_lock(&events_lock);
+		if (feeder_started)
+			feeds_after_end = 2;
+		pthread_mutex_unlock(&events_lock);
+	} else if (streq(line, "terminate 2")) {
 		CHECK_INT(pthread_create(&exiting, NULL, poller_exits_later, NULL), 0);
 		exiting_started = true;
 	}
@@ -235,6 +276,38 @@ static void test_holder_that_stays_refuses(void)
 
 /* A display manager may take longer to stop than a sysfs write may (gdm ending its sessions; weston under
  * TCG): its job is waited for as long as the operation has left, not cut at the sysfs-timeout (2 s here). */
+/* The stubborn holder again, on a host where the wait's later scans of /proc cannot finish (a process stuck
+ * in the kernel; a loaded machine's ASan build met the same when a scan's slice of the last 100 ms ran
+ * out): the refusal still names the holder the first scan found, not "who holds it cannot be told". */
+static void test_slow_last_scan_names_the_holder(void)
+{
+	_cleanup_(vm_config_freep) struct vm_config *c = NULL;
+	_cleanup_free_ char *msg = NULL;
+	int fd;
+
+	setup();
+	fx_process(&rig.f, 777, "stubborn", 0, "/system.slice/stubborn.service");
+	fx_process_fd(&rig.f, 777, 5, "/dev/dri/card0");
+	fx_process(&rig.f, 888, "stuck", 0, "/system.slice/stuck.service");
+	snprintf(stuck_maps, sizeof(stuck_maps), "%s/888/maps", rig.f.proc);
+	CHECK(unlink(stuck_maps) == 0 && mkfifo(stuck_maps, 0600) == 0);
+	feeds_after_end = -1;
+	CHECK_INT(pthread_create(&feeder, NULL, feed_stuck_maps, NULL), 0);
+	feeder_started = true;
+	c = freeing_vm("0.5");
+	fhb_observe(rig.bus, on_bus_call, NULL);
+	CHECK(engine_prepare(rig.e, c, NULL, &msg) != 0);
+	CHECK(msg && strstr(msg, "still in use by pid 777 (stubborn, user root, stubborn.service) after 0.5 s"));
+	CHECK(!strstr(events_now(), "kernel"));
+	fhb_observe(rig.bus, NULL, NULL);
+	CHECK_INT(pthread_join(feeder, NULL), 0);
+	feeder_started = false;
+	/* Let the scans still blocked on the FIFO go. */
+	while ((fd = open(stuck_maps, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) >= 0)
+		close(fd);
+	teardown();
+}
+
 static void test_slow_display_manager(void)
 {
 	_cleanup_(vm_config_freep) struct vm_config *c = NULL;
@@ -357,6 +430,7 @@ int main(void)
 {
 	RUN(test_prepare_frees_release_restores);
 	RUN(test_holder_that_stays_refuses);
+	RUN(test_slow_last_scan_names_the_holder);
 	RUN(test_slow_display_manager);
 	RUN(test_rollback_after_the_deadline);
 	RUN(test_inhibitor_taken_again_after_kill);
